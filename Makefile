@@ -1,0 +1,160 @@
+# hitless build.
+#
+#   make            build the three programs into $(BUILD)/
+#   make check      install missing dependencies, build, run every test
+#   make demo       run a local coordinator with agents (see README)
+#   make fuzz       build the libFuzzer targets (clang)
+#
+# Sources are discovered: every common/*.c, agent/*.c, coordinator/*.c and
+# ctl/*.c is compiled; each directory's main.c is the program entry and the
+# rest goes into a static library. Every tests/unit/test_*.c is one Check
+# suite linked against all libraries. BUILD selects the output directory,
+# so sanitizer and fuzz builds live beside the normal one.
+
+VERSION   := $(shell cat VERSION)
+BUILD     ?= build
+CC        ?= cc
+PKGS      := libzmq libczmq libprotobuf-c libconfig libsystemd sqlite3 openssl
+PREFIX    ?= /usr
+DESTDIR   ?=
+
+# Recursive (=) so pkg-config runs only when a recipe needs it: `make check`
+# may have to install the packages first.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+CHECK_LIBS = $(shell pkg-config --libs check)
+
+OPTFLAGS  ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) $(EXTRA_CFLAGS) \
+             -I. -I$(BUILD)/gen $(PKG_CFLAGS) -DHITLESS_VERSION='"$(VERSION)"'
+LDFLAGS_ALL = $(EXTRA_LDFLAGS)
+
+PROTO_C   := $(BUILD)/gen/proto/hitless.pb-c.c
+PROTO_H   := $(BUILD)/gen/proto/hitless.pb-c.h
+
+COMMON_SRC := $(wildcard common/*.c)
+AGENT_LIB_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
+COORD_LIB_SRC := $(filter-out coordinator/main.c,$(wildcard coordinator/*.c))
+CTL_LIB_SRC := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_HELPERS := $(wildcard tests/helpers/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBCOMMON := $(BUILD)/libhitless-common.a
+LIBAGENT  := $(BUILD)/libhitless-agent.a
+LIBCOORD  := $(BUILD)/libhitless-coord.a
+LIBCTL    := $(BUILD)/libhitless-ctl.a
+ALL_LIBS  := $(LIBAGENT) $(LIBCOORD) $(LIBCTL) $(LIBCOMMON)
+
+PROGRAMS  := $(BUILD)/hitless-agent $(BUILD)/hitless-coordinator $(BUILD)/hitlessctl
+
+.PHONY: all deps check check-build check-unit check-asan check-integration \
+        check-fuzz check-packages fuzz demo bench install clean
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: $(PROGRAMS)
+
+# ---- generated protobuf code ------------------------------------------------
+$(PROTO_C) $(PROTO_H): proto/hitless.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen proto/hitless.proto
+
+# Generated code is compiled without -Wextra noise it does not control.
+$(BUILD)/obj/gen/hitless.pb-c.o: $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPTFLAGS) $(EXTRA_CFLAGS) -I$(BUILD)/gen $(PKG_CFLAGS) -c $< -o $@
+
+# Every object depends on the generated header so it exists before use;
+# -MMD tracks the rest.
+$(BUILD)/obj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRC)) $(BUILD)/obj/gen/hitless.pb-c.o
+	@rm -f $@
+	ar rcs $@ $^
+$(LIBAGENT): $(call obj,$(AGENT_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(LIBCOORD): $(call obj,$(COORD_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(LIBCTL): $(call obj,$(CTL_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/hitless-agent: $(call obj,agent/main.c) $(LIBAGENT) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+$(BUILD)/hitless-coordinator: $(call obj,coordinator/main.c) $(LIBCOORD) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+$(BUILD)/hitlessctl: $(call obj,ctl/main.c) $(LIBCTL) $(LIBCOORD) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tests/test_%: $(call obj,tests/unit/test_%.c) $(call obj,$(TEST_HELPERS)) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(call obj,$(TEST_HELPERS)) $(ALL_LIBS) $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+# ---- tests ------------------------------------------------------------------
+deps:
+	@scripts/install-deps.sh build
+
+check: deps
+	$(MAKE) check-build
+	$(MAKE) check-unit
+	$(MAKE) check-asan
+	$(MAKE) check-fuzz
+	$(MAKE) check-integration
+
+check-build: all $(UNIT_TESTS)
+
+check-unit: all $(UNIT_TESTS)
+	@tests/run-unit.sh $(BUILD) $(UNIT_TESTS)
+
+# The same suites built with AddressSanitizer and UBSan; any report fails.
+check-asan:
+	$(MAKE) BUILD=build-asan OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check-unit
+
+check-integration: all
+	@tests/run-integration.sh $(BUILD)
+
+# libFuzzer targets, each run for a bounded time on every `make check`.
+fuzz:
+	@scripts/install-deps.sh fuzz
+	$(MAKE) BUILD=build-fuzz CC=clang OPTFLAGS="-O1 -g" \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+	  $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRC))
+
+build-fuzz/fuzz/%: $(call obj,tests/fuzz/%.c) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
+
+check-fuzz: fuzz
+	@tests/run-fuzz.sh build-fuzz/fuzz $${FUZZ_SECONDS:-20}
+
+demo: deps
+	$(MAKE) all
+	@scripts/demo.sh $(BUILD)
+
+bench: all
+	$(MAKE) $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+	@for b in $(BUILD)/bench/*; do echo "== $$b"; $$b; done
+
+$(BUILD)/bench/%: $(call obj,bench/%.c) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+install: all
+	install -D -m 0755 $(BUILD)/hitless-agent $(DESTDIR)$(PREFIX)/sbin/hitless-agent
+	install -D -m 0755 $(BUILD)/hitless-coordinator $(DESTDIR)$(PREFIX)/sbin/hitless-coordinator
+	install -D -m 0755 $(BUILD)/hitlessctl $(DESTDIR)$(PREFIX)/bin/hitlessctl
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,66 @@
+/* The agent's configuration (libconfig), validated into a typed struct.
+ *
+ * It is also the agent's local policy: the agent acts only on what is
+ * listed here, whatever the coordinator asks. The file must be owned by
+ * root (or the running user) and not writable by group or others.
+ * See docs/agent.conf.5.md and packaging examples. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+
+#define AGENT_DEFAULT_CONFIG "/etc/hitless/agent.conf"
+
+typedef enum {
+        CHECK_UNIT,   /* a systemd unit is active (sd-bus) */
+        CHECK_TCP,    /* a TCP connect to host:port succeeds */
+        CHECK_EXEC,   /* argv exits 0 within the timeout */
+        CHECK_HTTP,   /* GET http://host:port/path gives 2xx (and body has expect) */
+} check_kind_t;
+
+const char *check_kind_name(check_kind_t k);
+
+typedef struct {
+        char *name;
+        check_kind_t kind;
+        char *unit;            /* CHECK_UNIT */
+        char *host;            /* CHECK_TCP, CHECK_HTTP */
+        long long port;        /* CHECK_TCP, CHECK_HTTP */
+        char *path;            /* CHECK_HTTP: default "/" */
+        char *expect;          /* CHECK_HTTP: optional body substring */
+        char **argv;           /* CHECK_EXEC */
+        int64_t timeout_ms;    /* default 2000 */
+        bool critical;         /* failing makes the node unhealthy (default);
+                                  false: only degraded */
+} check_config_t;
+
+typedef struct {
+        char *path;                     /* the file this was loaded from */
+        char *node_id;                  /* default: hostname */
+        char *hostname;                 /* default: gethostname() */
+        char **roles;                   /* NULL-terminated, may be empty */
+        char *coordinator_endpoint;     /* "tcp://host:port"; NULL: not configured yet */
+        char *coordinator_public_key;   /* Z85; NULL: not configured yet */
+        char *secret_key_file;          /* default /etc/hitless/agent.key_secret */
+        char *state_dir;                /* default /var/lib/hitless-agent */
+        char *system_bus_address;       /* NULL: the system bus (tests set a private one) */
+        int64_t heartbeat_interval_ms;  /* default 5000 */
+        int64_t max_message_bytes;      /* ZMQ_MAXMSGSIZE, default HITLESS_MAX_MESSAGE_BYTES */
+        char *package_backend;          /* "apt", "dnf" or "auto" (default) */
+        char *dpkg_admindir;            /* NULL: dpkg's default (tests use a private root) */
+        char **packages;                /* managed packages, NULL-terminated */
+        check_config_t *checks;
+        size_t n_checks;
+} agent_config_t;
+
+/* Loads and validates path. Returns 0 with *ret set, or -EINVAL/-errno with
+ * every problem in report (FILE:LINE: KEY: message). */
+int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *report);
+
+/* True when the coordinator endpoint and key are both set: until then the
+ * agent waits (a freshly installed package has neither). */
+bool agent_config_has_coordinator(const agent_config_t *c);
+
+void agent_config_free(agent_config_t **c);

@@ -1,0 +1,56 @@
+/* Wire codec: protobuf-c messages <-> bytes, with the checks every receiver
+ * needs before trusting a message: size limit, decodability, protocol
+ * version, and a body present.
+ *
+ * Decoders never assert on their input: any byte string gives either a
+ * message or a negative errno, so network garbage is dropped and counted. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/hitless.pb-c.h"
+
+/* The protocol this build speaks. A peer with another version is refused. */
+#define HITLESS_PROTOCOL_VERSION 1u
+
+/* Default ZMQ_MAXMSGSIZE for every socket and the codec's own limit. */
+#define HITLESS_MAX_MESSAGE_BYTES (256 * 1024)
+
+/* Why a message was dropped; indexes codec_drops_t.count. */
+typedef enum {
+        DROP_TOO_LARGE,     /* over the size limit */
+        DROP_UNDECODABLE,   /* not a valid protobuf of the expected type */
+        DROP_BAD_VERSION,   /* protocol_version we do not speak */
+        DROP_NO_BODY,       /* decodes, but carries no known body */
+        DROP_BAD_FRAMING,   /* wrong number of ZMQ frames */
+        DROP_REFUSED,       /* well-formed but not allowed in this state */
+        DROP__COUNT
+} drop_reason_t;
+
+typedef struct {
+        uint64_t count[DROP__COUNT];
+} codec_drops_t;
+
+const char *drop_reason_name(drop_reason_t r);
+
+/* Maps a negative errno from codec_decode_* to a drop reason. */
+drop_reason_t drop_reason_from_errno(int err);
+
+/* Decoders: 0 and *ret set (free with the matching *__free_unpacked, NULL
+ * allocator) on success; on failure *ret is untouched and:
+ *   -EMSGSIZE  len > max_len
+ *   -EBADMSG   not a valid protobuf of the expected type
+ *   -EPROTO    protocol_version != HITLESS_PROTOCOL_VERSION
+ *   -ENODATA   decodes, but carries no body this build knows */
+int codec_decode_agent(const uint8_t *data, size_t len, size_t max_len,
+                       Hitless__AgentMessage **ret);
+int codec_decode_coordinator(const uint8_t *data, size_t len, size_t max_len,
+                             Hitless__CoordinatorMessage **ret);
+int codec_decode_admin_request(const uint8_t *data, size_t len, size_t max_len,
+                               Hitless__AdminRequest **ret);
+int codec_decode_admin_response(const uint8_t *data, size_t len, size_t max_len,
+                                Hitless__AdminResponse **ret);
+
+/* Packs any message into a new malloc'd buffer (caller frees).
+ * Returns 0 or -ENOMEM. */
+int codec_encode(const ProtobufCMessage *msg, uint8_t **ret_buf, size_t *ret_len);

@@ -1,0 +1,28 @@
+/* Logging for the daemons and the CLI.
+ *
+ * Under systemd (JOURNAL_STREAM matches our stderr) lines go to journald
+ * with structured fields: PRIORITY, SYSLOG_IDENTIFIER, and NODE_ID when the
+ * line is about one node. Otherwise they go to stderr as
+ * "PROGRAM: LEVEL: message". Library code logs only at debug; programs log
+ * where they decide what to do. */
+#pragma once
+#include <syslog.h>
+
+void log_init(const char *program);
+void log_set_max_level(int level);   /* LOG_ERR .. LOG_DEBUG */
+int log_get_max_level(void);
+
+/* Logs and returns -abs(err), for `return log_error_errno(r, "...")`.
+ * "%m" in the format expands to strerror(err). */
+int log_full_errno(int level, int err, const char *node_id, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+#define log_error(...)   (void) log_full_errno(LOG_ERR, 0, NULL, __VA_ARGS__)
+#define log_warning(...) (void) log_full_errno(LOG_WARNING, 0, NULL, __VA_ARGS__)
+#define log_notice(...)  (void) log_full_errno(LOG_NOTICE, 0, NULL, __VA_ARGS__)
+#define log_info(...)    (void) log_full_errno(LOG_INFO, 0, NULL, __VA_ARGS__)
+#define log_debug(...)   (void) log_full_errno(LOG_DEBUG, 0, NULL, __VA_ARGS__)
+#define log_error_errno(err, ...)   log_full_errno(LOG_ERR, (err), NULL, __VA_ARGS__)
+#define log_warning_errno(err, ...) log_full_errno(LOG_WARNING, (err), NULL, __VA_ARGS__)
+/* A line about one node: carries NODE_ID= in the journal. */
+#define log_node(level, node, ...)  (void) log_full_errno((level), 0, (node), __VA_ARGS__)

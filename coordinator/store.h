@@ -1,0 +1,84 @@
+/* The coordinator's durable state in SQLite (WAL, synchronous=FULL):
+ * Curve keys and their state, the last known record of every node, and an
+ * append-only event log.
+ *
+ * A function that returns 0 has committed its change (or it is part of an
+ * open store_begin() transaction, committed by store_commit()). Callers
+ * acknowledge an admin action only after that. Errors are -errno style:
+ * -EIO for an SQLite failure (the message is logged at debug and kept in
+ * store_last_error()), -ENOENT for a missing row, -EINVAL for bad input. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ids.h"
+#include "common/keys.h"
+
+typedef struct store store_t;
+
+typedef enum {
+        KEY_PENDING = 0,
+        KEY_ACCEPTED = 1,
+        KEY_REJECTED = 2,
+} key_state_t;
+
+const char *key_state_name(key_state_t s);
+
+typedef struct {
+        char public_key[KEYS_Z85_LEN + 1];  /* primary key */
+        char node_id[NODE_ID_MAX + 1];      /* claimed (pending) or bound (accepted) */
+        key_state_t state;
+        char address[64];                   /* last source address seen */
+        int64_t first_seen;                 /* unix seconds */
+        int64_t last_seen;
+        uint32_t attempts;                  /* connection attempts seen */
+} key_record_t;
+
+typedef struct {
+        int64_t id;                         /* increasing, assigned by the store */
+        int64_t time;                       /* unix seconds */
+        char node_id[NODE_ID_MAX + 1];      /* "" when not about one node */
+        char kind[32];                      /* "key.pending", "node.registered", ... */
+        char actor[64];                     /* "unix:root", "coordinator", ... */
+        char message[512];
+} event_record_t;
+
+/* Opens (creating if needed) the database at path, creating the schema.
+ * The file is created mode 0600. */
+int store_open(const char *path, store_t **ret);
+void store_close(store_t **s);
+const char *store_last_error(const store_t *s);
+
+/* Groups several writes into one transaction (one fsync). */
+int store_begin(store_t *s);
+int store_commit(store_t *s);
+int store_rollback(store_t *s);
+
+/* Keys. store_key_put inserts or replaces the row for rec->public_key. */
+int store_key_put(store_t *s, const key_record_t *rec);
+int store_key_get(store_t *s, const char *public_key, key_record_t *ret);
+int store_key_delete(store_t *s, const char *public_key);
+/* Calls cb for every key, ordered by state then node_id; a non-zero return
+ * from cb stops the walk and is returned. */
+int store_keys_foreach(store_t *s, int (*cb)(const key_record_t *rec, void *ud), void *ud);
+/* Number of keys in a state, or -errno. */
+int64_t store_keys_count(store_t *s, key_state_t state);
+
+/* Nodes: an opaque blob (the coordinator stores a packed NodeInfo) plus
+ * last_seen, keyed by node id. */
+int store_node_put(store_t *s, const char *node_id, const uint8_t *blob, size_t len,
+                   int64_t last_seen);
+int store_node_delete(store_t *s, const char *node_id);
+int store_nodes_foreach(store_t *s,
+                        int (*cb)(const char *node_id, const uint8_t *blob, size_t len,
+                                  int64_t last_seen, void *ud),
+                        void *ud);
+
+/* Events: append-only. ret_id may be NULL. */
+int store_event_append(store_t *s, int64_t time, const char *node_id, const char *kind,
+                       const char *actor, const char *message, int64_t *ret_id);
+/* The newest `limit` events (all nodes when node_id is NULL or ""), passed
+ * to cb oldest first. */
+int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
+                         int (*cb)(const event_record_t *ev, void *ud), void *ud);
