@@ -24,7 +24,7 @@ void conf_report_free(conf_report_t *r) {
 
 void conf_report_add(conf_report_t *r, const config_setting_t *s, const char *key,
                      const char *fmt, ...) {
-        char msg[1024], line[2048], path[512];
+        char msg[1024], line[2048], path[512], group[512];
         unsigned lineno = s ? config_setting_source_line(s) : 0;
         const char *file = (s && config_setting_source_file(s)) ? config_setting_source_file(s) : r->file;
         va_list ap;
@@ -35,10 +35,8 @@ void conf_report_add(conf_report_t *r, const config_setting_t *s, const char *ke
 
         /* Name the full key: the group's path plus the key within it. */
         if (s && key) {
-                const char *gp = conf_setting_path(s, path, sizeof path);
-                char full[600];
-                snprintf(full, sizeof full, "%s%s%s", gp, *gp ? "." : "", key);
-                snprintf(path, sizeof path, "%s", full);
+                conf_setting_path(s, group, sizeof group);
+                snprintf(path, sizeof path, "%s%s%s", group, *group ? "." : "", key);
         } else if (s) {
                 conf_setting_path(s, path, sizeof path);
         } else {

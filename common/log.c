@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-journal.h>
+#include <unistd.h>
 
 static const char *log_program = "hitless";
 static int log_max_level = LOG_INFO;
