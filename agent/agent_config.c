@@ -1,0 +1,272 @@
+#include "agent/agent_config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/codec.h"
+#include "common/ids.h"
+#include "common/keys.h"
+
+static const char *const check_kind_names[] = {
+        [CHECK_UNIT] = "unit", [CHECK_TCP] = "tcp", [CHECK_EXEC] = "exec", [CHECK_HTTP] = "http",
+};
+
+const char *check_kind_name(check_kind_t k) {
+        return (unsigned) k < sizeof check_kind_names / sizeof *check_kind_names
+                       ? check_kind_names[k] : "unknown";
+}
+
+static const char *const top_keys[] = {
+        "node_id", "hostname", "roles", "coordinator", "secret_key_file", "state_dir",
+        "system_bus_address", "heartbeat_interval", "max_message_bytes", "package_backend",
+        "dpkg_admindir", "packages", "checks", NULL,
+};
+static const char *const coordinator_keys[] = { "endpoint", "public_key", NULL };
+static const char *const check_keys[] = {
+        "name", "kind", "unit", "host", "port", "path", "expect", "argv", "timeout", "critical", NULL,
+};
+
+/* The agent config is its policy: someone who can write it can make the
+ * agent run anything as root, so it must be as protected as the binary. */
+static int check_file_protected(const char *path, conf_report_t *r) {
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return 0;  /* conf_load reports the missing file */
+        if (st.st_mode & 0022) {
+                conf_report_add(r, NULL, NULL,
+                                "refusing a config writable by group or others (mode %04o); "
+                                "chmod go-w it", (unsigned) (st.st_mode & 07777));
+                return -EPERM;
+        }
+        if (st.st_uid != 0 && st.st_uid != geteuid()) {
+                conf_report_add(r, NULL, NULL, "refusing a config owned by uid %u (not root)",
+                                (unsigned) st.st_uid);
+                return -EPERM;
+        }
+        return 0;
+}
+
+static void parse_check(const config_setting_t *s, check_config_t *c, conf_report_t *r) {
+        char *kind = NULL;
+        long long port = 0;
+
+        c->timeout_ms = 2000;
+        c->critical = true;
+        if (!config_setting_is_group(s)) {
+                conf_report_add(r, s, NULL, "must be a group { name = ...; kind = ...; }");
+                return;
+        }
+        conf_check_known(s, check_keys, r);
+        conf_get_string(s, "name", true, &c->name, r);
+        conf_get_duration_ms(s, "timeout", false, 1, 3600 * 1000, &c->timeout_ms, r);
+        conf_get_bool(s, "critical", &c->critical, r);
+        if (!conf_get_string(s, "kind", true, &kind, r))
+                return;
+
+        if (strcmp(kind, "unit") == 0) {
+                c->kind = CHECK_UNIT;
+                conf_get_string(s, "unit", true, &c->unit, r);
+        } else if (strcmp(kind, "tcp") == 0 || strcmp(kind, "http") == 0) {
+                c->kind = strcmp(kind, "tcp") == 0 ? CHECK_TCP : CHECK_HTTP;
+                conf_get_string(s, "host", true, &c->host, r);
+                if (conf_get_int(s, "port", true, 1, 65535, &port, r))
+                        c->port = port;
+                if (c->kind == CHECK_HTTP) {
+                        conf_get_string(s, "path", false, &c->path, r);
+                        conf_get_string(s, "expect", false, &c->expect, r);
+                        if (!c->path)
+                                c->path = strdup("/");
+                        else if (c->path[0] != '/')
+                                conf_report_add(r, s, "path", "must start with '/'");
+                }
+        } else if (strcmp(kind, "exec") == 0) {
+                c->kind = CHECK_EXEC;
+                if (conf_get_strv(s, "argv", true, &c->argv, r) && !c->argv[0])
+                        conf_report_add(r, s, "argv", "must not be empty");
+                else if (c->argv && c->argv[0][0] != '/')
+                        conf_report_add(r, s, "argv", "the program must be an absolute path");
+        } else {
+                conf_report_add(r, s, "kind", "unknown check kind \"%s\" (unit, tcp, http, exec)", kind);
+        }
+        /* Keys that belong to another kind are mistakes worth reporting. */
+        static const struct { const char *key; check_kind_t kind; } owned[] = {
+                { "unit", CHECK_UNIT }, { "argv", CHECK_EXEC }, { "path", CHECK_HTTP },
+                { "expect", CHECK_HTTP },
+        };
+        for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
+                if (config_setting_get_member(s, owned[i].key) && c->kind != owned[i].kind)
+                        conf_report_add(r, config_setting_get_member(s, owned[i].key), NULL,
+                                        "not used by a \"%s\" check", kind);
+        free(kind);
+}
+
+static void parse_coordinator(const config_setting_t *g, agent_config_t *c, conf_report_t *r) {
+        char *key = NULL;
+        if (!config_setting_is_group(g)) {
+                conf_report_add(r, g, NULL, "must be a group { endpoint = ...; public_key = ...; }");
+                return;
+        }
+        conf_check_known(g, coordinator_keys, r);
+        if (conf_get_string(g, "endpoint", false, &c->coordinator_endpoint, r) &&
+            strncmp(c->coordinator_endpoint, "tcp://", 6) != 0)
+                conf_report_add(r, g, "endpoint", "must be tcp://HOST:PORT");
+        if (conf_get_string(g, "public_key", false, &key, r)) {
+                char z85[KEYS_Z85_LEN + 1];
+                int e = keys_load_public(key, z85);
+                if (e < 0)
+                        conf_report_add(r, config_setting_get_member(g, "public_key"), NULL,
+                                        "not a Z85 public key nor a readable key file: %s",
+                                        strerror(-e));
+                else
+                        c->coordinator_public_key = strdup(z85);
+        }
+        free(key);
+}
+
+static void apply_defaults(agent_config_t *c) {
+        char host[256] = "";
+        if (!c->hostname) {
+                gethostname(host, sizeof host - 1);
+                c->hostname = strdup(host);
+        }
+        if (!c->node_id) {
+                /* The short hostname is the usual node name in a fleet. */
+                c->node_id = strdup(c->hostname);
+                char *dot = strchr(c->node_id, '.');
+                if (dot)
+                        *dot = '\0';
+        }
+        if (!c->roles)
+                c->roles = calloc(1, sizeof(char *));
+        if (!c->packages)
+                c->packages = calloc(1, sizeof(char *));
+        if (!c->secret_key_file)
+                c->secret_key_file = strdup("/etc/hitless/agent.key_secret");
+        if (!c->state_dir)
+                c->state_dir = strdup("/var/lib/hitless/agent");
+        if (!c->package_backend)
+                c->package_backend = strdup("auto");
+}
+
+int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) {
+        config_t cfg;
+        agent_config_t *c;
+        const config_setting_t *root, *s;
+        long long maxmsg = HITLESS_MAX_MESSAGE_BYTES;
+        int e;
+
+        e = check_file_protected(path, r);
+        if (e < 0)
+                return e;
+        e = conf_load(&cfg, path, r);
+        if (e < 0) {
+                config_destroy(&cfg);
+                return e;
+        }
+        c = calloc(1, sizeof *c);
+        if (!c) {
+                config_destroy(&cfg);
+                return -ENOMEM;
+        }
+        c->path = strdup(path);
+        c->heartbeat_interval_ms = 5000;
+        root = config_root_setting(&cfg);
+        conf_check_known(root, top_keys, r);
+
+        if (conf_get_string(root, "node_id", false, &c->node_id, r) && !node_id_valid(c->node_id))
+                conf_report_add(r, config_setting_get_member(root, "node_id"), NULL,
+                                "must be 1-63 of [A-Za-z0-9._-]");
+        conf_get_string(root, "hostname", false, &c->hostname, r);
+        conf_get_strv(root, "roles", false, &c->roles, r);
+        for (size_t i = 0; c->roles && c->roles[i]; i++)
+                if (!node_id_valid(c->roles[i]))
+                        conf_report_add(r, config_setting_get_member(root, "roles"), NULL,
+                                        "role \"%s\" must be 1-63 of [A-Za-z0-9._-]", c->roles[i]);
+        conf_get_string(root, "secret_key_file", false, &c->secret_key_file, r);
+        conf_get_string(root, "state_dir", false, &c->state_dir, r);
+        conf_get_string(root, "system_bus_address", false, &c->system_bus_address, r);
+        conf_get_string(root, "dpkg_admindir", false, &c->dpkg_admindir, r);
+        conf_get_duration_ms(root, "heartbeat_interval", false, 100, 3600 * 1000,
+                             &c->heartbeat_interval_ms, r);
+        conf_get_int(root, "max_message_bytes", false, 4096, 64 * 1024 * 1024, &maxmsg, r);
+        c->max_message_bytes = maxmsg;
+        if (conf_get_string(root, "package_backend", false, &c->package_backend, r) &&
+            strcmp(c->package_backend, "apt") != 0 && strcmp(c->package_backend, "dnf") != 0 &&
+            strcmp(c->package_backend, "auto") != 0)
+                conf_report_add(r, config_setting_get_member(root, "package_backend"), NULL,
+                                "must be \"apt\", \"dnf\" or \"auto\"");
+        conf_get_strv(root, "packages", false, &c->packages, r);
+
+        if ((s = config_setting_get_member(root, "coordinator")))
+                parse_coordinator(s, c, r);
+
+        if ((s = config_setting_get_member(root, "checks"))) {
+                if (!config_setting_is_list(s)) {
+                        conf_report_add(r, s, NULL, "must be a list ( { ... }, { ... } )");
+                } else {
+                        c->n_checks = (size_t) config_setting_length(s);
+                        c->checks = calloc(c->n_checks ? c->n_checks : 1, sizeof *c->checks);
+                        for (size_t i = 0; i < c->n_checks; i++)
+                                parse_check(config_setting_get_elem(s, (unsigned) i), &c->checks[i], r);
+                        for (size_t i = 0; i < c->n_checks; i++)
+                                for (size_t j = 0; j < i; j++)
+                                        if (c->checks[i].name && c->checks[j].name &&
+                                            strcmp(c->checks[i].name, c->checks[j].name) == 0)
+                                                conf_report_add(r, config_setting_get_elem(s, (unsigned) i),
+                                                                "name", "duplicate check name \"%s\"",
+                                                                c->checks[i].name);
+                }
+        }
+        apply_defaults(c);
+        if (c->node_id && !node_id_valid(c->node_id))
+                conf_report_add(r, NULL, "node_id",
+                                "the default (hostname \"%s\") is not a valid node id; set node_id",
+                                c->hostname);
+        config_destroy(&cfg);
+
+        if (r->n_lines > 0) {
+                agent_config_free(&c);
+                return -EINVAL;
+        }
+        *ret = c;
+        return 0;
+}
+
+bool agent_config_has_coordinator(const agent_config_t *c) {
+        return c->coordinator_endpoint && c->coordinator_public_key;
+}
+
+static void check_config_clear(check_config_t *c) {
+        free(c->name);
+        free(c->unit);
+        free(c->host);
+        free(c->path);
+        free(c->expect);
+        conf_strv_free(c->argv);
+}
+
+void agent_config_free(agent_config_t **cp) {
+        agent_config_t *c = *cp;
+        if (!c)
+                return;
+        free(c->path);
+        free(c->node_id);
+        free(c->hostname);
+        conf_strv_free(c->roles);
+        free(c->coordinator_endpoint);
+        free(c->coordinator_public_key);
+        free(c->secret_key_file);
+        free(c->state_dir);
+        free(c->system_bus_address);
+        free(c->package_backend);
+        free(c->dpkg_admindir);
+        conf_strv_free(c->packages);
+        for (size_t i = 0; i < c->n_checks; i++)
+                check_config_clear(&c->checks[i]);
+        free(c->checks);
+        free(c);
+        *cp = NULL;
+}
