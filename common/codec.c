@@ -96,3 +96,12 @@ int codec_encode(const ProtobufCMessage *msg, uint8_t **ret_buf, size_t *ret_len
         *ret_len = n;
         return 0;
 }
+
+const char *health_state_label(Hitless__HealthState s) {
+        switch (s) {
+        case HITLESS__HEALTH_STATE__HEALTH_HEALTHY: return "healthy";
+        case HITLESS__HEALTH_STATE__HEALTH_DEGRADED: return "degraded";
+        case HITLESS__HEALTH_STATE__HEALTH_UNHEALTHY: return "unhealthy";
+        default: return "unknown";
+        }
+}

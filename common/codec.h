@@ -54,3 +54,7 @@ int codec_decode_admin_response(const uint8_t *data, size_t len, size_t max_len,
 /* Packs any message into a new malloc'd buffer (caller frees).
  * Returns 0 or -ENOMEM. */
 int codec_encode(const ProtobufCMessage *msg, uint8_t **ret_buf, size_t *ret_len);
+
+/* "healthy", "degraded", "unhealthy", "unknown": the words the CLI and
+ * the logs use for a HealthState. */
+const char *health_state_label(Hitless__HealthState s);

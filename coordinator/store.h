@@ -6,7 +6,13 @@
  * open store_begin() transaction, committed by store_commit()). Callers
  * acknowledge an admin action only after that. Errors are -errno style:
  * -EIO for an SQLite failure (the message is logged at debug and kept in
- * store_last_error()), -ENOENT for a missing row, -EINVAL for bad input. */
+ * store_last_error()), -ENOENT for a missing row, -EINVAL for bad input.
+ * Some SQLite failures have a more precise errno: -EBUSY (another process
+ * held the lock past the busy timeout), -ENOSPC, -EROFS, -ENOMEM.
+ *
+ * A store_t is used by one thread at a time. The foreach callbacks may call
+ * other store functions but must not walk the same table again (that
+ * returns -EBUSY) or write to the table being walked. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +29,7 @@ typedef enum {
         KEY_REJECTED = 2,
 } key_state_t;
 
+/* "pending", "accepted", "rejected"; "invalid" for any other value. */
 const char *key_state_name(key_state_t s);
 
 typedef struct {
@@ -44,18 +51,29 @@ typedef struct {
         char message[512];
 } event_record_t;
 
-/* Opens (creating if needed) the database at path, creating the schema.
- * The file is created mode 0600. */
+/* Opens (creating if needed) the database at path, creating or upgrading
+ * the schema. The file (and its -wal, -shm) is created mode 0600; an
+ * existing file keeps its mode. Errors: -errno from creating the file
+ * (-ENOENT for a missing directory), -EINVAL for a file that is not an
+ * SQLite database, -EIO for a corrupt one, -EPROTONOSUPPORT for a schema
+ * newer than this program. Call before starting threads (sets umask). */
 int store_open(const char *path, store_t **ret);
+/* Accepts NULL; rolls back an open transaction; sets *s = NULL. */
 void store_close(store_t **s);
+/* The last failure's message, owned by s ("" before any failure). */
 const char *store_last_error(const store_t *s);
 
-/* Groups several writes into one transaction (one fsync). */
+/* Groups several writes into one transaction (one fsync). store_begin
+ * returns -EBUSY if one is already open; commit and rollback return
+ * -EINVAL without one. A failed commit leaves nothing committed and no
+ * transaction open. */
 int store_begin(store_t *s);
 int store_commit(store_t *s);
 int store_rollback(store_t *s);
 
-/* Keys. store_key_put inserts or replaces the row for rec->public_key. */
+/* Keys. store_key_put inserts or replaces the row for rec->public_key;
+ * rec->node_id is "" or a valid node id. Delete returns -ENOENT for a key
+ * that is not there. */
 int store_key_put(store_t *s, const key_record_t *rec);
 int store_key_get(store_t *s, const char *public_key, key_record_t *ret);
 int store_key_delete(store_t *s, const char *public_key);
@@ -66,7 +84,10 @@ int store_keys_foreach(store_t *s, int (*cb)(const key_record_t *rec, void *ud),
 int64_t store_keys_count(store_t *s, key_state_t state);
 
 /* Nodes: an opaque blob (the coordinator stores a packed NodeInfo) plus
- * last_seen, keyed by node id. */
+ * last_seen, keyed by a valid node id. put inserts or replaces; delete
+ * returns -ENOENT for a missing node. foreach walks in node id order; the
+ * blob passed to cb is valid only during the call (never NULL); a non-zero
+ * return from cb stops the walk and is returned. */
 int store_node_put(store_t *s, const char *node_id, const uint8_t *blob, size_t len,
                    int64_t last_seen);
 int store_node_delete(store_t *s, const char *node_id);
@@ -75,10 +96,13 @@ int store_nodes_foreach(store_t *s,
                                   int64_t last_seen, void *ud),
                         void *ud);
 
-/* Events: append-only. ret_id may be NULL. */
+/* Events: append-only. node_id may be NULL or "" (not about one node);
+ * kind is required; a message longer than event_record_t.message holds is
+ * cut at a UTF-8 boundary. ret_id may be NULL. */
 int store_event_append(store_t *s, int64_t time, const char *node_id, const char *kind,
                        const char *actor, const char *message, int64_t *ret_id);
-/* The newest `limit` events (all nodes when node_id is NULL or ""), passed
- * to cb oldest first. */
+/* The newest `limit` events (100 when limit is 0; all nodes when node_id
+ * is NULL or ""), passed to cb oldest first. A non-zero return from cb
+ * stops the walk and is returned. */
 int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
                          int (*cb)(const event_record_t *ev, void *ud), void *ud);

@@ -1,0 +1,249 @@
+/* hitless-agent: keeps a session with the coordinator and reports health.
+ * Without a coordinator endpoint and key in its config (a fresh package
+ * install) it waits, READY and saying so in STATUS=, until a reload
+ * brings them. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "agent/agent_config.h"
+#include "agent/session.h"
+#include "common/clock.h"
+#include "common/daemon.h"
+#include "common/keys.h"
+#include "common/log.h"
+
+typedef struct {
+        const char *config_path;
+        agent_config_t *cfg;
+        zcert_t *cert;
+        void *ctx;
+        session_t *session;
+        int sigfd;
+        char status[300];
+} agent_t;
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: hitless-agent [OPTIONS]\n"
+                "\n"
+                "The hitless node agent: registers with the coordinator and reports health.\n"
+                "\n"
+                "  -c, --config FILE   configuration file (default %s)\n"
+                "      --check-config  validate the configuration and exit (0 valid, 2 errors)\n"
+                "      --gen-key       create this node's key pair at secret_key_file, print the\n"
+                "                      public key, and exit (never overwrites a key)\n"
+                "  -h, --help          show this help\n"
+                "      --version       show the version\n",
+                AGENT_DEFAULT_CONFIG);
+}
+
+static int load_config(const char *path, agent_config_t **ret) {
+        conf_report_t report;
+        int r;
+        conf_report_init(&report, path);
+        r = agent_config_load(path, ret, &report);
+        conf_report_print(&report);
+        conf_report_free(&report);
+        return r;
+}
+
+static int gen_key(const agent_config_t *cfg) {
+        char dir[4096], base[4096], pub[KEYS_Z85_LEN + 1];
+        size_t n = strlen(cfg->secret_key_file);
+        const char *suffix = ".key_secret";
+
+        if (n <= strlen(suffix) || strcmp(cfg->secret_key_file + n - strlen(suffix), suffix) != 0) {
+                fprintf(stderr, "hitless-agent: secret_key_file %s must end in .key_secret\n",
+                        cfg->secret_key_file);
+                return 2;
+        }
+        snprintf(dir, sizeof dir, "%s", cfg->secret_key_file);
+        snprintf(base, sizeof base, "%s", basename(dir));
+        base[strlen(base) - strlen(suffix)] = '\0';
+        snprintf(dir, sizeof dir, "%s", cfg->secret_key_file);
+        int r = keys_generate(dirname(dir), base, pub);
+        if (r == -EEXIST) {
+                fprintf(stderr, "hitless-agent: a key already exists at %s; not overwriting it\n",
+                        cfg->secret_key_file);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "hitless-agent: cannot create key %s: %s\n", cfg->secret_key_file,
+                        strerror(-r));
+                return 1;
+        }
+        printf("%s\n", pub);
+        return 0;
+}
+
+static void notify_status(agent_t *a, const char *s) {
+        if (strcmp(a->status, s) != 0) {
+                snprintf(a->status, sizeof a->status, "%s", s);
+                daemon_notify_status("%s", s);
+        }
+}
+
+static int start_session(agent_t *a) {
+        char msg[512];
+        int r;
+        if (!agent_config_has_coordinator(a->cfg)) {
+                snprintf(msg, sizeof msg, "waiting for coordinator endpoint and key in %s", a->cfg->path);
+                log_notice("%s (reload after editing it)", msg);
+                notify_status(a, msg);
+                return 0;
+        }
+        r = session_new(a->ctx, a->cfg, a->cert, &a->session);
+        if (r < 0)
+                return log_error_errno(r, "cannot connect to %s: %m", a->cfg->coordinator_endpoint);
+        return 0;
+}
+
+/* SIGHUP: a new config replaces the old one whole; the session restarts
+ * so endpoint, key, checks and heartbeat interval all apply. */
+static void reload(agent_t *a) {
+        agent_config_t *n = NULL;
+        daemon_notify_reloading();
+        if (load_config(a->config_path, &n) < 0) {
+                log_error("reload: configuration invalid, keeping the running one");
+                daemon_notify_reloaded();
+                return;
+        }
+        if (strcmp(n->secret_key_file, a->cfg->secret_key_file) != 0)
+                log_warning("reload: secret_key_file changed; restart to apply");
+        if (strcmp(n->node_id, a->cfg->node_id) != 0)
+                log_warning("reload: node_id changed; the coordinator binds node ids to keys");
+        session_destroy(&a->session);
+        free(n->secret_key_file);
+        n->secret_key_file = strdup(a->cfg->secret_key_file);
+        agent_config_free(&a->cfg);
+        a->cfg = n;
+        start_session(a);
+        log_info("reloaded %s", a->config_path);
+        daemon_notify_reloaded();
+}
+
+static int run(agent_t *a) {
+        int64_t watchdog_ms = daemon_watchdog_interval_ms(), next_watchdog = 0;
+
+        if (start_session(a) < 0)
+                return -1;
+        daemon_notify_ready(a->status[0] ? a->status : "starting");
+        for (;;) {
+                zmq_pollitem_t items[3] = { { NULL, a->sigfd, ZMQ_POLLIN, 0 } };
+                int n = 1;
+                int64_t now = clock_mono_ms(), wait = 1000;
+                if (a->session) {
+                        items[n++] = (zmq_pollitem_t) { session_socket(a->session), 0, ZMQ_POLLIN, 0 };
+                        items[n++] = (zmq_pollitem_t) { session_monitor(a->session), 0, ZMQ_POLLIN, 0 };
+                        wait = session_next_due(a->session) - now;
+                }
+                if (watchdog_ms && next_watchdog - now < wait)
+                        wait = next_watchdog - now;
+                if (zmq_poll(items, n, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
+                        return log_error_errno(errno, "poll failed: %m");
+                now = clock_mono_ms();
+
+                if (items[0].revents & ZMQ_POLLIN) {
+                        int sig;
+                        while ((sig = daemon_signalfd_read(a->sigfd)) > 0) {
+                                if (sig == SIGHUP) {
+                                        reload(a);
+                                        continue;
+                                }
+                                log_info("received %s, stopping", strsignal(sig));
+                                daemon_notify_stopping();
+                                return 0;
+                        }
+                }
+                if (a->session) {
+                        /* reload() may have replaced the session: only read
+                         * the sockets polled above if it is still the same. */
+                        if (n > 1 && items[1].socket == session_socket(a->session)) {
+                                if (items[2].revents & ZMQ_POLLIN)
+                                        session_handle_monitor(a->session, now);
+                                if (items[1].revents & ZMQ_POLLIN)
+                                        session_handle_incoming(a->session, now);
+                        }
+                        session_tick(a->session, now);
+                        notify_status(a, session_status(a->session));
+                }
+                if (watchdog_ms && now >= next_watchdog) {
+                        daemon_notify_watchdog();
+                        next_watchdog = now + watchdog_ms;
+                }
+        }
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "check-config", no_argument, NULL, 'C' },
+                { "gen-key", no_argument, NULL, 'G' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { 0 },
+        };
+        agent_t a = { .config_path = AGENT_DEFAULT_CONFIG, .sigfd = -1 };
+        bool check_only = false, want_key = false;
+        int opt, r;
+
+        log_init("hitless-agent");
+        while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+                switch (opt) {
+                case 'c': a.config_path = optarg; break;
+                case 'C': check_only = true; break;
+                case 'G': want_key = true; break;
+                case 'h': usage(stdout); return 0;
+                case 'V': printf("hitless-agent %s\n", HITLESS_VERSION); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "hitless-agent: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+        if (load_config(a.config_path, &a.cfg) < 0)
+                return 2;
+        if (check_only) {
+                printf("%s: configuration is valid\n", a.config_path);
+                agent_config_free(&a.cfg);
+                return 0;
+        }
+        if (want_key) {
+                r = gen_key(a.cfg);
+                agent_config_free(&a.cfg);
+                return r;
+        }
+
+        r = keys_load_secret(a.cfg->secret_key_file, &a.cert);
+        if (r < 0) {
+                if (r == -EPERM)
+                        log_error("secret key %s is readable by group or others; chmod 600 it",
+                                  a.cfg->secret_key_file);
+                else
+                        log_error("cannot load secret key %s: %s (create it with: hitless-agent --gen-key)",
+                                  a.cfg->secret_key_file, strerror(-r));
+                agent_config_free(&a.cfg);
+                return 1;
+        }
+        srandom((unsigned) (time(NULL) ^ getpid()));
+        a.ctx = zmq_ctx_new();
+        a.sigfd = daemon_signalfd_open();
+        r = a.sigfd < 0 ? log_error_errno(a.sigfd, "cannot set up signals: %m") : run(&a);
+
+        session_destroy(&a.session);
+        zmq_ctx_term(a.ctx);
+        zcert_destroy(&a.cert);
+        agent_config_free(&a.cfg);
+        if (a.sigfd >= 0)
+                close(a.sigfd);
+        return r < 0 ? 1 : 0;
+}

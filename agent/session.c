@@ -1,0 +1,416 @@
+#include "agent/session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "agent/health.h"
+#include "agent/packages.h"
+#include "common/clock.h"
+#include "common/codec.h"
+#include "common/log.h"
+#include "common/ratelimit.h"
+
+typedef enum {
+        LINK_CONNECTING,     /* no completed handshake yet */
+        LINK_REFUSED,        /* the coordinator's ZAP refused our key */
+        LINK_CONNECTED,      /* handshake done, Hello sent, no Welcome yet */
+        LINK_REGISTERED,     /* Welcome received */
+} link_state_t;
+
+struct session {
+        const agent_config_t *cfg;
+        void *socket;
+        void *monitor;
+        link_state_t state;
+        int64_t next_due;
+        uint64_t seq;
+        bool have_backend;
+        pkg_backend_t backend;
+        health_state_t last_health;
+        char boot_id[64];
+        char status[256];
+        ratelimit_t log_limit;
+        codec_drops_t drops;
+};
+
+static void set_int(void *s, int opt, int v) {
+        zmq_setsockopt(s, opt, &v, sizeof v);
+}
+
+static void read_boot_id(char *buf, size_t len) {
+        FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+        buf[0] = '\0';
+        if (!f)
+                return;
+        if (fgets(buf, (int) len, f))
+                buf[strcspn(buf, "\n")] = '\0';
+        fclose(f);
+}
+
+static void set_status(session_t *s) {
+        static const char *const names[] = {
+                [LINK_CONNECTING] = "connecting to",
+                [LINK_REFUSED] = "key not (yet) accepted by",
+                [LINK_CONNECTED] = "connected to",
+                [LINK_REGISTERED] = "registered with",
+        };
+        snprintf(s->status, sizeof s->status, "%s %s as %s; %s", names[s->state],
+                 s->cfg->coordinator_endpoint, s->cfg->node_id, health_state_name(s->last_health));
+}
+
+const char *session_status(const session_t *s) {
+        return s->status;
+}
+
+int session_new(void *ctx, const agent_config_t *cfg, zcert_t *cert, session_t **ret) {
+        session_t *s = calloc(1, sizeof *s);
+        uint8_t server_key[32];
+        char monitor_ep[128];
+        int64_t maxmsg = cfg->max_message_bytes;
+        int r = -EINVAL;
+
+        if (!s)
+                return -ENOMEM;
+        s->cfg = cfg;
+        s->last_health = HEALTH_STATE_UNKNOWN;
+        ratelimit_init(&s->log_limit, 0.2, 3);
+        read_boot_id(s->boot_id, sizeof s->boot_id);
+        s->have_backend = pkg_backend_resolve(cfg->package_backend, &s->backend) == 0;
+        if (!zmq_z85_decode(server_key, cfg->coordinator_public_key))
+                goto fail;
+
+        s->socket = zmq_socket(ctx, ZMQ_DEALER);
+        if (!s->socket) {
+                r = -errno;
+                goto fail;
+        }
+        zmq_setsockopt(s->socket, ZMQ_ROUTING_ID, cfg->node_id, strlen(cfg->node_id));
+        zmq_setsockopt(s->socket, ZMQ_CURVE_SERVERKEY, server_key, 32);
+        zmq_setsockopt(s->socket, ZMQ_CURVE_PUBLICKEY, zcert_public_key(cert), 32);
+        zmq_setsockopt(s->socket, ZMQ_CURVE_SECRETKEY, zcert_secret_key(cert), 32);
+        zmq_setsockopt(s->socket, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+        /* Queue nothing for a connection that is not up: a stale heartbeat
+         * delivered after a reconnect would only mislead. */
+        set_int(s->socket, ZMQ_IMMEDIATE, 1);
+        set_int(s->socket, ZMQ_LINGER, 0);
+        set_int(s->socket, ZMQ_SNDHWM, 10);
+        set_int(s->socket, ZMQ_HEARTBEAT_IVL, (int) cfg->heartbeat_interval_ms);
+        set_int(s->socket, ZMQ_HEARTBEAT_TIMEOUT, (int) (3 * cfg->heartbeat_interval_ms));
+        set_int(s->socket, ZMQ_RECONNECT_IVL, 100 + (int) (random() % 900));
+        set_int(s->socket, ZMQ_RECONNECT_IVL_MAX, 30000);
+
+        snprintf(monitor_ep, sizeof monitor_ep, "inproc://agent-monitor-%p", (void *) s);
+        if (zmq_socket_monitor(s->socket, monitor_ep,
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        s->monitor = zmq_socket(ctx, ZMQ_PAIR);
+        set_int(s->monitor, ZMQ_LINGER, 0);
+        if (!s->monitor || zmq_connect(s->monitor, monitor_ep) < 0 ||
+            zmq_connect(s->socket, cfg->coordinator_endpoint) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        s->next_due = clock_mono_ms() + cfg->heartbeat_interval_ms;
+        set_status(s);
+        *ret = s;
+        return 0;
+fail:
+        session_destroy(&s);
+        return r;
+}
+
+void session_destroy(session_t **sp) {
+        session_t *s = *sp;
+        if (!s)
+                return;
+        if (s->socket) {
+                zmq_socket_monitor(s->socket, NULL, 0);
+                zmq_close(s->socket);
+        }
+        if (s->monitor)
+                zmq_close(s->monitor);
+        free(s);
+        *sp = NULL;
+}
+
+void *session_socket(session_t *s) {
+        return s->socket;
+}
+
+void *session_monitor(session_t *s) {
+        return s->monitor;
+}
+
+int64_t session_next_due(const session_t *s) {
+        return s->next_due;
+}
+
+static void send_message(session_t *s, const Hitless__AgentMessage *m) {
+        uint8_t *buf;
+        size_t len;
+        if (codec_encode(&m->base, &buf, &len) < 0)
+                return;
+        if (zmq_send(s->socket, buf, len, ZMQ_DONTWAIT) < 0 && errno != EAGAIN)
+                log_debug("send failed: %m");
+        free(buf);
+}
+
+/* Packages as protobuf: names[] and versions[] must outlive the message. */
+static Hitless__PackageVersion **package_list(session_t *s, char ***ret_versions, size_t *ret_n) {
+        size_t n = conf_strv_len(s->cfg->packages);
+        char **versions = NULL;
+        Hitless__PackageVersion **v, *items;
+
+        *ret_n = 0;
+        *ret_versions = NULL;
+        if (n == 0 || !s->have_backend ||
+            packages_query(s->backend, s->cfg->dpkg_admindir, s->cfg->packages, n, &versions) < 0)
+                return NULL;
+        v = calloc(n, sizeof *v);
+        items = calloc(n, sizeof *items);
+        if (!v || !items) {
+                free(v);
+                free(items);
+                packages_versions_free(versions, n);
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+                hitless__package_version__init(&items[i]);
+                items[i].name = s->cfg->packages[i];
+                items[i].version = versions[i];
+                v[i] = &items[i];
+        }
+        *ret_versions = versions;
+        *ret_n = n;
+        return v;
+}
+
+static void package_list_free(Hitless__PackageVersion **v, char **versions, size_t n) {
+        if (v)
+                free(v[0]);
+        free(v);
+        packages_versions_free(versions, n);
+}
+
+static void send_hello(session_t *s) {
+        Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT;
+        Hitless__Hello h = HITLESS__HELLO__INIT;
+        char **versions;
+        size_t n;
+        Hitless__PackageVersion **pkgs = package_list(s, &versions, &n);
+
+        h.node_id = s->cfg->node_id;
+        h.hostname = s->cfg->hostname;
+        h.n_roles = conf_strv_len(s->cfg->roles);
+        h.roles = s->cfg->roles;
+        h.agent_version = HITLESS_VERSION;
+        h.boot_id = s->boot_id;
+        h.n_packages = pkgs ? n : 0;
+        h.packages = pkgs;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__AGENT_MESSAGE__BODY_HELLO;
+        m.hello = &h;
+        send_message(s, &m);
+        package_list_free(pkgs, versions, n);
+}
+
+static Hitless__HealthState wire_health(health_state_t h) {
+        switch (h) {
+        case HEALTH_STATE_HEALTHY: return HITLESS__HEALTH_STATE__HEALTH_HEALTHY;
+        case HEALTH_STATE_DEGRADED: return HITLESS__HEALTH_STATE__HEALTH_DEGRADED;
+        case HEALTH_STATE_UNHEALTHY: return HITLESS__HEALTH_STATE__HEALTH_UNHEALTHY;
+        default: return HITLESS__HEALTH_STATE__HEALTH_UNKNOWN;
+        }
+}
+
+static void send_heartbeat(session_t *s) {
+        Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT;
+        Hitless__Heartbeat hb = HITLESS__HEARTBEAT__INIT;
+        Hitless__HealthReport rep = HITLESS__HEALTH_REPORT__INIT;
+        Hitless__CheckResult *items = NULL, **checks = NULL;
+        health_report_t hr;
+        char **versions;
+        size_t n;
+
+        if (health_run(s->cfg->checks, s->cfg->n_checks, s->cfg->system_bus_address, &hr) < 0)
+                return;
+        if (hr.state != s->last_health)
+                log_info("health %s -> %s", health_state_name(s->last_health), health_state_name(hr.state));
+        s->last_health = hr.state;
+        if (hr.n_checks) {
+                items = calloc(hr.n_checks, sizeof *items);
+                checks = calloc(hr.n_checks, sizeof *checks);
+        }
+        for (size_t i = 0; items && checks && i < hr.n_checks; i++) {
+                hitless__check_result__init(&items[i]);
+                items[i].name = hr.checks[i].name;
+                items[i].kind = (char *) check_kind_name(hr.checks[i].kind);
+                items[i].ok = hr.checks[i].ok;
+                items[i].detail = hr.checks[i].detail;
+                items[i].duration_ms = hr.checks[i].duration_ms;
+                checks[i] = &items[i];
+        }
+        rep.state = wire_health(hr.state);
+        rep.n_checks = (items && checks) ? hr.n_checks : 0;
+        rep.checks = checks;
+        rep.packages = package_list(s, &versions, &n);
+        rep.n_packages = rep.packages ? n : 0;
+        hb.seq = ++s->seq;
+        hb.health = &rep;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT;
+        m.heartbeat = &hb;
+        send_message(s, &m);
+        package_list_free(rep.packages, versions, n);
+        free(items);
+        free(checks);
+        health_report_free(&hr);
+}
+
+void session_tick(session_t *s, int64_t now_ms) {
+        if (now_ms < s->next_due)
+                return;
+        if (s->state == LINK_REGISTERED)
+                send_heartbeat(s);
+        else if (s->state == LINK_CONNECTED)
+                send_hello(s);
+        s->next_due = now_ms + s->cfg->heartbeat_interval_ms;
+        set_status(s);
+}
+
+void session_handle_monitor(session_t *s, int64_t now_ms) {
+        for (;;) {
+                zmq_msg_t ev, addr;
+                uint16_t event;
+                uint32_t value;
+
+                zmq_msg_init(&ev);
+                if (zmq_msg_recv(&ev, s->monitor, ZMQ_DONTWAIT) < 0) {
+                        zmq_msg_close(&ev);
+                        return;
+                }
+                zmq_msg_init(&addr);
+                zmq_msg_recv(&addr, s->monitor, 0);
+                if (zmq_msg_size(&ev) < 6) {
+                        zmq_msg_close(&ev);
+                        zmq_msg_close(&addr);
+                        continue;
+                }
+                memcpy(&event, zmq_msg_data(&ev), 2);
+                memcpy(&value, (uint8_t *) zmq_msg_data(&ev) + 2, 4);
+                zmq_msg_close(&ev);
+                zmq_msg_close(&addr);
+
+                switch (event) {
+                case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+                        log_info("connected to %s; saying Hello as %s", s->cfg->coordinator_endpoint,
+                                 s->cfg->node_id);
+                        s->state = LINK_CONNECTED;
+                        send_hello(s);
+                        s->next_due = now_ms + s->cfg->heartbeat_interval_ms;
+                        break;
+                case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+                        if (s->state != LINK_REFUSED || ratelimit_allow(&s->log_limit, now_ms))
+                                log_warning("coordinator %s refused our key (ZAP status %u): it is pending "
+                                            "or rejected; accept it there with: hitlessctl keys accept %s",
+                                            s->cfg->coordinator_endpoint, value, s->cfg->node_id);
+                        s->state = LINK_REFUSED;
+                        break;
+                case ZMQ_EVENT_DISCONNECTED:
+                        if (s->state == LINK_REGISTERED || s->state == LINK_CONNECTED)
+                                log_warning("disconnected from %s; reconnecting", s->cfg->coordinator_endpoint);
+                        if (s->state != LINK_REFUSED)
+                                s->state = LINK_CONNECTING;
+                        break;
+                default:
+                        if (ratelimit_allow(&s->log_limit, now_ms))
+                                log_warning("handshake with %s failed (event 0x%x, %u): is the coordinator's "
+                                            "public key right?", s->cfg->coordinator_endpoint, event, value);
+                        break;
+                }
+                set_status(s);
+        }
+}
+
+static void on_refused(session_t *s, const Hitless__Refused *r) {
+        switch (r->reason) {
+        case HITLESS__REFUSAL_REASON__REFUSED_NOT_REGISTERED:
+                /* The coordinator restarted without us noticing. */
+                log_info("coordinator does not know this session; saying Hello again");
+                s->state = LINK_CONNECTED;
+                send_hello(s);
+                break;
+        case HITLESS__REFUSAL_REASON__REFUSED_KEY_REVOKED:
+                log_error("coordinator revoked our key: %.200s", r->message);
+                s->state = LINK_REFUSED;
+                break;
+        default:
+                log_error("coordinator refused us: %.200s", r->message);
+                s->state = LINK_CONNECTED;
+                break;
+        }
+}
+
+void session_handle_incoming(session_t *s, int64_t now_ms) {
+        (void) now_ms;
+        for (;;) {
+                zmq_msg_t msg;
+                Hitless__CoordinatorMessage *m;
+                int more = 0, r;
+                size_t ml = sizeof more;
+
+                zmq_msg_init(&msg);
+                if (zmq_msg_recv(&msg, s->socket, ZMQ_DONTWAIT) < 0) {
+                        zmq_msg_close(&msg);
+                        return;
+                }
+                zmq_getsockopt(s->socket, ZMQ_RCVMORE, &more, &ml);
+                if (more) {
+                        while (more) {
+                                zmq_msg_t extra;
+                                zmq_msg_init(&extra);
+                                zmq_msg_recv(&extra, s->socket, 0);
+                                zmq_msg_close(&extra);
+                                zmq_getsockopt(s->socket, ZMQ_RCVMORE, &more, &ml);
+                        }
+                        zmq_msg_close(&msg);
+                        s->drops.count[DROP_BAD_FRAMING]++;
+                        continue;
+                }
+                r = codec_decode_coordinator(zmq_msg_data(&msg), zmq_msg_size(&msg),
+                                             (size_t) s->cfg->max_message_bytes, &m);
+                zmq_msg_close(&msg);
+                if (r < 0) {
+                        s->drops.count[drop_reason_from_errno(r)]++;
+                        if (ratelimit_allow(&s->log_limit, now_ms))
+                                log_warning("dropped a message from the coordinator: %s",
+                                            drop_reason_name(drop_reason_from_errno(r)));
+                        continue;
+                }
+                switch (m->body_case) {
+                case HITLESS__COORDINATOR_MESSAGE__BODY_WELCOME:
+                        if (s->state != LINK_REGISTERED)
+                                log_info("registered with coordinator %s (version %.64s)",
+                                         s->cfg->coordinator_endpoint, m->welcome->coordinator_version);
+                        s->state = LINK_REGISTERED;
+                        /* Report health right away rather than one interval later. */
+                        s->next_due = 0;
+                        break;
+                case HITLESS__COORDINATOR_MESSAGE__BODY_REFUSED:
+                        on_refused(s, m->refused);
+                        break;
+                default:
+                        break;
+                }
+                hitless__coordinator_message__free_unpacked(m, NULL);
+                set_status(s);
+        }
+}

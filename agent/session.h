@@ -1,0 +1,38 @@
+/* The agent's link to the coordinator: a CURVE DEALER socket whose routing
+ * id is the node id, a monitor on it, and the Hello/heartbeat protocol.
+ *
+ * After every successful handshake (first connect, coordinator restart,
+ * network blip) the agent says Hello; until Welcome arrives it repeats
+ * Hello each interval instead of heartbeats. libzmq reconnects with an
+ * exponential backoff (reconnect_ivl doubling up to reconnect_ivl_max) plus
+ * a random jitter of up to reconnect_ivl per attempt; the base interval is
+ * itself randomised per agent, so a fleet does not reconnect in step after
+ * a coordinator restart. */
+#pragma once
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/agent_config.h"
+
+typedef struct session session_t;
+
+/* Connects to cfg's coordinator with the agent's certificate. cfg must
+ * outlive the session. */
+int session_new(void *ctx, const agent_config_t *cfg, zcert_t *cert, session_t **ret);
+void session_destroy(session_t **s);
+
+void *session_socket(session_t *s);
+void *session_monitor(session_t *s);
+
+/* Socket events: reacts to handshakes (Hello) and refusals. */
+void session_handle_monitor(session_t *s, int64_t now_ms);
+/* Messages from the coordinator. */
+void session_handle_incoming(session_t *s, int64_t now_ms);
+/* Sends Hello or a heartbeat when due. */
+void session_tick(session_t *s, int64_t now_ms);
+/* When session_tick next needs to run (monotonic ms). */
+int64_t session_next_due(const session_t *s);
+
+/* A human-readable state for STATUS= ("registered with tcp://...; healthy"). */
+const char *session_status(const session_t *s);

@@ -1,0 +1,437 @@
+#include "coordinator/admin.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/codec.h"
+#include "common/log.h"
+
+/* Requests are small; responses (a 10,000 node list) may be large. */
+#define ADMIN_MAX_REQUEST (64 * 1024)
+
+struct admin {
+        void *socket;
+        char path[4096];
+        admin_deps_t d;
+};
+
+void *admin_socket(admin_t *a) {
+        return a->socket;
+}
+
+int admin_new(void *ctx, const char *path, const admin_deps_t *deps, admin_t **ret) {
+        admin_t *a = calloc(1, sizeof *a);
+        char dir[4096], endpoint[4200];
+        int64_t maxmsg = ADMIN_MAX_REQUEST;
+        int linger = 0;
+
+        if (!a)
+                return -ENOMEM;
+        a->d = *deps;
+        snprintf(a->path, sizeof a->path, "%s", path);
+        snprintf(dir, sizeof dir, "%s", path);
+        dirname(dir);
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+                int e = errno;
+                free(a);
+                return -e;
+        }
+        /* An existing directory (e.g. systemd's RuntimeDirectory) is
+         * tightened to 0750 too. */
+        if (chmod(dir, 0750) < 0)
+                log_warning("cannot set mode 0750 on %s: %m", dir);
+        unlink(path);  /* a stale socket from a killed coordinator */
+        a->socket = zmq_socket(ctx, ZMQ_ROUTER);
+        if (!a->socket) {
+                free(a);
+                return -errno;
+        }
+        zmq_setsockopt(a->socket, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(a->socket, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+        snprintf(endpoint, sizeof endpoint, "ipc://%s", path);
+        if (zmq_bind(a->socket, endpoint) < 0) {
+                int e = errno;
+                zmq_close(a->socket);
+                free(a);
+                return -e;
+        }
+        *ret = a;
+        return 0;
+}
+
+void admin_destroy(admin_t **ap) {
+        admin_t *a = *ap;
+        if (!a)
+                return;
+        zmq_close(a->socket);
+        unlink(a->path);
+        free(a);
+        *ap = NULL;
+}
+
+/* "unix:USER" for the process at the other end of the connection. */
+static void peer_actor(int fd, char *buf, size_t len) {
+        struct ucred cred;
+        socklen_t cl = sizeof cred;
+        snprintf(buf, len, "unix:unknown");
+        if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+                return;
+        struct passwd *pw = getpwuid(cred.uid);
+        if (pw)
+                snprintf(buf, len, "unix:%s", pw->pw_name);
+        else
+                snprintf(buf, len, "unix:uid=%u", (unsigned) cred.uid);
+}
+
+typedef struct {
+        Hitless__NodeInfo **v;
+        size_t n;
+} node_vec_t;
+
+static int collect_node(node_t *n, void *ud) {
+        node_vec_t *vec = ud;
+        n->info->state = (char *) node_state_label(n);
+        vec->v[vec->n++] = n->info;
+        return 0;
+}
+
+static void do_nodes(admin_t *a, Hitless__AdminResponse *resp, Hitless__NodeList *list,
+                     node_vec_t *vec) {
+        vec->v = calloc(fleet_size(a->d.fleet) + 1, sizeof *vec->v);
+        vec->n = 0;
+        if (!vec->v) {
+                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
+                resp->error = "out of memory";
+                return;
+        }
+        fleet_foreach_sorted(a->d.fleet, collect_node, vec);
+        list->n_nodes = vec->n;
+        list->nodes = vec->v;
+        resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_NODES;
+        resp->nodes = list;
+}
+
+typedef struct {
+        Hitless__KeyInfo **v;
+        Hitless__KeyInfo *items;
+        size_t n, cap;
+} key_vec_t;
+
+static int collect_key(const key_record_t *rec, void *ud) {
+        key_vec_t *kv = ud;
+        if (kv->n == kv->cap)
+                return 1;
+        Hitless__KeyInfo *k = &kv->items[kv->n];
+        hitless__key_info__init(k);
+        k->public_key = strdup(rec->public_key);
+        k->node_id = strdup(rec->node_id);
+        k->state = (char *) key_state_name(rec->state);
+        k->address = strdup(rec->address);
+        k->first_seen = rec->first_seen;
+        k->last_seen = rec->last_seen;
+        k->attempts = rec->attempts;
+        kv->v[kv->n++] = k;
+        return 0;
+}
+
+static void free_keys(key_vec_t *kv) {
+        for (size_t i = 0; i < kv->n; i++) {
+                free(kv->items[i].public_key);
+                free(kv->items[i].node_id);
+                free(kv->items[i].address);
+        }
+        free(kv->items);
+        free(kv->v);
+}
+
+static void do_keys_list(admin_t *a, Hitless__AdminResponse *resp, Hitless__KeyList *list,
+                         key_vec_t *kv) {
+        keyring_flush(a->d.keyring);
+        kv->cap = (size_t) keyring_count(a->d.keyring, KEY_ACCEPTED) +
+                  (size_t) keyring_count(a->d.keyring, KEY_PENDING) +
+                  (size_t) keyring_count(a->d.keyring, KEY_REJECTED);
+        kv->items = calloc(kv->cap + 1, sizeof *kv->items);
+        kv->v = calloc(kv->cap + 1, sizeof *kv->v);
+        if (!kv->items || !kv->v || store_keys_foreach(a->d.store, collect_key, kv) < 0) {
+                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
+                resp->error = "cannot read keys from the store";
+                return;
+        }
+        list->n_keys = kv->n;
+        list->keys = kv->v;
+        list->pending_dropped = keyring_pending_dropped(a->d.keyring);
+        resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_KEYS;
+        resp->keys = list;
+}
+
+typedef struct {
+        admin_t *a;
+        const char *actor;
+        char **done;
+        size_t n_done, cap;
+        char error[512];
+} key_action_ctx_t;
+
+static void note_done(key_action_ctx_t *c, const char *node_id) {
+        if (c->n_done < c->cap)
+                c->done[c->n_done++] = strdup(node_id);
+}
+
+/* After a reject or delete, the node's live connection must go too. */
+static void disconnect_node(admin_t *a, const char *node_id, const char *why) {
+        node_t *n = fleet_find(a->d.fleet, node_id);
+        if (n)
+                agent_link_drop(a->d.agents, n, why);
+}
+
+static const char *key_error(int r) {
+        switch (r) {
+        case -ENOENT: return "no key for that node";
+        case -ENOTUNIQ: return "several pending keys claim that node id; name the key instead";
+        case -EEXIST: return "that node id is bound to another accepted key; delete that key first";
+        case -EALREADY: return "already in that state";
+        default: return "store error";
+        }
+}
+
+static int accept_one(const char *public_key, void *ud) {
+        key_action_ctx_t *c = ud;
+        key_record_t rec;
+        int r = keyring_accept(c->a->d.keyring, public_key, c->actor, &rec);
+        if (r == 0)
+                note_done(c, rec.node_id);
+        else if (r < 0 && !c->error[0])
+                snprintf(c->error, sizeof c->error, "%s: %s", public_key, key_error(r));
+        return 0;
+}
+
+static void do_key_action(admin_t *a, const Hitless__KeyActionRequest *req, const char *actor,
+                          Hitless__AdminResponse *resp, Hitless__KeyActionResult *res,
+                          key_action_ctx_t *c) {
+        key_record_t rec;
+        int r = 0;
+
+        c->a = a;
+        c->actor = actor;
+        c->cap = (size_t) keyring_count(a->d.keyring, KEY_PENDING) + 1;
+        c->done = calloc(c->cap, sizeof *c->done);
+        resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_KEY_ACTION;
+        resp->key_action = res;
+        if (!c->done) {
+                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
+                resp->error = "out of memory";
+                return;
+        }
+        if (req->all) {
+                if (req->action != HITLESS__KEY_ACTION__KEY_ACCEPT) {
+                        resp->status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
+                        resp->error = "--all applies to accept only";
+                        return;
+                }
+                keyring_foreach_pending(a->d.keyring, accept_one, c);
+                r = c->error[0] ? -EIO : 0;
+        } else if (!req->node_id[0]) {
+                resp->status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
+                resp->error = "name a node or key";
+                return;
+        } else {
+                switch (req->action) {
+                case HITLESS__KEY_ACTION__KEY_ACCEPT:
+                        r = keyring_accept(a->d.keyring, req->node_id, actor, &rec);
+                        break;
+                case HITLESS__KEY_ACTION__KEY_REJECT:
+                        r = keyring_reject(a->d.keyring, req->node_id, actor, &rec);
+                        break;
+                case HITLESS__KEY_ACTION__KEY_DELETE:
+                        r = keyring_delete(a->d.keyring, req->node_id, actor, &rec);
+                        break;
+                default:
+                        resp->status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
+                        resp->error = "unknown key action";
+                        return;
+                }
+                if (r < 0) {
+                        snprintf(c->error, sizeof c->error, "%s: %s", req->node_id, key_error(r));
+                } else {
+                        /* A node left without an accepted key loses its live
+                         * connection now; a deleted one is forgotten too.
+                         * (Rejecting an impostor's pending key leaves the
+                         * real node, bound to another key, alone.) */
+                        bool orphaned = !keyring_key_of_node(a->d.keyring, rec.node_id);
+                        if (req->action != HITLESS__KEY_ACTION__KEY_ACCEPT && orphaned &&
+                            fleet_find(a->d.fleet, rec.node_id)) {
+                                bool deleted = req->action == HITLESS__KEY_ACTION__KEY_DELETE;
+                                disconnect_node(a, rec.node_id, deleted ? "key deleted" : "key rejected");
+                                if (deleted)
+                                        fleet_remove(a->d.fleet, rec.node_id);
+                        }
+                        note_done(c, rec.node_id);
+                }
+        }
+        res->n_node_ids = c->n_done;
+        res->node_ids = c->done;
+        if (r < 0) {
+                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
+                resp->error = c->error;
+        }
+}
+
+typedef struct {
+        Hitless__Event **v;
+        Hitless__Event *items;
+        event_record_t *recs;
+        size_t n, cap;
+} event_vec_t;
+
+static int collect_event(const event_record_t *ev, void *ud) {
+        event_vec_t *ev_vec = ud;
+        if (ev_vec->n == ev_vec->cap)
+                return 1;
+        event_record_t *rec = &ev_vec->recs[ev_vec->n];
+        Hitless__Event *e = &ev_vec->items[ev_vec->n];
+        *rec = *ev;
+        hitless__event__init(e);
+        e->id = rec->id;
+        e->time = rec->time;
+        e->node_id = rec->node_id;
+        e->kind = rec->kind;
+        e->actor = rec->actor;
+        e->message = rec->message;
+        ev_vec->v[ev_vec->n++] = e;
+        return 0;
+}
+
+static void do_events(admin_t *a, const Hitless__EventsRequest *req, Hitless__AdminResponse *resp,
+                      Hitless__EventList *list, event_vec_t *ev) {
+        uint32_t limit = req->limit ? req->limit : 100;
+        if (limit > 10000)
+                limit = 10000;
+        ev->cap = limit;
+        ev->v = calloc(limit, sizeof *ev->v);
+        ev->items = calloc(limit, sizeof *ev->items);
+        ev->recs = calloc(limit, sizeof *ev->recs);
+        if (!ev->v || !ev->items || !ev->recs ||
+            store_events_foreach(a->d.store, req->node_id, limit, collect_event, ev) < 0) {
+                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
+                resp->error = "cannot read events from the store";
+                return;
+        }
+        list->n_events = ev->n;
+        list->events = ev->v;
+        resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_EVENTS;
+        resp->events = list;
+}
+
+static void reply(admin_t *a, zmq_msg_t *rid, const Hitless__AdminResponse *resp) {
+        uint8_t *buf;
+        size_t len;
+        if (codec_encode(&resp->base, &buf, &len) < 0)
+                return;
+        zmq_msg_t id;
+        zmq_msg_init(&id);
+        zmq_msg_copy(&id, rid);
+        /* REQ clients expect an empty delimiter frame. */
+        if (zmq_msg_send(&id, a->socket, ZMQ_SNDMORE) < 0)
+                zmq_msg_close(&id);
+        else if (zmq_send(a->socket, "", 0, ZMQ_SNDMORE) >= 0)
+                zmq_send(a->socket, buf, len, 0);
+        free(buf);
+}
+
+static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
+        Hitless__AdminResponse resp = HITLESS__ADMIN_RESPONSE__INIT;
+        Hitless__NodeList nodes = HITLESS__NODE_LIST__INIT;
+        Hitless__KeyList keys = HITLESS__KEY_LIST__INIT;
+        Hitless__KeyActionResult kres = HITLESS__KEY_ACTION_RESULT__INIT;
+        Hitless__EventList events = HITLESS__EVENT_LIST__INIT;
+        node_vec_t nv = { 0 };
+        key_vec_t kv = { 0 };
+        key_action_ctx_t kc = { 0 };
+        event_vec_t ev = { 0 };
+        Hitless__AdminRequest *req;
+        char actor[64];
+        int r;
+
+        resp.protocol_version = HITLESS_PROTOCOL_VERSION;
+        r = codec_decode_admin_request(zmq_msg_data(payload), zmq_msg_size(payload),
+                                       ADMIN_MAX_REQUEST, &req);
+        if (r < 0) {
+                resp.status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
+                resp.error = r == -EPROTO ? "unsupported protocol version (hitlessctl and coordinator differ)"
+                                          : "malformed request";
+                reply(a, rid, &resp);
+                return;
+        }
+        peer_actor(zmq_msg_get(payload, ZMQ_SRCFD), actor, sizeof actor);
+        switch (req->body_case) {
+        case HITLESS__ADMIN_REQUEST__BODY_NODES:
+                do_nodes(a, &resp, &nodes, &nv);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_KEYS_LIST:
+                do_keys_list(a, &resp, &keys, &kv);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_KEY_ACTION:
+                do_key_action(a, req->key_action, actor, &resp, &kres, &kc);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_EVENTS:
+                do_events(a, req->events, &resp, &events, &ev);
+                break;
+        default:
+                resp.status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
+                resp.error = "unknown request";
+                break;
+        }
+        reply(a, rid, &resp);
+
+        for (size_t i = 0; i < nv.n; i++)
+                nv.v[i]->state = NULL;
+        free(nv.v);
+        free_keys(&kv);
+        for (size_t i = 0; i < kc.n_done; i++)
+                free(kc.done[i]);
+        free(kc.done);
+        free(ev.v);
+        free(ev.items);
+        free(ev.recs);
+        hitless__admin_request__free_unpacked(req, NULL);
+}
+
+int admin_handle_pending(admin_t *a) {
+        int handled = 0;
+        while (handled < 100) {
+                zmq_msg_t f[3];
+                int n = 0, more = 1;
+                size_t ml = sizeof more;
+                while (more) {
+                        zmq_msg_t m;
+                        zmq_msg_init(&m);
+                        if (zmq_msg_recv(&m, a->socket, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+                                int e = errno;
+                                zmq_msg_close(&m);
+                                for (int i = 0; i < n; i++)
+                                        zmq_msg_close(&f[i]);
+                                return (e == EAGAIN && n == 0) ? handled : -e;
+                        }
+                        zmq_getsockopt(a->socket, ZMQ_RCVMORE, &more, &ml);
+                        if (n < 3)
+                                f[n++] = m;
+                        else
+                                zmq_msg_close(&m);
+                }
+                /* [routing id][empty][request] from a REQ socket */
+                if (n == 3 && zmq_msg_size(&f[1]) == 0)
+                        handle_request(a, &f[0], &f[2]);
+                for (int i = 0; i < n; i++)
+                        zmq_msg_close(&f[i]);
+                handled++;
+        }
+        return handled;
+}

@@ -1,0 +1,30 @@
+/* The admin API: hitlessctl's requests over a local ipc:// socket.
+ *
+ * The socket lives in a directory the coordinator creates with mode 0750,
+ * so only root and the coordinator's group can reach it. Each request's
+ * sender is identified by SO_PEERCRED on its connection and recorded as
+ * "unix:USER" in the event log for every change it makes. */
+#pragma once
+#include <stdint.h>
+
+#include "coordinator/agent_link.h"
+#include "coordinator/fleet.h"
+#include "coordinator/keyring.h"
+#include "coordinator/store.h"
+
+typedef struct admin admin_t;
+
+typedef struct {
+        store_t *store;
+        fleet_t *fleet;
+        keyring_t *keyring;
+        agent_link_t *agents;
+} admin_deps_t;
+
+/* Creates the socket's directory (0750) and binds ipc://path. */
+int admin_new(void *ctx, const char *path, const admin_deps_t *deps, admin_t **ret);
+void admin_destroy(admin_t **a);
+void *admin_socket(admin_t *a);
+
+/* Answers every request waiting on the socket. */
+int admin_handle_pending(admin_t *a);

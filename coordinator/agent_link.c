@@ -1,0 +1,350 @@
+#include "coordinator/agent_link.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/ratelimit.h"
+
+/* Bounds on what a Hello may carry; beyond them it is refused as bad input. */
+#define MAX_FIELD_LEN 255
+#define MAX_ROLES 32
+#define MAX_PACKAGES 256
+
+struct agent_link {
+        void *socket;
+        char endpoint[256];
+        size_t max_message;
+        fleet_t *fleet;
+        keyring_t *keyring;
+        codec_drops_t drops;
+        uint64_t received;
+        ratelimit_t log_limit;
+};
+
+static void set_int(void *s, int opt, int v) {
+        zmq_setsockopt(s, opt, &v, sizeof v);
+}
+
+int agent_link_new(void *ctx, const coord_config_t *cfg, zcert_t *cert, fleet_t *fleet,
+                   keyring_t *keyring, agent_link_t **ret) {
+        agent_link_t *l = calloc(1, sizeof *l);
+        size_t len;
+        int64_t maxmsg = cfg->max_message_bytes;
+        if (!l)
+                return -ENOMEM;
+        l->fleet = fleet;
+        l->keyring = keyring;
+        l->max_message = (size_t) cfg->max_message_bytes;
+        ratelimit_init(&l->log_limit, 1, 10);
+        l->socket = zmq_socket(ctx, ZMQ_ROUTER);
+        if (!l->socket) {
+                free(l);
+                return -errno;
+        }
+        set_int(l->socket, ZMQ_CURVE_SERVER, 1);
+        zmq_setsockopt(l->socket, ZMQ_CURVE_SECRETKEY, zcert_secret_key(cert), 32);
+        zmq_setsockopt(l->socket, ZMQ_ZAP_DOMAIN, "hitless", 7);
+        zmq_setsockopt(l->socket, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+        /* An agent that reconnects (after a crash, or a network blip the
+         * coordinator has not noticed yet) takes over its routing id. Safe
+         * because ZAP binds each routing id to exactly one key. */
+        set_int(l->socket, ZMQ_ROUTER_HANDOVER, 1);
+        set_int(l->socket, ZMQ_HEARTBEAT_IVL, (int) cfg->heartbeat_interval_ms);
+        set_int(l->socket, ZMQ_HEARTBEAT_TIMEOUT, (int) cfg->node_timeout_ms);
+        set_int(l->socket, ZMQ_LINGER, 0);
+        set_int(l->socket, ZMQ_BACKLOG, 1024);
+        set_int(l->socket, ZMQ_SNDHWM, 100);
+        if (zmq_bind(l->socket, cfg->listen) < 0) {
+                int e = errno;
+                zmq_close(l->socket);
+                free(l);
+                return -e;
+        }
+        len = sizeof l->endpoint;
+        zmq_getsockopt(l->socket, ZMQ_LAST_ENDPOINT, l->endpoint, &len);
+        *ret = l;
+        return 0;
+}
+
+void agent_link_destroy(agent_link_t **lp) {
+        agent_link_t *l = *lp;
+        if (!l)
+                return;
+        zmq_close(l->socket);
+        free(l);
+        *lp = NULL;
+}
+
+void *agent_link_socket(agent_link_t *l) {
+        return l->socket;
+}
+
+const char *agent_link_endpoint(agent_link_t *l) {
+        return l->endpoint;
+}
+
+const codec_drops_t *agent_link_drops(const agent_link_t *l) {
+        return &l->drops;
+}
+
+uint64_t agent_link_received(const agent_link_t *l) {
+        return l->received;
+}
+
+static void send_to(agent_link_t *l, const char *node_id, const Hitless__CoordinatorMessage *m) {
+        uint8_t *buf;
+        size_t len;
+        if (codec_encode(&m->base, &buf, &len) < 0)
+                return;
+        if (zmq_send(l->socket, node_id, strlen(node_id), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+                zmq_send(l->socket, buf, len, ZMQ_DONTWAIT);
+        free(buf);
+}
+
+static void send_refused(agent_link_t *l, const char *routing_id, Hitless__RefusalReason reason,
+                         const char *text) {
+        Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
+        Hitless__Refused ref = HITLESS__REFUSED__INIT;
+        ref.reason = reason;
+        ref.message = (char *) text;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_REFUSED;
+        m.refused = &ref;
+        send_to(l, routing_id, &m);
+}
+
+static void drop(agent_link_t *l, drop_reason_t why, const char *node_id, const char *detail) {
+        l->drops.count[why]++;
+        if (ratelimit_allow(&l->log_limit, clock_mono_ms())) {
+                uint64_t more = ratelimit_take_suppressed(&l->log_limit);
+                log_node(LOG_WARNING, node_id, "dropped a message: %s%s%s (%llu similar lines suppressed)",
+                         drop_reason_name(why), detail ? ": " : "", detail ? detail : "",
+                         (unsigned long long) more);
+        }
+}
+
+static bool str_ok(const char *s) {
+        return s && strlen(s) <= MAX_FIELD_LEN;
+}
+
+static bool hello_fields_ok(const Hitless__Hello *h) {
+        if (!str_ok(h->hostname) || !str_ok(h->agent_version) || !str_ok(h->boot_id) ||
+            h->n_roles > MAX_ROLES || h->n_packages > MAX_PACKAGES)
+                return false;
+        for (size_t i = 0; i < h->n_roles; i++)
+                if (!node_id_valid(h->roles[i]))
+                        return false;
+        for (size_t i = 0; i < h->n_packages; i++)
+                if (!str_ok(h->packages[i]->name) || !str_ok(h->packages[i]->version))
+                        return false;
+        return true;
+}
+
+static bool heartbeat_fields_ok(const Hitless__Heartbeat *hb) {
+        const Hitless__HealthReport *h = hb->health;
+        if (!h)
+                return true;
+        if (h->n_checks > 256 || h->n_packages > MAX_PACKAGES)
+                return false;
+        for (size_t i = 0; i < h->n_checks; i++)
+                if (!str_ok(h->checks[i]->name) || !str_ok(h->checks[i]->kind) ||
+                    strlen(h->checks[i]->detail) > 1024)
+                        return false;
+        return true;
+}
+
+/* Remembers which libzmq connection the node talks over, so a revoked
+ * node's connection can be closed. The peer's ip:port is kept with the fd
+ * so that a reused fd number is never mistaken for the node's. */
+static void note_connection(node_t *n, int fd) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        char host[64];
+
+        if (fd < 0 || fd == n->peer_fd)
+                return;
+        n->peer_fd = -1;
+        if (getpeername(fd, (struct sockaddr *) &ss, &len) < 0)
+                return;
+        if (ss.ss_family == AF_INET) {
+                struct sockaddr_in *a = (struct sockaddr_in *) &ss;
+                inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+                snprintf(n->peer_address, sizeof n->peer_address, "%s:%u", host, ntohs(a->sin_port));
+        } else if (ss.ss_family == AF_INET6) {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *) &ss;
+                inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+                snprintf(n->peer_address, sizeof n->peer_address, "[%s]:%u", host, ntohs(a->sin6_port));
+        } else {
+                return;
+        }
+        n->peer_fd = fd;
+}
+
+void agent_link_drop(agent_link_t *l, node_t *n, const char *why) {
+        char now_addr[sizeof n->peer_address] = "";
+        send_refused(l, n->id, HITLESS__REFUSAL_REASON__REFUSED_KEY_REVOKED, why);
+        if (n->peer_fd >= 0) {
+                int saved = n->peer_fd;
+                node_t probe = { .peer_fd = -1 };
+                note_connection(&probe, saved);
+                snprintf(now_addr, sizeof now_addr, "%s", probe.peer_address);
+                if (probe.peer_fd == saved && strcmp(now_addr, n->peer_address) == 0) {
+                        shutdown(saved, SHUT_RDWR);
+                        log_node(LOG_NOTICE, n->id, "closed connection from %s: %s", now_addr, why);
+                }
+        }
+        fleet_revoke(l->fleet, n, why);
+}
+
+static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello *h,
+                     const char *address, int fd, int64_t now_ms) {
+        Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
+        Hitless__Welcome w = HITLESS__WELCOME__INIT;
+        node_t *n;
+
+        if (strcmp(h->node_id, node_id) != 0) {
+                log_node(LOG_WARNING, node_id, "impersonation attempt: key bound to %s says Hello as %.64s",
+                         node_id, h->node_id);
+                l->drops.count[DROP_REFUSED]++;
+                send_refused(l, node_id, HITLESS__REFUSAL_REASON__REFUSED_NODE_ID_MISMATCH,
+                             "node id does not match the one bound to your key");
+                return;
+        }
+        if (!hello_fields_ok(h)) {
+                drop(l, DROP_REFUSED, node_id, "Hello with oversized or invalid fields");
+                return;
+        }
+        if (fleet_register(l->fleet, node_id, h, address, now_ms, &n) < 0) {
+                log_node(LOG_ERR, node_id, "cannot register node");
+                return;
+        }
+        note_connection(n, fd);
+        w.node_id = (char *) node_id;
+        w.coordinator_version = HITLESS_VERSION;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_WELCOME;
+        m.welcome = &w;
+        send_to(l, node_id, &m);
+}
+
+static void on_heartbeat(agent_link_t *l, const char *node_id, const Hitless__Heartbeat *hb,
+                         int fd, int64_t now_ms) {
+        node_t *n = fleet_find(l->fleet, node_id);
+        if (!n || !n->registered) {
+                l->drops.count[DROP_REFUSED]++;
+                send_refused(l, node_id, HITLESS__REFUSAL_REASON__REFUSED_NOT_REGISTERED,
+                             "say Hello first");
+                return;
+        }
+        if (!heartbeat_fields_ok(hb)) {
+                drop(l, DROP_REFUSED, node_id, "heartbeat with oversized fields");
+                return;
+        }
+        note_connection(n, fd);
+        fleet_heartbeat(l->fleet, n, hb, now_ms);
+}
+
+static void handle_message(agent_link_t *l, zmq_msg_t *rid, zmq_msg_t *payload, int64_t now_ms) {
+        char routing_id[NODE_ID_MAX + 1];
+        size_t rlen = zmq_msg_size(rid);
+        const char *user_id = zmq_msg_gets(payload, "User-Id");
+        const char *address = zmq_msg_gets(payload, "Peer-Address");
+        int fd = zmq_msg_get(payload, ZMQ_SRCFD);
+        Hitless__AgentMessage *m;
+        const char *node_id;
+        int r;
+
+        if (rlen == 0 || rlen > NODE_ID_MAX) {
+                drop(l, DROP_BAD_FRAMING, NULL, "routing id");
+                return;
+        }
+        memcpy(routing_id, zmq_msg_data(rid), rlen);
+        routing_id[rlen] = '\0';
+
+        node_id = user_id ? keyring_accepted_node(l->keyring, user_id) : NULL;
+        if (!node_id) {
+                /* Accepted at handshake, revoked since. */
+                l->drops.count[DROP_REFUSED]++;
+                send_refused(l, routing_id, HITLESS__REFUSAL_REASON__REFUSED_KEY_REVOKED,
+                             "your key is not accepted");
+                return;
+        }
+        if (strcmp(node_id, routing_id) != 0) {
+                drop(l, DROP_REFUSED, node_id, "routing id differs from the key's node id");
+                return;
+        }
+
+        r = codec_decode_agent(zmq_msg_data(payload), zmq_msg_size(payload), l->max_message, &m);
+        if (r < 0) {
+                drop(l, drop_reason_from_errno(r), node_id, NULL);
+                if (r == -EPROTO)
+                        send_refused(l, node_id, HITLESS__REFUSAL_REASON__REFUSED_BAD_VERSION,
+                                     "unsupported protocol version");
+                return;
+        }
+        l->received++;
+        switch (m->body_case) {
+        case HITLESS__AGENT_MESSAGE__BODY_HELLO:
+                on_hello(l, node_id, m->hello, address ? address : "", fd, now_ms);
+                break;
+        case HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT:
+                on_heartbeat(l, node_id, m->heartbeat, fd, now_ms);
+                break;
+        default:
+                drop(l, DROP_NO_BODY, node_id, NULL);
+                break;
+        }
+        hitless__agent_message__free_unpacked(m, NULL);
+}
+
+int agent_link_handle_pending(agent_link_t *l, int64_t now_ms) {
+        int handled = 0;
+        while (handled < 1000) {
+                zmq_msg_t rid, payload;
+                int more = 0;
+                size_t more_len = sizeof more;
+
+                zmq_msg_init(&rid);
+                if (zmq_msg_recv(&rid, l->socket, ZMQ_DONTWAIT) < 0) {
+                        int e = errno;
+                        zmq_msg_close(&rid);
+                        return e == EAGAIN ? handled : -e;
+                }
+                handled++;
+                zmq_getsockopt(l->socket, ZMQ_RCVMORE, &more, &more_len);
+                if (!more) {
+                        zmq_msg_close(&rid);
+                        drop(l, DROP_BAD_FRAMING, NULL, "no payload");
+                        continue;
+                }
+                zmq_msg_init(&payload);
+                if (zmq_msg_recv(&payload, l->socket, 0) < 0) {
+                        zmq_msg_close(&rid);
+                        zmq_msg_close(&payload);
+                        continue;
+                }
+                zmq_getsockopt(l->socket, ZMQ_RCVMORE, &more, &more_len);
+                if (more) {
+                        /* Extra frames: discard the whole message. */
+                        while (more) {
+                                zmq_msg_t extra;
+                                zmq_msg_init(&extra);
+                                zmq_msg_recv(&extra, l->socket, 0);
+                                zmq_msg_close(&extra);
+                                zmq_getsockopt(l->socket, ZMQ_RCVMORE, &more, &more_len);
+                        }
+                        drop(l, DROP_BAD_FRAMING, NULL, "too many frames");
+                } else {
+                        handle_message(l, &rid, &payload, now_ms);
+                }
+                zmq_msg_close(&rid);
+                zmq_msg_close(&payload);
+        }
+        return handled;
+}

@@ -1,0 +1,39 @@
+/* The coordinator's side of the agent protocol: a CURVE ROUTER socket on
+ * which every accepted agent says Hello, then sends heartbeats.
+ *
+ * Every message is re-checked against the keyring (a key may have been
+ * rejected since the handshake): the ZAP User-Id of the connection names
+ * the key, the key names the node; the ROUTER routing id and the node id
+ * inside Hello must both match it. Anything else is refused and counted.
+ * Undecodable, oversized or foreign-version messages are dropped and
+ * counted with a rate-limited log line; nothing a peer sends can crash
+ * the coordinator. */
+#pragma once
+#include <czmq.h>
+#include <stdint.h>
+
+#include "common/codec.h"
+#include "coordinator/coord_config.h"
+#include "coordinator/fleet.h"
+#include "coordinator/keyring.h"
+
+typedef struct agent_link agent_link_t;
+
+/* Creates the ROUTER socket in ctx and binds cfg->listen. The ZAP handler
+ * must already be bound. Returns 0 or -errno. */
+int agent_link_new(void *ctx, const coord_config_t *cfg, zcert_t *cert, fleet_t *fleet,
+                   keyring_t *keyring, agent_link_t **ret);
+void agent_link_destroy(agent_link_t **l);
+
+void *agent_link_socket(agent_link_t *l);
+/* The endpoint actually bound (resolves a wildcard port). */
+const char *agent_link_endpoint(agent_link_t *l);
+
+/* Handles the messages waiting on the socket (bounded per call). */
+int agent_link_handle_pending(agent_link_t *l, int64_t now_ms);
+
+/* Tells the node its key is revoked, then closes its TCP connection. */
+void agent_link_drop(agent_link_t *l, node_t *n, const char *why);
+
+const codec_drops_t *agent_link_drops(const agent_link_t *l);
+uint64_t agent_link_received(const agent_link_t *l);

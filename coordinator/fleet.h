@@ -1,0 +1,69 @@
+/* The coordinator's view of every node: identity, what it last reported
+ * (Hello and health), and whether it is online.
+ *
+ * Sized for 10,000 nodes: a heartbeat costs O(1) (hash lookup, a move to
+ * the tail of the liveness list, a mark on the dirty list); expiry looks
+ * only at the head of the liveness list (the node heard from longest ago);
+ * the store is written in one transaction per flush, for changed nodes
+ * only. Nodes are restored from the store at start, all unreachable until
+ * their agent says Hello again. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/codec.h"
+#include "common/ids.h"
+#include "coordinator/store.h"
+
+typedef struct node node_t;
+struct node {
+        char id[NODE_ID_MAX + 1];
+        Hitless__NodeInfo *info;     /* owned (protobuf-c unpacked); never NULL */
+        bool registered;             /* said Hello to this coordinator process */
+        bool online;                 /* heard from within node_timeout */
+        int64_t last_seen_ms;        /* monotonic */
+        int peer_fd;                 /* libzmq's fd of the last connection, -1 none */
+        char peer_address[64];
+        node_t *live_prev, *live_next;  /* online nodes, least recently heard first */
+        node_t *dirty_next;
+        bool dirty;
+};
+
+typedef struct fleet fleet_t;
+
+/* Restores every node from the store. */
+int fleet_new(store_t *store, int64_t node_timeout_ms, fleet_t **ret);
+void fleet_destroy(fleet_t **f);
+void fleet_set_timeout(fleet_t *f, int64_t node_timeout_ms);
+
+node_t *fleet_find(fleet_t *f, const char *node_id);
+
+/* A Hello from node_id (already authenticated and checked against its key
+ * binding). Creates the node if new. Records a node.registered event. */
+int fleet_register(fleet_t *f, const char *node_id, const Hitless__Hello *hello,
+                   const char *address, int64_t now_ms, node_t **ret);
+
+/* A heartbeat from a registered node. Records an event when the overall
+ * health changes, or when the node comes back online. */
+int fleet_heartbeat(fleet_t *f, node_t *n, const Hitless__Heartbeat *hb, int64_t now_ms);
+
+/* Marks unreachable every online node not heard from within node_timeout.
+ * Returns how many were marked. */
+int fleet_expire(fleet_t *f, int64_t now_ms);
+
+/* The node's key was rejected or deleted: it is offline and must say
+ * Hello again (which ZAP will not let it do). remove also forgets it. */
+void fleet_revoke(fleet_t *f, node_t *n, const char *why);
+int fleet_remove(fleet_t *f, const char *node_id);
+
+/* Writes every changed node to the store in one transaction. */
+int fleet_flush(fleet_t *f);
+
+size_t fleet_size(const fleet_t *f);
+size_t fleet_online(const fleet_t *f);
+
+/* Every node in node id order (a sorted snapshot: cb may not remove). */
+int fleet_foreach_sorted(fleet_t *f, int (*cb)(node_t *n, void *ud), void *ud);
+
+/* "online", "unreachable": what `hitlessctl nodes` shows as state. */
+const char *node_state_label(const node_t *n);

@@ -1,0 +1,75 @@
+/* Which Curve keys may connect, and which node id each is bound to.
+ *
+ * The ZAP handler asks keyring_authorize() for every CURVE handshake. An
+ * unknown key is refused and remembered as pending (like salt-key) until an
+ * admin accepts or rejects it. The pending table is bounded and new entries
+ * are rate-limited, so a flood of bogus keys costs a counter, not memory or
+ * disk. Accepting binds the key to the node id it claimed; from then on no
+ * other key may use that node id (an attempt is logged as impersonation).
+ *
+ * The keyring is the in-memory mirror of the store's keys table: every
+ * change is written to the store (and an event appended) before the call
+ * returns 0, so an admin action acknowledged is durable. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "coordinator/store.h"
+
+typedef struct keyring keyring_t;
+
+typedef enum {
+        AUTH_ALLOW,              /* accepted key, node id matches its binding */
+        AUTH_DENY_PENDING,       /* unknown or pending key (recorded as pending) */
+        AUTH_DENY_REJECTED,      /* rejected key */
+        AUTH_DENY_IMPERSONATION, /* node id bound to another key, or key bound to another id */
+        AUTH_DENY_BAD_ID,        /* claimed node id is not a valid node id */
+        AUTH_DENY_FLOOD,         /* pending table full or admission rate exceeded */
+} auth_verdict_t;
+
+const char *auth_verdict_name(auth_verdict_t v);
+
+/* Loads every key from the store. max_pending bounds the pending table;
+ * pending_per_second limits how fast new pending keys are admitted. */
+int keyring_new(store_t *store, long long max_pending, double pending_per_second,
+                keyring_t **ret);
+void keyring_destroy(keyring_t **k);
+
+/* Accepts, bound to NAME, every NAME.key public key file in dir that is not
+ * known yet (pre-approved nodes for mass rollouts). A key already rejected
+ * is left rejected. Returns the number of keys newly accepted, or -errno. */
+int keyring_load_preapproved(keyring_t *k, const char *dir);
+
+/* Decides a CURVE handshake: public key (Z85), the node id the client
+ * claims (its ZMQ routing id; may be empty), its source address. */
+auth_verdict_t keyring_authorize(keyring_t *k, const char *public_key, const char *claimed_node_id,
+                                 const char *address, int64_t now_ms);
+
+/* The node id an accepted key is bound to, or NULL if the key is not
+ * accepted (anymore). The string is owned by the keyring. */
+const char *keyring_accepted_node(keyring_t *k, const char *public_key);
+
+/* The accepted key bound to node_id, or NULL. Owned by the keyring. */
+const char *keyring_key_of_node(keyring_t *k, const char *node_id);
+
+/* Admin actions on the key an admin names: a public key (Z85), or the node
+ * id a key is bound to or claims. actor is recorded in the event log.
+ *   -ENOENT   no key for that name
+ *   -ENOTUNIQ several pending keys claim that node id: name one by key
+ *   -EEXIST   accept: node id already bound to another accepted key
+ *   -EALREADY accept/reject: already in that state
+ * On success ret (may be NULL) receives the affected key's record as it
+ * is after the action (for delete: as it was). */
+int keyring_accept(keyring_t *k, const char *name, const char *actor, key_record_t *ret);
+int keyring_reject(keyring_t *k, const char *name, const char *actor, key_record_t *ret);
+int keyring_delete(keyring_t *k, const char *name, const char *actor, key_record_t *ret);
+
+/* Calls cb(public_key, ud) for every pending key (on a snapshot, so cb may
+ * accept or reject). A non-zero return from cb stops the walk. */
+int keyring_foreach_pending(keyring_t *k, int (*cb)(const char *public_key, void *ud), void *ud);
+
+int keyring_count(keyring_t *k, key_state_t state);
+/* Pending admissions refused because the table was full or too fast. */
+uint64_t keyring_pending_dropped(keyring_t *k);
+/* Writes the in-memory attempt counters of pending keys to the store. */
+int keyring_flush(keyring_t *k);

@@ -1,0 +1,352 @@
+/* hitless-coordinator: one poll loop over the ZAP handler, the agents'
+ * socket, the admin socket and signals, plus a 1-second tick for expiry,
+ * store flushes, status and the watchdog. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/atomic_file.h"
+#include "common/clock.h"
+#include "common/daemon.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "coordinator/admin.h"
+#include "coordinator/agent_link.h"
+#include "coordinator/coord_config.h"
+#include "coordinator/fleet.h"
+#include "coordinator/keyring.h"
+#include "coordinator/store.h"
+#include "coordinator/zap.h"
+
+#define TICK_MS 1000
+#define KEYRING_FLUSH_MS 10000
+
+typedef struct {
+        coord_config_t *cfg;
+        store_t *store;
+        keyring_t *keyring;
+        fleet_t *fleet;
+        void *ctx;
+        void *zap;
+        zap_stats_t zap_stats;
+        agent_link_t *agents;
+        admin_t *admin;
+        int sigfd;
+        char status[256];
+} coordinator_t;
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: hitless-coordinator [OPTIONS]\n"
+                "\n"
+                "The hitless coordinator: accepts agents' keys, tracks their health, and\n"
+                "serves hitlessctl.\n"
+                "\n"
+                "  -c, --config FILE   configuration file (default %s)\n"
+                "      --check-config  validate the configuration and exit (0 valid, 2 errors)\n"
+                "  -h, --help          show this help\n"
+                "      --version       show the version\n",
+                COORD_DEFAULT_CONFIG);
+}
+
+/* 10,000 agents are 10,000 TCP connections: make sure the fd limit allows
+ * them (libzmq needs a few fds of its own per socket too). */
+static void raise_fd_limit(long long max_nodes) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        rlim_t want = (rlim_t) max_nodes + 1024;
+        if (rl.rlim_cur >= want)
+                return;
+        rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+                log_warning("file descriptor limit %llu is below max_nodes + 1024 = %llu",
+                            (unsigned long long) rl.rlim_cur, (unsigned long long) want);
+}
+
+static void update_status(coordinator_t *c) {
+        char s[256];
+        int pending = keyring_count(c->keyring, KEY_PENDING);
+        snprintf(s, sizeof s, "%zu nodes (%zu online), %d pending key%s", fleet_size(c->fleet),
+                 fleet_online(c->fleet), pending, pending == 1 ? "" : "s");
+        if (strcmp(s, c->status) != 0) {
+                snprintf(c->status, sizeof c->status, "%s", s);
+                daemon_notify_status("%s", s);
+        }
+}
+
+static void load_preapproved(coordinator_t *c) {
+        if (!c->cfg->preapproved_keys_dir)
+                return;
+        int r = keyring_load_preapproved(c->keyring, c->cfg->preapproved_keys_dir);
+        if (r < 0)
+                log_warning("cannot read pre-approved keys in %s: %s", c->cfg->preapproved_keys_dir,
+                            strerror(-r));
+        else if (r > 0)
+                log_info("accepted %d pre-approved key%s from %s", r, r == 1 ? "" : "s",
+                         c->cfg->preapproved_keys_dir);
+}
+
+static bool str_changed(const char *a, const char *b) {
+        return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* SIGHUP: apply what can change live, name what needs a restart. */
+static void reload(coordinator_t *c) {
+        coord_config_t *n = NULL;
+        conf_report_t r;
+
+        daemon_notify_reloading();
+        conf_report_init(&r, c->cfg->path);
+        if (coord_config_load(c->cfg->path, &n, &r) < 0) {
+                for (size_t i = 0; i < r.n_lines; i++)
+                        log_error("reload: %s", r.lines[i]);
+                log_error("reload: configuration invalid, keeping the running one");
+                conf_report_free(&r);
+                daemon_notify_reloaded();
+                return;
+        }
+        conf_report_free(&r);
+        if (str_changed(n->listen, c->cfg->listen))
+                log_warning("reload: listen changed; restart to apply");
+        if (str_changed(n->secret_key_file, c->cfg->secret_key_file))
+                log_warning("reload: secret_key_file changed; restart to apply");
+        if (str_changed(n->state_dir, c->cfg->state_dir))
+                log_warning("reload: state_dir changed; restart to apply");
+        if (str_changed(n->admin_socket, c->cfg->admin_socket))
+                log_warning("reload: admin_socket changed; restart to apply");
+        if (n->max_message_bytes != c->cfg->max_message_bytes)
+                log_warning("reload: max_message_bytes changed; restart to apply");
+        if (n->max_pending_keys != c->cfg->max_pending_keys ||
+            n->pending_keys_per_second != c->cfg->pending_keys_per_second)
+                log_warning("reload: pending key limits changed; restart to apply");
+        fleet_set_timeout(c->fleet, n->node_timeout_ms);
+        coord_config_free(&c->cfg);
+        c->cfg = n;
+        load_preapproved(c);
+        log_info("reloaded %s", c->cfg->path);
+        daemon_notify_reloaded();
+        update_status(c);
+}
+
+static int write_endpoint_file(coordinator_t *c) {
+        char path[4096], line[300];
+        int n = snprintf(line, sizeof line, "%s\n", agent_link_endpoint(c->agents));
+        snprintf(path, sizeof path, "%s/agents.endpoint", c->cfg->state_dir);
+        return atomic_file_replace(path, line, (size_t) n, 0644, geteuid(), getegid());
+}
+
+static int setup(coordinator_t *c) {
+        char dbpath[4096];
+        zcert_t *cert = NULL;
+        admin_deps_t deps;
+        int r;
+
+        r = keys_load_secret(c->cfg->secret_key_file, &cert);
+        if (r < 0) {
+                if (r == -EPERM)
+                        return log_error_errno(r, "secret key %s is readable by group or others; chmod 600 it",
+                                               c->cfg->secret_key_file);
+                return log_error_errno(r, "cannot load secret key %s: %m (create one with: hitlessctl keys gen DIR --name coordinator)",
+                                       c->cfg->secret_key_file);
+        }
+        if (mkdir(c->cfg->state_dir, 0750) < 0 && errno != EEXIST) {
+                zcert_destroy(&cert);
+                return log_error_errno(errno, "cannot create state directory %s: %m", c->cfg->state_dir);
+        }
+        snprintf(dbpath, sizeof dbpath, "%s/coordinator.db", c->cfg->state_dir);
+        if ((r = store_open(dbpath, &c->store)) < 0) {
+                zcert_destroy(&cert);
+                return log_error_errno(r, "cannot open store %s: %m", dbpath);
+        }
+        if ((r = keyring_new(c->store, c->cfg->max_pending_keys, c->cfg->pending_keys_per_second,
+                             &c->keyring)) < 0 ||
+            (r = fleet_new(c->store, c->cfg->node_timeout_ms, &c->fleet)) < 0) {
+                zcert_destroy(&cert);
+                return log_error_errno(r, "cannot load state from %s: %s", dbpath, store_last_error(c->store));
+        }
+        load_preapproved(c);
+
+        raise_fd_limit(c->cfg->max_nodes);
+        c->ctx = zmq_ctx_new();
+        zmq_ctx_set(c->ctx, ZMQ_MAX_SOCKETS, 64);
+        /* The ZAP handler first: bound after the agents' socket, libzmq
+         * would accept every client in between. */
+        if ((r = zap_bind(c->ctx, &c->zap)) < 0) {
+                zcert_destroy(&cert);
+                return log_error_errno(r, "cannot bind ZAP handler: %m");
+        }
+        r = agent_link_new(c->ctx, c->cfg, cert, c->fleet, c->keyring, &c->agents);
+        zcert_destroy(&cert);
+        if (r < 0)
+                return log_error_errno(r, "cannot listen on %s: %m", c->cfg->listen);
+        if ((r = write_endpoint_file(c)) < 0)
+                log_warning("cannot record the bound endpoint in %s: %s", c->cfg->state_dir, strerror(-r));
+        deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents };
+        if ((r = admin_new(c->ctx, c->cfg->admin_socket, &deps, &c->admin)) < 0)
+                return log_error_errno(r, "cannot bind admin socket %s: %m", c->cfg->admin_socket);
+        if ((c->sigfd = daemon_signalfd_open()) < 0)
+                return log_error_errno(c->sigfd, "cannot set up signals: %m");
+        return 0;
+}
+
+static void teardown(coordinator_t *c) {
+        if (c->fleet && fleet_flush(c->fleet) < 0)
+                log_warning("final flush failed: %s", store_last_error(c->store));
+        if (c->keyring)
+                keyring_flush(c->keyring);
+        admin_destroy(&c->admin);
+        agent_link_destroy(&c->agents);
+        if (c->zap)
+                zmq_close(c->zap);
+        if (c->ctx)
+                zmq_ctx_term(c->ctx);
+        fleet_destroy(&c->fleet);
+        keyring_destroy(&c->keyring);
+        store_close(&c->store);
+        if (c->sigfd > 0)
+                close(c->sigfd);
+        coord_config_free(&c->cfg);
+}
+
+static void log_drops(coordinator_t *c) {
+        static uint64_t last_total;
+        const codec_drops_t *d = agent_link_drops(c->agents);
+        uint64_t total = 0;
+        for (int i = 0; i < DROP__COUNT; i++)
+                total += d->count[i];
+        if (total != last_total) {
+                log_info("dropped messages so far: too_large=%llu undecodable=%llu bad_version=%llu "
+                         "no_body=%llu bad_framing=%llu refused=%llu",
+                         (unsigned long long) d->count[DROP_TOO_LARGE],
+                         (unsigned long long) d->count[DROP_UNDECODABLE],
+                         (unsigned long long) d->count[DROP_BAD_VERSION],
+                         (unsigned long long) d->count[DROP_NO_BODY],
+                         (unsigned long long) d->count[DROP_BAD_FRAMING],
+                         (unsigned long long) d->count[DROP_REFUSED]);
+                last_total = total;
+        }
+}
+
+static int run(coordinator_t *c) {
+        int64_t watchdog_ms = daemon_watchdog_interval_ms();
+        int64_t next_tick = clock_mono_ms() + TICK_MS, next_watchdog = 0, next_keyflush = 0;
+        int64_t next_droplog = clock_mono_ms() + 60000;
+
+        log_info("serving agents on %s, admin on %s", agent_link_endpoint(c->agents), c->cfg->admin_socket);
+        update_status(c);
+        daemon_notify_ready(c->status);
+
+        for (;;) {
+                zmq_pollitem_t items[] = {
+                        { c->zap, 0, ZMQ_POLLIN, 0 },
+                        { agent_link_socket(c->agents), 0, ZMQ_POLLIN, 0 },
+                        { admin_socket(c->admin), 0, ZMQ_POLLIN, 0 },
+                        { NULL, c->sigfd, ZMQ_POLLIN, 0 },
+                };
+                int64_t now = clock_mono_ms();
+                int64_t wait = next_tick - now;
+                if (watchdog_ms && next_watchdog - now < wait)
+                        wait = next_watchdog - now;
+                if (zmq_poll(items, 4, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
+                        return log_error_errno(errno, "poll failed: %m");
+                now = clock_mono_ms();
+
+                if (items[0].revents & ZMQ_POLLIN) {
+                        int r = zap_handle_pending(c->zap, c->keyring, &c->zap_stats, now);
+                        if (r < 0)
+                                /* Without ZAP answers, no agent can be
+                                 * authenticated safely: stop serving. */
+                                return log_error_errno(r, "ZAP handler failed: %m; stopping");
+                }
+                if (items[1].revents & ZMQ_POLLIN)
+                        agent_link_handle_pending(c->agents, now);
+                if (items[2].revents & ZMQ_POLLIN)
+                        admin_handle_pending(c->admin);
+                if (items[3].revents & ZMQ_POLLIN) {
+                        int sig;
+                        while ((sig = daemon_signalfd_read(c->sigfd)) > 0) {
+                                if (sig == SIGHUP) {
+                                        reload(c);
+                                        continue;
+                                }
+                                log_info("received %s, stopping", strsignal(sig));
+                                daemon_notify_stopping();
+                                return 0;
+                        }
+                }
+                if (now >= next_tick) {
+                        fleet_expire(c->fleet, now);
+                        if (fleet_flush(c->fleet) < 0)
+                                log_error("store: cannot save node state: %s", store_last_error(c->store));
+                        if (now >= next_keyflush) {
+                                keyring_flush(c->keyring);
+                                next_keyflush = now + KEYRING_FLUSH_MS;
+                        }
+                        if (now >= next_droplog) {
+                                log_drops(c);
+                                next_droplog = now + 60000;
+                        }
+                        update_status(c);
+                        next_tick = now + TICK_MS;
+                }
+                if (watchdog_ms && now >= next_watchdog) {
+                        daemon_notify_watchdog();
+                        next_watchdog = now + watchdog_ms;
+                }
+        }
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "check-config", no_argument, NULL, 'C' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { 0 },
+        };
+        coordinator_t c = { .sigfd = -1 };
+        const char *config_path = COORD_DEFAULT_CONFIG;
+        bool check_only = false;
+        conf_report_t report;
+        int opt, r;
+
+        log_init("hitless-coordinator");
+        while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+                switch (opt) {
+                case 'c': config_path = optarg; break;
+                case 'C': check_only = true; break;
+                case 'h': usage(stdout); return 0;
+                case 'V': printf("hitless-coordinator %s\n", HITLESS_VERSION); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "hitless-coordinator: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+
+        conf_report_init(&report, config_path);
+        r = coord_config_load(config_path, &c.cfg, &report);
+        conf_report_print(&report);
+        conf_report_free(&report);
+        if (r < 0)
+                return 2;
+        if (check_only) {
+                printf("%s: configuration is valid\n", config_path);
+                coord_config_free(&c.cfg);
+                return 0;
+        }
+
+        r = setup(&c);
+        if (r >= 0)
+                r = run(&c);
+        teardown(&c);
+        return r < 0 ? 1 : 0;
+}

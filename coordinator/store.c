@@ -1,0 +1,716 @@
+#include "coordinator/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+/* How long a writer waits for another process holding the database lock
+ * (hitlessctl reading while the coordinator writes) before -EBUSY. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_EVENTS_DEFAULT_LIMIT 100
+
+#define FIELD_SIZE(type, field) sizeof(((type *) 0)->field)
+
+/* ---- schema ----------------------------------------------------------------
+ *
+ * PRAGMA user_version is the schema version. Each migration takes the
+ * database from version - 1 to version; store_open applies the missing ones
+ * in order, all in one transaction, so a crash mid-upgrade leaves the old
+ * schema intact. Append new entries; never edit a released one. */
+typedef struct {
+        int version;
+        const char *sql;
+} store_migration_t;
+
+static const store_migration_t migrations[] = {
+        { 1,
+          "CREATE TABLE keys ("
+          "  public_key TEXT PRIMARY KEY NOT NULL,"
+          "  node_id    TEXT NOT NULL DEFAULT '',"
+          "  state      INTEGER NOT NULL,"
+          "  address    TEXT NOT NULL DEFAULT '',"
+          "  first_seen INTEGER NOT NULL,"
+          "  last_seen  INTEGER NOT NULL,"
+          "  attempts   INTEGER NOT NULL DEFAULT 0"
+          ");"
+          "CREATE INDEX keys_state_node ON keys(state, node_id);"
+          "CREATE TABLE nodes ("
+          "  node_id   TEXT PRIMARY KEY NOT NULL,"
+          "  info      BLOB NOT NULL,"
+          "  last_seen INTEGER NOT NULL"
+          ");"
+          /* AUTOINCREMENT: ids are never reused, so an id a client has seen
+           * always names the same event. */
+          "CREATE TABLE events ("
+          "  id      INTEGER PRIMARY KEY AUTOINCREMENT,"
+          "  time    INTEGER NOT NULL,"
+          "  node_id TEXT NOT NULL DEFAULT '',"
+          "  kind    TEXT NOT NULL,"
+          "  actor   TEXT NOT NULL,"
+          "  message TEXT NOT NULL"
+          ");"
+          "CREATE INDEX events_node_id ON events(node_id, id);"
+          /* The event log is an audit trail: refuse edits in the database
+           * itself, not only in this file. A retention migration may later
+           * replace the DELETE trigger. */
+          "CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+          "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+          "CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+          "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;" },
+};
+
+#define SCHEMA_VERSION (migrations[sizeof migrations / sizeof migrations[0] - 1].version)
+
+/* ---- cached statements ---------------------------------------------------- */
+
+typedef enum {
+        STMT_BEGIN,
+        STMT_COMMIT,
+        STMT_ROLLBACK,
+        STMT_KEY_PUT,
+        STMT_KEY_GET,
+        STMT_KEY_DELETE,
+        STMT_KEYS_ALL,
+        STMT_KEYS_COUNT,
+        STMT_NODE_PUT,
+        STMT_NODE_DELETE,
+        STMT_NODES_ALL,
+        STMT_EVENT_APPEND,
+        STMT_EVENTS_ALL,
+        STMT_EVENTS_NODE,
+        _STMT_MAX,
+} store_stmt_id_t;
+
+#define KEY_COLUMNS "public_key, node_id, state, address, first_seen, last_seen, attempts"
+#define EVENT_COLUMNS "id, time, node_id, kind, actor, message"
+
+static const char *const stmt_sql[_STMT_MAX] = {
+        /* IMMEDIATE takes the write lock now: a deferred transaction that
+         * reads first can fail to upgrade with SQLITE_BUSY, which the busy
+         * timeout cannot resolve. */
+        [STMT_BEGIN] = "BEGIN IMMEDIATE",
+        [STMT_COMMIT] = "COMMIT",
+        [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_KEY_PUT] = "INSERT OR REPLACE INTO keys (" KEY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        [STMT_KEY_GET] = "SELECT " KEY_COLUMNS " FROM keys WHERE public_key = ?1",
+        [STMT_KEY_DELETE] = "DELETE FROM keys WHERE public_key = ?1",
+        [STMT_KEYS_ALL] = "SELECT " KEY_COLUMNS " FROM keys ORDER BY state, node_id, public_key",
+        [STMT_KEYS_COUNT] = "SELECT count(*) FROM keys WHERE state = ?1",
+        [STMT_NODE_PUT] = "INSERT OR REPLACE INTO nodes (node_id, info, last_seen) VALUES (?1, ?2, ?3)",
+        [STMT_NODE_DELETE] = "DELETE FROM nodes WHERE node_id = ?1",
+        [STMT_NODES_ALL] = "SELECT node_id, info, last_seen FROM nodes ORDER BY node_id",
+        [STMT_EVENT_APPEND] = "INSERT INTO events (time, node_id, kind, actor, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+        /* The newest `limit` rows, turned back to oldest first. */
+        [STMT_EVENTS_ALL] = "SELECT * FROM (SELECT " EVENT_COLUMNS " FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
+        [STMT_EVENTS_NODE] = "SELECT * FROM (SELECT " EVENT_COLUMNS " FROM events WHERE node_id = ?2"
+                             " ORDER BY id DESC LIMIT ?1) ORDER BY id",
+};
+
+struct store {
+        sqlite3 *db;
+        sqlite3_stmt *stmt[_STMT_MAX];
+        /* Set by store_begin, cleared by commit/rollback. SQLite may roll a
+         * transaction back on its own after some errors; comparing this with
+         * sqlite3_get_autocommit() lets store_commit report that instead of
+         * "no transaction". */
+        bool in_transaction;
+        char last_error[256];
+};
+
+const char *key_state_name(key_state_t s) {
+        switch (s) {
+        case KEY_PENDING:
+                return "pending";
+        case KEY_ACCEPTED:
+                return "accepted";
+        case KEY_REJECTED:
+                return "rejected";
+        }
+        return "invalid";
+}
+
+/* ---- errors ----------------------------------------------------------------- */
+
+static int s_errno_from_sqlite(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_NOTADB:
+                return -EINVAL;
+        default:
+                return -EIO;
+        }
+}
+
+static int s_fail(store_t *s, int rc, const char *what) {
+        snprintf(s->last_error, sizeof s->last_error, "%s: %s", what,
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        log_debug("store: %s", s->last_error);
+        return s_errno_from_sqlite(rc);
+}
+
+static int s_invalid(store_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int s_invalid(store_t *s, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(s->last_error, sizeof s->last_error, fmt, ap);
+        va_end(ap);
+        log_debug("store: %s", s->last_error);
+        return -EINVAL;
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+/* Runs a statement that returns no rows and resets it. */
+static int s_step_done(store_t *s, sqlite3_stmt *st, const char *what) {
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_DONE ? 0 : s_fail(s, rc, what);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+static void s_finish(sqlite3_stmt *st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+}
+
+/* Bounded copy of a text column into a fixed field; a longer or NUL-bearing
+ * value (only possible if something else wrote the file) is cut, never
+ * overflows. */
+static void s_column_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
+        const unsigned char *t = sqlite3_column_text(st, col);
+        size_t n = t ? (size_t) sqlite3_column_bytes(st, col) : 0;
+
+        if (n >= size)
+                n = size - 1;
+        if (n)
+                memcpy(buf, t, n);
+        buf[n] = '\0';
+}
+
+static bool s_fits(const char *str, size_t size) {
+        return str && strnlen(str, size) < size;
+}
+
+/* Length of at most max bytes of str, not ending inside a UTF-8 sequence. */
+static size_t s_utf8_cut(const char *str, size_t max) {
+        size_t n = strnlen(str, max + 1);
+
+        if (n <= max)
+                return n;
+        n = max;
+        while (n > 0 && ((unsigned char) str[n] & 0xc0) == 0x80)
+                n--;
+        return n;
+}
+
+static bool s_busy(store_t *s, store_stmt_id_t id) {
+        if (sqlite3_stmt_busy(s->stmt[id])) {
+                snprintf(s->last_error, sizeof s->last_error, "nested walk of the same table");
+                return true;
+        }
+        return false;
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static int s_exec(store_t *s, const char *sql, const char *what) {
+        char *err = NULL;
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+
+        if (rc == SQLITE_OK)
+                return 0;
+        snprintf(s->last_error, sizeof s->last_error, "%s: %s", what,
+                 err ? err : sqlite3_errstr(rc));
+        sqlite3_free(err);
+        log_debug("store: %s", s->last_error);
+        return s_errno_from_sqlite(rc);
+}
+
+/* Runs a one-row statement (a PRAGMA) and returns its first column. */
+static int s_query_text(store_t *s, const char *sql, char *buf, size_t size) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        int r = 0;
+
+        if (rc != SQLITE_OK)
+                return s_fail(s, rc, sql);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                s_column_text(st, 0, buf, size);
+        else
+                r = s_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, sql);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int s_migrate(store_t *s) {
+        char buf[32], sql[64];
+        int r;
+
+        /* The version is read inside the write transaction, so two processes
+         * opening a new file at once cannot both create the schema. */
+        r = s_exec(s, "BEGIN IMMEDIATE", "begin migration");
+        if (r < 0)
+                return r;
+        r = s_query_text(s, "PRAGMA user_version", buf, sizeof buf);
+        if (r < 0)
+                goto fail;
+        int current = atoi(buf);
+        if (current > SCHEMA_VERSION) {
+                snprintf(s->last_error, sizeof s->last_error,
+                         "schema version %d is newer than this program's %d", current,
+                         SCHEMA_VERSION);
+                log_debug("store: %s", s->last_error);
+                r = -EPROTONOSUPPORT;
+                goto fail;
+        }
+        for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
+                if (migrations[i].version <= current)
+                        continue;
+                r = s_exec(s, migrations[i].sql, "migrate schema");
+                if (r < 0)
+                        goto fail;
+                snprintf(sql, sizeof sql, "PRAGMA user_version = %d", migrations[i].version);
+                r = s_exec(s, sql, "set schema version");
+                if (r < 0)
+                        goto fail;
+        }
+        r = s_exec(s, "COMMIT", "commit migration");
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
+/* Everything between creating the file and a usable schema. -wal and -shm
+ * appear on first access, so this runs under the caller's umask 077. */
+static int s_setup(store_t *s, const char *path) {
+        char mode[16];
+        int rc, r;
+
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+        if (rc != SQLITE_OK) {
+                /* open_v2 may still hand back a handle carrying the message. */
+                r = s_fail(s, rc, "open");
+                return r;
+        }
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+
+        /* The first statement reads the header: a file that is not a
+         * database fails here with SQLITE_NOTADB. */
+        r = s_query_text(s, "PRAGMA journal_mode = WAL", mode, sizeof mode);
+        if (r < 0)
+                return r;
+        if (strcmp(mode, "wal") != 0) {
+                snprintf(s->last_error, sizeof s->last_error,
+                         "journal_mode is %s, WAL not available", mode);
+                log_debug("store: %s", s->last_error);
+                return -EIO;
+        }
+        /* FULL: a commit is on disk (WAL fsynced) before it returns, which
+         * is what lets callers acknowledge an admin action. */
+        r = s_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF", "pragmas");
+        if (r < 0)
+                return r;
+        r = s_migrate(s);
+        if (r < 0)
+                return r;
+
+        for (int i = 0; i < _STMT_MAX; i++) {
+                rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                        &s->stmt[i], NULL);
+                if (rc != SQLITE_OK)
+                        return s_fail(s, rc, "prepare");
+        }
+        return 0;
+}
+
+/* Creates the file 0600 ourselves: SQLite would use 0644 & ~umask, and it
+ * gives -wal and -shm the mode of the database file. */
+static int s_create_file(const char *path) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+        if (fd < 0)
+                return errno == EEXIST ? 0 : -errno;
+        int r = fsync(fd) < 0 ? -errno : 0;
+        close(fd);
+        if (r < 0)
+                return r;
+
+        /* A new file's directory entry is durable only once the directory
+         * is synced; otherwise a crash could lose the whole database. */
+        char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        const char *d = ".";
+        char *slash = strrchr(dir, '/');
+        if (slash == dir) {
+                d = "/";
+        } else if (slash) {
+                *slash = '\0';
+                d = dir;
+        }
+        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+                r = -errno;
+        } else {
+                if (fsync(dfd) < 0)
+                        r = -errno;
+                close(dfd);
+        }
+        free(dir);
+        return r;
+}
+
+int store_open(const char *path, store_t **ret) {
+        if (!path || !*path || !ret)
+                return -EINVAL;
+
+        int r = s_create_file(path);
+        if (r < 0) {
+                log_debug("store: cannot create %s: %s", path, strerror(-r));
+                return r;
+        }
+
+        store_t *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+
+        /* umask is process-wide; store_open runs at startup, before the
+         * coordinator starts threads. */
+        mode_t old_umask = umask(077);
+        r = s_setup(s, path);
+        umask(old_umask);
+        if (r < 0) {
+                log_debug("store: cannot open %s: %s", path, s->last_error);
+                store_close(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+void store_close(store_t **sp) {
+        if (!sp || !*sp)
+                return;
+        store_t *s = *sp;
+
+        if (s->db && !sqlite3_get_autocommit(s->db))
+                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        for (int i = 0; i < _STMT_MAX; i++)
+                sqlite3_finalize(s->stmt[i]);
+        /* All statements are finalized, so close cannot fail with BUSY; it
+         * checkpoints the WAL when this is the last connection. */
+        sqlite3_close(s->db);
+        free(s);
+        *sp = NULL;
+}
+
+const char *store_last_error(const store_t *s) {
+        return s ? s->last_error : "";
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+int store_begin(store_t *s) {
+        if (s->in_transaction || !sqlite3_get_autocommit(s->db)) {
+                snprintf(s->last_error, sizeof s->last_error, "a transaction is already open");
+                return -EBUSY;
+        }
+        int r = s_step_done(s, s->stmt[STMT_BEGIN], "begin");
+        if (r < 0)
+                return r;
+        s->in_transaction = true;
+        return 0;
+}
+
+int store_commit(store_t *s) {
+        if (!s->in_transaction)
+                return s_invalid(s, "commit without a transaction");
+        if (sqlite3_get_autocommit(s->db)) {
+                /* SQLite rolled back on its own after an earlier error. */
+                s->in_transaction = false;
+                snprintf(s->last_error, sizeof s->last_error,
+                         "transaction was rolled back after an earlier error");
+                return -EIO;
+        }
+        int r = s_step_done(s, s->stmt[STMT_COMMIT], "commit");
+        if (r < 0) {
+                /* Leave no half-open transaction behind: the caller sees one
+                 * outcome, nothing was committed. */
+                if (!sqlite3_get_autocommit(s->db))
+                        (void) s_step_done(s, s->stmt[STMT_ROLLBACK], "rollback after failed commit");
+                s->in_transaction = false;
+                return r;
+        }
+        s->in_transaction = false;
+        return 0;
+}
+
+int store_rollback(store_t *s) {
+        if (!s->in_transaction)
+                return s_invalid(s, "rollback without a transaction");
+        s->in_transaction = false;
+        if (sqlite3_get_autocommit(s->db))
+                return 0;
+        return s_step_done(s, s->stmt[STMT_ROLLBACK], "rollback");
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static void s_read_key(sqlite3_stmt *st, key_record_t *k) {
+        memset(k, 0, sizeof *k);
+        s_column_text(st, 0, k->public_key, sizeof k->public_key);
+        s_column_text(st, 1, k->node_id, sizeof k->node_id);
+        k->state = (key_state_t) sqlite3_column_int(st, 2);
+        s_column_text(st, 3, k->address, sizeof k->address);
+        k->first_seen = sqlite3_column_int64(st, 4);
+        k->last_seen = sqlite3_column_int64(st, 5);
+        int64_t attempts = sqlite3_column_int64(st, 6);
+        k->attempts = attempts < 0 ? 0 : attempts > UINT32_MAX ? UINT32_MAX : (uint32_t) attempts;
+}
+
+static bool s_public_key_ok(const char *public_key) {
+        return public_key && *public_key && s_fits(public_key, KEYS_Z85_LEN + 1);
+}
+
+int store_key_put(store_t *s, const key_record_t *rec) {
+        if (!rec || !s_public_key_ok(rec->public_key))
+                return s_invalid(s, "key_put: bad public key");
+        if (!s_fits(rec->node_id, sizeof rec->node_id) ||
+            (rec->node_id[0] && !node_id_valid(rec->node_id)))
+                return s_invalid(s, "key_put: bad node id");
+        if (!s_fits(rec->address, sizeof rec->address))
+                return s_invalid(s, "key_put: address too long");
+        if (rec->state != KEY_PENDING && rec->state != KEY_ACCEPTED && rec->state != KEY_REJECTED)
+                return s_invalid(s, "key_put: bad state %d", (int) rec->state);
+
+        sqlite3_stmt *st = s->stmt[STMT_KEY_PUT];
+        sqlite3_bind_text(st, 1, rec->public_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, rec->node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, (int) rec->state);
+        sqlite3_bind_text(st, 4, rec->address, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, rec->first_seen);
+        sqlite3_bind_int64(st, 6, rec->last_seen);
+        sqlite3_bind_int64(st, 7, rec->attempts);
+        return s_step_done(s, st, "key_put");
+}
+
+int store_key_get(store_t *s, const char *public_key, key_record_t *ret) {
+        if (!ret || !s_public_key_ok(public_key))
+                return s_invalid(s, "key_get: bad public key");
+
+        sqlite3_stmt *st = s->stmt[STMT_KEY_GET];
+        sqlite3_bind_text(st, 1, public_key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st), r;
+        if (rc == SQLITE_ROW) {
+                s_read_key(st, ret);
+                r = 0;
+        } else if (rc == SQLITE_DONE) {
+                r = -ENOENT;
+        } else {
+                r = s_fail(s, rc, "key_get");
+        }
+        s_finish(st);
+        return r;
+}
+
+int store_key_delete(store_t *s, const char *public_key) {
+        if (!s_public_key_ok(public_key))
+                return s_invalid(s, "key_delete: bad public key");
+
+        sqlite3_stmt *st = s->stmt[STMT_KEY_DELETE];
+        sqlite3_bind_text(st, 1, public_key, -1, SQLITE_STATIC);
+        int r = s_step_done(s, st, "key_delete");
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+int store_keys_foreach(store_t *s, int (*cb)(const key_record_t *rec, void *ud), void *ud) {
+        if (!cb)
+                return s_invalid(s, "keys_foreach: no callback");
+        if (s_busy(s, STMT_KEYS_ALL))
+                return -EBUSY;
+
+        sqlite3_stmt *st = s->stmt[STMT_KEYS_ALL];
+        key_record_t rec;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                s_read_key(st, &rec);
+                r = cb(&rec, ud);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = s_fail(s, rc, "keys_foreach");
+        s_finish(st);
+        return r;
+}
+
+int64_t store_keys_count(store_t *s, key_state_t state) {
+        sqlite3_stmt *st = s->stmt[STMT_KEYS_COUNT];
+        sqlite3_bind_int(st, 1, (int) state);
+        int rc = sqlite3_step(st);
+        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : s_fail(s, rc, "keys_count");
+        s_finish(st);
+        return n;
+}
+
+/* ---- nodes ----------------------------------------------------------------- */
+
+int store_node_put(store_t *s, const char *node_id, const uint8_t *blob, size_t len,
+                   int64_t last_seen) {
+        if (!node_id_valid(node_id))
+                return s_invalid(s, "node_put: bad node id");
+        if ((!blob && len > 0) || len > INT_MAX)
+                return s_invalid(s, "node_put: bad blob");
+
+        sqlite3_stmt *st = s->stmt[STMT_NODE_PUT];
+        sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+        /* A NULL pointer would bind SQL NULL, which the column refuses. */
+        if (len == 0)
+                sqlite3_bind_zeroblob(st, 2, 0);
+        else
+                sqlite3_bind_blob(st, 2, blob, (int) len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, last_seen);
+        return s_step_done(s, st, "node_put");
+}
+
+int store_node_delete(store_t *s, const char *node_id) {
+        if (!node_id_valid(node_id))
+                return s_invalid(s, "node_delete: bad node id");
+
+        sqlite3_stmt *st = s->stmt[STMT_NODE_DELETE];
+        sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+        int r = s_step_done(s, st, "node_delete");
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+int store_nodes_foreach(store_t *s,
+                        int (*cb)(const char *node_id, const uint8_t *blob, size_t len,
+                                  int64_t last_seen, void *ud),
+                        void *ud) {
+        static const uint8_t empty[1];
+
+        if (!cb)
+                return s_invalid(s, "nodes_foreach: no callback");
+        if (s_busy(s, STMT_NODES_ALL))
+                return -EBUSY;
+
+        sqlite3_stmt *st = s->stmt[STMT_NODES_ALL];
+        char node_id[NODE_ID_MAX + 1];
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                s_column_text(st, 0, node_id, sizeof node_id);
+                /* column_blob before column_bytes, as SQLite documents. */
+                const uint8_t *blob = sqlite3_column_blob(st, 1);
+                size_t len = (size_t) sqlite3_column_bytes(st, 1);
+                if (!blob) {
+                        if (sqlite3_errcode(s->db) == SQLITE_NOMEM) {
+                                rc = SQLITE_NOMEM;
+                                break;
+                        }
+                        blob = empty;
+                        len = 0;
+                }
+                r = cb(node_id, blob, len, sqlite3_column_int64(st, 2), ud);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = s_fail(s, rc, "nodes_foreach");
+        s_finish(st);
+        return r;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+int store_event_append(store_t *s, int64_t time, const char *node_id, const char *kind,
+                       const char *actor, const char *message, int64_t *ret_id) {
+        if (!node_id)
+                node_id = "";
+        if (*node_id && !node_id_valid(node_id))
+                return s_invalid(s, "event_append: bad node id");
+        if (!kind || !*kind || !s_fits(kind, FIELD_SIZE(event_record_t, kind)))
+                return s_invalid(s, "event_append: bad kind");
+        if (!actor || !s_fits(actor, FIELD_SIZE(event_record_t, actor)))
+                return s_invalid(s, "event_append: bad actor");
+        if (!message)
+                message = "";
+
+        sqlite3_stmt *st = s->stmt[STMT_EVENT_APPEND];
+        sqlite3_bind_int64(st, 1, time);
+        sqlite3_bind_text(st, 2, node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
+        /* A long message (often built from peer data) is cut to what a
+         * reader can receive, rather than losing the event. */
+        size_t message_len = s_utf8_cut(message, FIELD_SIZE(event_record_t, message) - 1);
+        sqlite3_bind_text(st, 5, message, (int) message_len, SQLITE_STATIC);
+        int r = s_step_done(s, st, "event_append");
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = sqlite3_last_insert_rowid(s->db);
+        return 0;
+}
+
+int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
+                         int (*cb)(const event_record_t *ev, void *ud), void *ud) {
+        bool one_node = node_id && *node_id;
+        store_stmt_id_t id = one_node ? STMT_EVENTS_NODE : STMT_EVENTS_ALL;
+
+        if (!cb)
+                return s_invalid(s, "events_foreach: no callback");
+        if (s_busy(s, id))
+                return -EBUSY;
+
+        sqlite3_stmt *st = s->stmt[id];
+        sqlite3_bind_int64(st, 1, limit ? limit : STORE_EVENTS_DEFAULT_LIMIT);
+        if (one_node)
+                sqlite3_bind_text(st, 2, node_id, -1, SQLITE_STATIC);
+
+        event_record_t ev;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                memset(&ev, 0, sizeof ev);
+                ev.id = sqlite3_column_int64(st, 0);
+                ev.time = sqlite3_column_int64(st, 1);
+                s_column_text(st, 2, ev.node_id, sizeof ev.node_id);
+                s_column_text(st, 3, ev.kind, sizeof ev.kind);
+                s_column_text(st, 4, ev.actor, sizeof ev.actor);
+                s_column_text(st, 5, ev.message, sizeof ev.message);
+                r = cb(&ev, ud);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = s_fail(s, rc, "events_foreach");
+        s_finish(st);
+        return r;
+}

@@ -1,0 +1,148 @@
+/* hitlessctl keys list|accept|reject|delete|gen. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/ids.h"
+#include "common/keys.h"
+#include "ctl/ctl.h"
+
+static int keys_gen(int argc, char **argv) {
+        const char *dir = NULL, *name = "hitless";
+        char pub[KEYS_Z85_LEN + 1];
+        for (int i = 2; i < argc; i++) {
+                if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+                        name = argv[++i];
+                else if (!dir && argv[i][0] != '-')
+                        dir = argv[i];
+                else
+                        dir = NULL, i = argc;
+        }
+        if (!dir || !node_id_valid(name)) {
+                fprintf(stderr, "usage: hitlessctl keys gen DIR [--name NAME]\n");
+                return CTL_EXIT_USAGE;
+        }
+        int r = keys_generate(dir, name, pub);
+        if (r == -EEXIST) {
+                fprintf(stderr, "hitlessctl: %s/%s.key or .key_secret already exists; not overwriting\n", dir, name);
+                return CTL_EXIT_FAILED;
+        }
+        if (r < 0) {
+                fprintf(stderr, "hitlessctl: cannot write key pair in %s: %s\n", dir, strerror(-r));
+                return CTL_EXIT_FAILED;
+        }
+        printf("%s\n", pub);
+        fprintf(stderr, "wrote %s/%s.key (public) and %s/%s.key_secret (mode 0600)\n", dir, name, dir, name);
+        return CTL_EXIT_OK;
+}
+
+static void print_list(const Hitless__KeyList *l, bool json) {
+        char ago[32];
+        if (json) {
+                printf("{\"keys\":[");
+                for (size_t i = 0; i < l->n_keys; i++) {
+                        const Hitless__KeyInfo *k = l->keys[i];
+                        printf("%s{\"node_id\":", i ? "," : "");
+                        json_string(stdout, k->node_id);
+                        printf(",\"state\":");
+                        json_string(stdout, k->state);
+                        printf(",\"public_key\":");
+                        json_string(stdout, k->public_key);
+                        printf(",\"address\":");
+                        json_string(stdout, k->address);
+                        printf(",\"first_seen\":%lld,\"last_seen\":%lld,\"attempts\":%u}",
+                               (long long) k->first_seen, (long long) k->last_seen, k->attempts);
+                }
+                printf("],\"pending_dropped\":%llu}\n", (unsigned long long) l->pending_dropped);
+                return;
+        }
+        static const char *const states[] = { "accepted", "pending", "rejected" };
+        for (size_t s = 0; s < 3; s++) {
+                size_t count = 0;
+                printf("%s%s keys:\n", s ? "\n" : "", states[s]);
+                for (size_t i = 0; i < l->n_keys; i++) {
+                        const Hitless__KeyInfo *k = l->keys[i];
+                        if (strcmp(k->state, states[s]) != 0)
+                                continue;
+                        printf("  %-20s %s  %-16s %s, %u attempt%s\n", k->node_id, k->public_key,
+                               k->address[0] ? k->address : "-", ctl_ago(k->last_seen, ago, sizeof ago),
+                               k->attempts, k->attempts == 1 ? "" : "s");
+                        count++;
+                }
+                if (!count)
+                        printf("  (none)\n");
+        }
+        if (l->pending_dropped)
+                printf("\n%llu connection attempts with unknown keys were not recorded "
+                       "(pending table full or rate limit)\n", (unsigned long long) l->pending_dropped);
+}
+
+static int keys_exec(ctl_t *ctl, int argc, char **argv) {
+        Hitless__AdminRequest req = HITLESS__ADMIN_REQUEST__INIT;
+        Hitless__KeysListRequest lr = HITLESS__KEYS_LIST_REQUEST__INIT;
+        Hitless__KeyActionRequest ar = HITLESS__KEY_ACTION_REQUEST__INIT;
+        Hitless__AdminResponse *resp;
+        const char *verb;
+        int rc;
+
+        argc = ctl_take_json_flag(ctl, argc, argv);
+        verb = argc > 1 ? argv[1] : "list";
+        if (strcmp(verb, "gen") == 0)
+                return keys_gen(argc, argv);
+        if (strcmp(verb, "list") == 0 && argc <= 2) {
+                req.body_case = HITLESS__ADMIN_REQUEST__BODY_KEYS_LIST;
+                req.keys_list = &lr;
+        } else if (argc == 3 && (strcmp(verb, "accept") == 0 || strcmp(verb, "reject") == 0 ||
+                                 strcmp(verb, "delete") == 0)) {
+                ar.action = verb[0] == 'a' ? HITLESS__KEY_ACTION__KEY_ACCEPT
+                          : verb[0] == 'r' ? HITLESS__KEY_ACTION__KEY_REJECT
+                                           : HITLESS__KEY_ACTION__KEY_DELETE;
+                if (strcmp(argv[2], "--all") == 0) {
+                        if (ar.action != HITLESS__KEY_ACTION__KEY_ACCEPT) {
+                                fprintf(stderr, "hitlessctl: --all applies to accept only\n");
+                                return CTL_EXIT_USAGE;
+                        }
+                        ar.all = true;
+                } else {
+                        ar.node_id = argv[2];
+                }
+                req.body_case = HITLESS__ADMIN_REQUEST__BODY_KEY_ACTION;
+                req.key_action = &ar;
+        } else {
+                fprintf(stderr, "usage: hitlessctl %s\n", ctl_cmd_keys.usage);
+                return CTL_EXIT_USAGE;
+        }
+
+        if ((rc = ctl_call(ctl, &req, &resp)) != CTL_EXIT_OK)
+                return rc;
+        rc = ctl_response_status(resp);
+        if (resp->body_case == HITLESS__ADMIN_RESPONSE__BODY_KEYS && rc == CTL_EXIT_OK) {
+                print_list(resp->keys, ctl->json);
+        } else if (resp->body_case == HITLESS__ADMIN_RESPONSE__BODY_KEY_ACTION) {
+                const Hitless__KeyActionResult *r = resp->key_action;
+                if (ctl->json) {
+                        printf("{\"action\":");
+                        json_string(stdout, verb);
+                        printf(",\"node_ids\":[");
+                        for (size_t i = 0; i < r->n_node_ids; i++) {
+                                printf("%s", i ? "," : "");
+                                json_string(stdout, r->node_ids[i]);
+                        }
+                        printf("]}\n");
+                } else {
+                        for (size_t i = 0; i < r->n_node_ids; i++)
+                                printf("%s: %sed\n", r->node_ids[i], strcmp(verb, "delete") == 0 ? "delet" : verb);
+                        if (r->n_node_ids == 0 && rc == CTL_EXIT_OK)
+                                printf("no pending keys\n");
+                }
+        }
+        hitless__admin_response__free_unpacked(resp, NULL);
+        return rc;
+}
+
+const ctl_command_t ctl_cmd_keys = {
+        .name = "keys",
+        .usage = "keys [list] [--json] | keys accept NODE|KEY|--all | keys reject NODE|KEY | "
+                 "keys delete NODE|KEY | keys gen DIR [--name NAME]",
+        .exec = keys_exec,
+};
