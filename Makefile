@@ -105,7 +105,7 @@ $(BUILD)/tests/test_%: $(call obj,tests/unit/test_%.c) $(call obj,$(TEST_HELPERS
 
 # ---- tests ------------------------------------------------------------------
 deps:
-	@scripts/install-deps.sh build
+	@scripts/install-deps.sh build fuzz integration
 
 check: deps
 	$(MAKE) check-build

@@ -27,6 +27,8 @@ struct session {
         void *monitor;
         link_state_t state;
         int64_t next_due;
+        int64_t retry_at;        /* 0, or when to reconnect after a refused handshake */
+        int64_t retry_backoff_ms;
         uint64_t seq;
         bool have_backend;
         pkg_backend_t backend;
@@ -88,7 +90,9 @@ int session_new(void *ctx, const agent_config_t *cfg, zcert_t *cert, session_t *
                 r = -errno;
                 goto fail;
         }
-        zmq_setsockopt(s->socket, ZMQ_ROUTING_ID, cfg->node_id, strlen(cfg->node_id));
+        /* No routing id of our own: libzmq's random one cannot collide with
+         * another node's, so no peer can displace our connection. Our node
+         * id travels in Hello and is checked against our key. */
         zmq_setsockopt(s->socket, ZMQ_CURVE_SERVERKEY, server_key, 32);
         zmq_setsockopt(s->socket, ZMQ_CURVE_PUBLICKEY, zcert_public_key(cert), 32);
         zmq_setsockopt(s->socket, ZMQ_CURVE_SECRETKEY, zcert_secret_key(cert), 32);
@@ -100,8 +104,12 @@ int session_new(void *ctx, const agent_config_t *cfg, zcert_t *cert, session_t *
         set_int(s->socket, ZMQ_SNDHWM, 10);
         set_int(s->socket, ZMQ_HEARTBEAT_IVL, (int) cfg->heartbeat_interval_ms);
         set_int(s->socket, ZMQ_HEARTBEAT_TIMEOUT, (int) (3 * cfg->heartbeat_interval_ms));
-        set_int(s->socket, ZMQ_RECONNECT_IVL, 100 + (int) (random() % 900));
-        set_int(s->socket, ZMQ_RECONNECT_IVL_MAX, 30000);
+        /* Backoff from a random 100-500 ms base up to one heartbeat
+         * interval: an accepted key or a restarted coordinator is picked up
+         * within about a heartbeat, and a fleet's retries stay spread. */
+        set_int(s->socket, ZMQ_RECONNECT_IVL, 100 + (int) (random() % 400));
+        set_int(s->socket, ZMQ_RECONNECT_IVL_MAX,
+                cfg->heartbeat_interval_ms > 1000 ? (int) cfg->heartbeat_interval_ms : 1000);
 
         snprintf(monitor_ep, sizeof monitor_ep, "inproc://agent-monitor-%p", (void *) s);
         if (zmq_socket_monitor(s->socket, monitor_ep,
@@ -150,7 +158,25 @@ void *session_monitor(session_t *s) {
 }
 
 int64_t session_next_due(const session_t *s) {
-        return s->next_due;
+        return s->retry_at && s->retry_at < s->next_due ? s->retry_at : s->next_due;
+}
+
+/* libzmq gives up on an endpoint after a failed handshake (a ZAP refusal
+ * included), so the agent retries itself: exponential backoff from ~0.5 s up
+ * to one heartbeat interval (at least 1 s), each wait jittered by +-50%. */
+static void schedule_retry(session_t *s, int64_t now_ms) {
+        int64_t max = s->cfg->heartbeat_interval_ms > 1000 ? s->cfg->heartbeat_interval_ms : 1000;
+        s->retry_backoff_ms = s->retry_backoff_ms ? s->retry_backoff_ms * 2 : 500;
+        if (s->retry_backoff_ms > max)
+                s->retry_backoff_ms = max;
+        s->retry_at = now_ms + s->retry_backoff_ms / 2 + random() % (s->retry_backoff_ms + 1);
+}
+
+static void retry_connect(session_t *s) {
+        s->retry_at = 0;
+        zmq_disconnect(s->socket, s->cfg->coordinator_endpoint);
+        if (zmq_connect(s->socket, s->cfg->coordinator_endpoint) < 0)
+                log_warning("cannot reconnect to %s: %m", s->cfg->coordinator_endpoint);
 }
 
 static void send_message(session_t *s, const Hitless__AgentMessage *m) {
@@ -276,6 +302,8 @@ static void send_heartbeat(session_t *s) {
 }
 
 void session_tick(session_t *s, int64_t now_ms) {
+        if (s->retry_at && now_ms >= s->retry_at)
+                retry_connect(s);
         if (now_ms < s->next_due)
                 return;
         if (s->state == LINK_REGISTERED)
@@ -314,6 +342,7 @@ void session_handle_monitor(session_t *s, int64_t now_ms) {
                         log_info("connected to %s; saying Hello as %s", s->cfg->coordinator_endpoint,
                                  s->cfg->node_id);
                         s->state = LINK_CONNECTED;
+                        s->retry_backoff_ms = 0;
                         send_hello(s);
                         s->next_due = now_ms + s->cfg->heartbeat_interval_ms;
                         break;
@@ -323,10 +352,10 @@ void session_handle_monitor(session_t *s, int64_t now_ms) {
                                             "or rejected; accept it there with: hitlessctl keys accept %s",
                                             s->cfg->coordinator_endpoint, value, s->cfg->node_id);
                         s->state = LINK_REFUSED;
+                        schedule_retry(s, now_ms);
                         break;
                 case ZMQ_EVENT_DISCONNECTED:
-                        if (s->state == LINK_REGISTERED || s->state == LINK_CONNECTED)
-                                log_warning("disconnected from %s; reconnecting", s->cfg->coordinator_endpoint);
+                        log_warning("disconnected from %s; reconnecting", s->cfg->coordinator_endpoint);
                         if (s->state != LINK_REFUSED)
                                 s->state = LINK_CONNECTING;
                         break;
@@ -334,6 +363,7 @@ void session_handle_monitor(session_t *s, int64_t now_ms) {
                         if (ratelimit_allow(&s->log_limit, now_ms))
                                 log_warning("handshake with %s failed (event 0x%x, %u): is the coordinator's "
                                             "public key right?", s->cfg->coordinator_endpoint, event, value);
+                        schedule_retry(s, now_ms);
                         break;
                 }
                 set_status(s);
@@ -347,6 +377,11 @@ static void on_refused(session_t *s, const Hitless__Refused *r) {
                 log_info("coordinator does not know this session; saying Hello again");
                 s->state = LINK_CONNECTED;
                 send_hello(s);
+                break;
+        case HITLESS__REFUSAL_REASON__REFUSED_KEY_PENDING:
+                log_notice("coordinator recorded our key as pending; accept it there with: "
+                           "hitlessctl keys accept %s", s->cfg->node_id);
+                s->state = LINK_REFUSED;
                 break;
         case HITLESS__REFUSAL_REASON__REFUSED_KEY_REVOKED:
                 log_error("coordinator revoked our key: %.200s", r->message);

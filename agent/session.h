@@ -4,8 +4,8 @@
  * After every successful handshake (first connect, coordinator restart,
  * network blip) the agent says Hello; until Welcome arrives it repeats
  * Hello each interval instead of heartbeats. libzmq reconnects with an
- * exponential backoff (reconnect_ivl doubling up to reconnect_ivl_max) plus
- * a random jitter of up to reconnect_ivl per attempt; the base interval is
+ * exponential backoff (the interval doubles up to one heartbeat interval)
+ * plus a random jitter of up to the base interval per attempt; the base is
  * itself randomised per agent, so a fleet does not reconnect in step after
  * a coordinator restart. */
 #pragma once

@@ -6,7 +6,15 @@
  * /dev/null, stdout and stderr captured together into a bounded buffer that
  * keeps the *tail* (the end of apt's output is what explains a failure).
  * The child leads its own process group; on timeout the whole group gets
- * SIGTERM, then SIGKILL after a grace period. */
+ * SIGTERM, then SIGKILL after a 2 s grace period. Signal mask and
+ * dispositions are reset to defaults in the child (the daemons block
+ * SIGTERM for their signalfd) and no other descriptor is inherited.
+ *
+ * exec_run returns once the child has exited and the pipe reached EOF.
+ * Something that outlives the child but keeps the pipe open (a daemon it
+ * started in another group) is waited for only briefly, then ignored.
+ * Safe to call from a multi-threaded process; the caller must not have
+ * SIGCHLD set to SIG_IGN (the child would be reaped behind our back). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,14 +34,17 @@ typedef struct {
 typedef struct {
         int64_t timeout_ms;        /* 0: no limit */
         size_t max_output;         /* bytes of tail kept; 0: 64 KiB */
-        char *const *extra_env;    /* NULL-terminated "K=V" entries, or NULL */
+        char *const *extra_env;    /* NULL-terminated "K=V" entries, or NULL;
+                                      a key given here replaces the fixed one */
         const char *cwd;           /* NULL: "/" */
 } exec_options_t;
 
-/* Runs argv[0] (an absolute path, or looked up in the fixed PATH) and
- * waits. Returns 0 when the child ran (whatever its exit status: see
- * result), or -errno when it could not be started (-ENOENT: no such
- * program). result->output is always allocated on 0; free with
+/* Runs argv[0] (an absolute path, or a bare name looked up in the fixed
+ * PATH; a relative path with '/' is -EINVAL) and waits. Returns 0 when the
+ * child ran (whatever its exit status: see result), or -errno when it
+ * could not be started (-ENOENT: no such program, -EACCES: not
+ * executable, or execve's/chdir's error in the child). result is written
+ * only on 0, and then result->output is always allocated; free with
  * exec_result_free. */
 int exec_run(char *const argv[], const exec_options_t *opts, exec_result_t *result);
 

@@ -15,6 +15,17 @@
 #define MAX_FIELD_LEN 255
 #define MAX_ROLES 32
 #define MAX_PACKAGES 256
+/* A refusal is queued before its connection is closed; closing at once
+ * could beat libzmq's I/O thread to the write, and the agent would never
+ * learn why. */
+#define CLOSE_DELAY_MS 100
+#define MAX_DEFERRED_CLOSES 64
+
+typedef struct {
+        int fd;
+        char peer[64];       /* ip:port the fd had when scheduled */
+        int64_t due_ms;
+} deferred_close_t;
 
 struct agent_link {
         void *socket;
@@ -25,6 +36,8 @@ struct agent_link {
         codec_drops_t drops;
         uint64_t received;
         ratelimit_t log_limit;
+        deferred_close_t closes[MAX_DEFERRED_CLOSES];
+        size_t n_closes;
 };
 
 static void set_int(void *s, int opt, int v) {
@@ -51,10 +64,6 @@ int agent_link_new(void *ctx, const coord_config_t *cfg, zcert_t *cert, fleet_t 
         zmq_setsockopt(l->socket, ZMQ_CURVE_SECRETKEY, zcert_secret_key(cert), 32);
         zmq_setsockopt(l->socket, ZMQ_ZAP_DOMAIN, "hitless", 7);
         zmq_setsockopt(l->socket, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-        /* An agent that reconnects (after a crash, or a network blip the
-         * coordinator has not noticed yet) takes over its routing id. Safe
-         * because ZAP binds each routing id to exactly one key. */
-        set_int(l->socket, ZMQ_ROUTER_HANDOVER, 1);
         set_int(l->socket, ZMQ_HEARTBEAT_IVL, (int) cfg->heartbeat_interval_ms);
         set_int(l->socket, ZMQ_HEARTBEAT_TIMEOUT, (int) cfg->node_timeout_ms);
         set_int(l->socket, ZMQ_LINGER, 0);
@@ -97,17 +106,23 @@ uint64_t agent_link_received(const agent_link_t *l) {
         return l->received;
 }
 
-static void send_to(agent_link_t *l, const char *node_id, const Hitless__CoordinatorMessage *m) {
+/* Replies go to the routing id of the connection a message came over. */
+typedef struct {
+        const uint8_t *id;
+        size_t len;
+} route_t;
+
+static void send_to(agent_link_t *l, route_t to, const Hitless__CoordinatorMessage *m) {
         uint8_t *buf;
         size_t len;
-        if (codec_encode(&m->base, &buf, &len) < 0)
+        if (to.len == 0 || codec_encode(&m->base, &buf, &len) < 0)
                 return;
-        if (zmq_send(l->socket, node_id, strlen(node_id), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        if (zmq_send(l->socket, to.id, to.len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
                 zmq_send(l->socket, buf, len, ZMQ_DONTWAIT);
         free(buf);
 }
 
-static void send_refused(agent_link_t *l, const char *routing_id, Hitless__RefusalReason reason,
+static void send_refused(agent_link_t *l, route_t to, Hitless__RefusalReason reason,
                          const char *text) {
         Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
         Hitless__Refused ref = HITLESS__REFUSED__INIT;
@@ -116,7 +131,70 @@ static void send_refused(agent_link_t *l, const char *routing_id, Hitless__Refus
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
         m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_REFUSED;
         m.refused = &ref;
-        send_to(l, routing_id, &m);
+        send_to(l, to, &m);
+}
+
+static bool peer_of(int fd, char *buf, size_t len) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        char host[64];
+
+        if (fd < 0 || getpeername(fd, (struct sockaddr *) &ss, &sl) < 0)
+                return false;
+        if (ss.ss_family == AF_INET) {
+                struct sockaddr_in *a = (struct sockaddr_in *) &ss;
+                inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+                snprintf(buf, len, "%s:%u", host, ntohs(a->sin_port));
+        } else if (ss.ss_family == AF_INET6) {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *) &ss;
+                inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+                snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
+        } else {
+                return false;
+        }
+        return true;
+}
+
+/* Ends a connection libzmq owns, CLOSE_DELAY_MS from now: shutdown()
+ * without close() makes its I/O thread see the peer gone and clean up.
+ * The fd is only ever one a message has just arrived on, or a node's
+ * verified one, and its peer ip:port is checked again before the shutdown,
+ * so a number reused by another connection meanwhile is left alone. */
+static void close_connection_later(agent_link_t *l, int fd, const char *peer, int64_t now_ms) {
+        char current[64];
+        if (fd < 0 || !peer_of(fd, current, sizeof current) || (peer && strcmp(current, peer) != 0))
+                return;
+        if (l->n_closes == MAX_DEFERRED_CLOSES) {
+                shutdown(fd, SHUT_RDWR);
+                return;
+        }
+        deferred_close_t *c = &l->closes[l->n_closes++];
+        c->fd = fd;
+        snprintf(c->peer, sizeof c->peer, "%s", current);
+        c->due_ms = now_ms + CLOSE_DELAY_MS;
+}
+
+int64_t agent_link_next_due(const agent_link_t *l) {
+        int64_t due = INT64_MAX;
+        for (size_t i = 0; i < l->n_closes; i++)
+                if (l->closes[i].due_ms < due)
+                        due = l->closes[i].due_ms;
+        return due;
+}
+
+void agent_link_tick(agent_link_t *l, int64_t now_ms) {
+        size_t kept = 0;
+        for (size_t i = 0; i < l->n_closes; i++) {
+                deferred_close_t *c = &l->closes[i];
+                char current[64];
+                if (c->due_ms > now_ms) {
+                        l->closes[kept++] = *c;
+                        continue;
+                }
+                if (peer_of(c->fd, current, sizeof current) && strcmp(current, c->peer) == 0)
+                        shutdown(c->fd, SHUT_RDWR);
+        }
+        l->n_closes = kept;
 }
 
 static void drop(agent_link_t *l, drop_reason_t why, const char *node_id, const char *detail) {
@@ -159,61 +237,45 @@ static bool heartbeat_fields_ok(const Hitless__Heartbeat *hb) {
         return true;
 }
 
-/* Remembers which libzmq connection the node talks over, so a revoked
- * node's connection can be closed. The peer's ip:port is kept with the fd
- * so that a reused fd number is never mistaken for the node's. */
+/* Remembers which libzmq connection the node talks over (its fd and the
+ * peer's ip:port), so that a revoked node's connection can be closed. */
 static void note_connection(node_t *n, int fd) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        char host[64];
-
         if (fd < 0 || fd == n->peer_fd)
                 return;
-        n->peer_fd = -1;
-        if (getpeername(fd, (struct sockaddr *) &ss, &len) < 0)
-                return;
-        if (ss.ss_family == AF_INET) {
-                struct sockaddr_in *a = (struct sockaddr_in *) &ss;
-                inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-                snprintf(n->peer_address, sizeof n->peer_address, "%s:%u", host, ntohs(a->sin_port));
-        } else if (ss.ss_family == AF_INET6) {
-                struct sockaddr_in6 *a = (struct sockaddr_in6 *) &ss;
-                inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-                snprintf(n->peer_address, sizeof n->peer_address, "[%s]:%u", host, ntohs(a->sin6_port));
-        } else {
-                return;
-        }
-        n->peer_fd = fd;
+        n->peer_fd = peer_of(fd, n->peer_address, sizeof n->peer_address) ? fd : -1;
 }
 
 void agent_link_drop(agent_link_t *l, node_t *n, const char *why) {
-        char now_addr[sizeof n->peer_address] = "";
-        send_refused(l, n->id, HITLESS__REFUSAL_REASON__REFUSED_KEY_REVOKED, why);
+        send_refused(l, (route_t) { n->routing_id, n->routing_id_len },
+                     HITLESS__REFUSAL_REASON__REFUSED_KEY_REVOKED, why);
         if (n->peer_fd >= 0) {
-                int saved = n->peer_fd;
-                node_t probe = { .peer_fd = -1 };
-                note_connection(&probe, saved);
-                snprintf(now_addr, sizeof now_addr, "%s", probe.peer_address);
-                if (probe.peer_fd == saved && strcmp(now_addr, n->peer_address) == 0) {
-                        shutdown(saved, SHUT_RDWR);
-                        log_node(LOG_NOTICE, n->id, "closed connection from %s: %s", now_addr, why);
-                }
+                log_node(LOG_NOTICE, n->id, "closing connection from %s: %s", n->peer_address, why);
+                close_connection_later(l, n->peer_fd, n->peer_address, clock_mono_ms());
         }
         fleet_revoke(l->fleet, n, why);
 }
 
-static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello *h,
+static void remember_route(node_t *n, route_t from, int fd) {
+        if (from.len <= sizeof n->routing_id) {
+                memcpy(n->routing_id, from.id, from.len);
+                n->routing_id_len = from.len;
+        }
+        note_connection(n, fd);
+}
+
+static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello *h, route_t from,
                      const char *address, int fd, int64_t now_ms) {
         Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
         Hitless__Welcome w = HITLESS__WELCOME__INIT;
         node_t *n;
 
         if (strcmp(h->node_id, node_id) != 0) {
-                log_node(LOG_WARNING, node_id, "impersonation attempt: key bound to %s says Hello as %.64s",
-                         node_id, h->node_id);
+                log_node(LOG_WARNING, node_id, "impersonation attempt: the key bound to %s says Hello as %.64s from %s",
+                         node_id, h->node_id, address);
                 l->drops.count[DROP_REFUSED]++;
-                send_refused(l, node_id, HITLESS__REFUSAL_REASON__REFUSED_NODE_ID_MISMATCH,
+                send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_NODE_ID_MISMATCH,
                              "node id does not match the one bound to your key");
+                close_connection_later(l, fd, NULL, now_ms);
                 return;
         }
         if (!hello_fields_ok(h)) {
@@ -224,77 +286,89 @@ static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello 
                 log_node(LOG_ERR, node_id, "cannot register node");
                 return;
         }
-        note_connection(n, fd);
+        remember_route(n, from, fd);
         w.node_id = (char *) node_id;
         w.coordinator_version = HITLESS_VERSION;
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
         m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_WELCOME;
         m.welcome = &w;
-        send_to(l, node_id, &m);
+        send_to(l, from, &m);
 }
 
 static void on_heartbeat(agent_link_t *l, const char *node_id, const Hitless__Heartbeat *hb,
-                         int fd, int64_t now_ms) {
+                         route_t from, int fd, int64_t now_ms) {
         node_t *n = fleet_find(l->fleet, node_id);
         if (!n || !n->registered) {
                 l->drops.count[DROP_REFUSED]++;
-                send_refused(l, node_id, HITLESS__REFUSAL_REASON__REFUSED_NOT_REGISTERED,
-                             "say Hello first");
+                send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_NOT_REGISTERED, "say Hello first");
                 return;
         }
         if (!heartbeat_fields_ok(hb)) {
                 drop(l, DROP_REFUSED, node_id, "heartbeat with oversized fields");
                 return;
         }
-        note_connection(n, fd);
+        remember_route(n, from, fd);
         fleet_heartbeat(l->fleet, n, hb, now_ms);
 }
 
+/* A new key's one provisional connection: its Hello names the node it
+ * claims to be; record that, tell it to wait, and close the connection. */
+static void on_provisional(agent_link_t *l, const char *key, zmq_msg_t *payload, route_t from,
+                           int fd, int64_t now_ms) {
+        Hitless__AgentMessage *m;
+        int r = codec_decode_agent(zmq_msg_data(payload), zmq_msg_size(payload), l->max_message, &m);
+        if (r < 0) {
+                drop(l, drop_reason_from_errno(r), NULL, "from a pending key");
+        } else {
+                if (m->body_case == HITLESS__AGENT_MESSAGE__BODY_HELLO && node_id_valid(m->hello->node_id))
+                        keyring_claim(l->keyring, key, m->hello->node_id, now_ms);
+                else
+                        drop(l, DROP_REFUSED, NULL, "a pending key must say Hello with a valid node id");
+                hitless__agent_message__free_unpacked(m, NULL);
+        }
+        send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_KEY_PENDING,
+                     "key recorded as pending; waiting for an admin to accept it");
+        close_connection_later(l, fd, NULL, now_ms);
+}
+
 static void handle_message(agent_link_t *l, zmq_msg_t *rid, zmq_msg_t *payload, int64_t now_ms) {
-        char routing_id[NODE_ID_MAX + 1];
-        size_t rlen = zmq_msg_size(rid);
+        route_t from = { zmq_msg_data(rid), zmq_msg_size(rid) };
         const char *user_id = zmq_msg_gets(payload, "User-Id");
         const char *address = zmq_msg_gets(payload, "Peer-Address");
         int fd = zmq_msg_get(payload, ZMQ_SRCFD);
         Hitless__AgentMessage *m;
         const char *node_id;
+        key_state_t state;
         int r;
 
-        if (rlen == 0 || rlen > NODE_ID_MAX) {
-                drop(l, DROP_BAD_FRAMING, NULL, "routing id");
-                return;
-        }
-        memcpy(routing_id, zmq_msg_data(rid), rlen);
-        routing_id[rlen] = '\0';
-
-        node_id = user_id ? keyring_accepted_node(l->keyring, user_id) : NULL;
-        if (!node_id) {
-                /* Accepted at handshake, revoked since. */
+        if (!user_id || keyring_state(l->keyring, user_id, &state) < 0 || state == KEY_REJECTED) {
+                /* Let in at the handshake, rejected or deleted since. */
                 l->drops.count[DROP_REFUSED]++;
-                send_refused(l, routing_id, HITLESS__REFUSAL_REASON__REFUSED_KEY_REVOKED,
-                             "your key is not accepted");
+                send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_KEY_REVOKED, "your key is not accepted");
+                close_connection_later(l, fd, NULL, now_ms);
                 return;
         }
-        if (strcmp(node_id, routing_id) != 0) {
-                drop(l, DROP_REFUSED, node_id, "routing id differs from the key's node id");
+        if (state == KEY_PENDING) {
+                on_provisional(l, user_id, payload, from, fd, now_ms);
                 return;
         }
+        node_id = keyring_accepted_node(l->keyring, user_id);
 
         r = codec_decode_agent(zmq_msg_data(payload), zmq_msg_size(payload), l->max_message, &m);
         if (r < 0) {
                 drop(l, drop_reason_from_errno(r), node_id, NULL);
                 if (r == -EPROTO)
-                        send_refused(l, node_id, HITLESS__REFUSAL_REASON__REFUSED_BAD_VERSION,
+                        send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_BAD_VERSION,
                                      "unsupported protocol version");
                 return;
         }
         l->received++;
         switch (m->body_case) {
         case HITLESS__AGENT_MESSAGE__BODY_HELLO:
-                on_hello(l, node_id, m->hello, address ? address : "", fd, now_ms);
+                on_hello(l, node_id, m->hello, from, address ? address : "", fd, now_ms);
                 break;
         case HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT:
-                on_heartbeat(l, node_id, m->heartbeat, fd, now_ms);
+                on_heartbeat(l, node_id, m->heartbeat, from, fd, now_ms);
                 break;
         default:
                 drop(l, DROP_NO_BODY, node_id, NULL);

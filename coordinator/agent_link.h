@@ -3,8 +3,10 @@
  *
  * Every message is re-checked against the keyring (a key may have been
  * rejected since the handshake): the ZAP User-Id of the connection names
- * the key, the key names the node; the ROUTER routing id and the node id
- * inside Hello must both match it. Anything else is refused and counted.
+ * the key, the key names the node, and the node id inside Hello must match
+ * it. A pending key's one provisional connection may only claim a node id
+ * (see keyring.h). Anything else is refused and counted. Agents keep
+ * libzmq's random routing ids, so no connection can take over another's.
  * Undecodable, oversized or foreign-version messages are dropped and
  * counted with a rate-limited log line; nothing a peer sends can crash
  * the coordinator. */
@@ -32,8 +34,13 @@ const char *agent_link_endpoint(agent_link_t *l);
 /* Handles the messages waiting on the socket (bounded per call). */
 int agent_link_handle_pending(agent_link_t *l, int64_t now_ms);
 
-/* Tells the node its key is revoked, then closes its TCP connection. */
+/* Tells the node its key is revoked, then (CLOSE_DELAY_MS later, from
+ * agent_link_tick) closes its TCP connection. */
 void agent_link_drop(agent_link_t *l, node_t *n, const char *why);
+
+/* Deferred work (connection closes): when it is next due, and doing it. */
+int64_t agent_link_next_due(const agent_link_t *l);
+void agent_link_tick(agent_link_t *l, int64_t now_ms);
 
 const codec_drops_t *agent_link_drops(const agent_link_t *l);
 uint64_t agent_link_received(const agent_link_t *l);

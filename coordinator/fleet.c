@@ -277,6 +277,7 @@ void fleet_revoke(fleet_t *f, node_t *n, const char *why) {
         live_unlink(f, n);
         n->registered = false;
         n->peer_fd = -1;
+        n->routing_id_len = 0;
         mark_dirty(f, n);
         event(f, n, "node.revoked", "%s", why);
 }

@@ -22,6 +22,8 @@ struct node {
         bool registered;             /* said Hello to this coordinator process */
         bool online;                 /* heard from within node_timeout */
         int64_t last_seen_ms;        /* monotonic */
+        uint8_t routing_id[16];      /* ROUTER routing id of its current connection */
+        size_t routing_id_len;       /* 0: none */
         int peer_fd;                 /* libzmq's fd of the last connection, -1 none */
         char peer_address[64];
         node_t *live_prev, *live_next;  /* online nodes, least recently heard first */

@@ -14,7 +14,6 @@
 typedef struct {
         key_record_t rec;
         bool dirty;          /* attempts/last_seen changed since stored */
-        bool impersonation_logged;
 } key_entry_t;
 
 struct keyring {
@@ -30,10 +29,9 @@ struct keyring {
 
 static const char *const verdict_names[] = {
         [AUTH_ALLOW] = "allow",
+        [AUTH_PROVISIONAL] = "provisional",
         [AUTH_DENY_PENDING] = "pending",
         [AUTH_DENY_REJECTED] = "rejected",
-        [AUTH_DENY_IMPERSONATION] = "impersonation",
-        [AUTH_DENY_BAD_ID] = "bad node id",
         [AUTH_DENY_FLOOD] = "pending table full or rate exceeded",
 };
 
@@ -189,8 +187,8 @@ int keyring_load_preapproved(keyring_t *k, const char *dir) {
         return added;
 }
 
-static auth_verdict_t admit_pending(keyring_t *k, const char *public_key, const char *node_id,
-                                    const char *address, int64_t now_ms) {
+static auth_verdict_t admit_pending(keyring_t *k, const char *public_key, const char *address,
+                                    int64_t now_ms) {
         key_entry_t *e;
 
         if (k->n_state[KEY_PENDING] >= k->max_pending || !ratelimit_allow(&k->admit, now_ms)) {
@@ -201,66 +199,79 @@ static auth_verdict_t admit_pending(keyring_t *k, const char *public_key, const 
         if (!e)
                 return AUTH_DENY_FLOOD;
         snprintf(e->rec.public_key, sizeof e->rec.public_key, "%s", public_key);
-        snprintf(e->rec.node_id, sizeof e->rec.node_id, "%s", node_id);
         snprintf(e->rec.address, sizeof e->rec.address, "%s", address);
         e->rec.state = KEY_PENDING;
         e->rec.first_seen = e->rec.last_seen = clock_wall_s();
         e->rec.attempts = 1;
-        if (store_key_put(k->store, &e->rec) < 0 ||
-            record_event(k, &e->rec, "key.pending", "coordinator",
-                         "unknown key %s claims node %s from %s", public_key, node_id, address) < 0) {
+        if (store_key_put(k->store, &e->rec) < 0) {
                 free(e);
                 return AUTH_DENY_FLOOD;
         }
         index_entry(k, e);
-        log_node(LOG_NOTICE, node_id, "new key %s from %s is pending; accept it with: hitlessctl keys accept %s",
-                 public_key, address, node_id);
-        return AUTH_DENY_PENDING;
+        return AUTH_PROVISIONAL;
 }
 
-auth_verdict_t keyring_authorize(keyring_t *k, const char *public_key, const char *claimed,
-                                 const char *address, int64_t now_ms) {
+auth_verdict_t keyring_authorize(keyring_t *k, const char *public_key, const char *address,
+                                 int64_t now_ms) {
         key_entry_t *e = zhashx_lookup(k->by_key, public_key);
 
-        if (!node_id_valid(claimed))
-                return AUTH_DENY_BAD_ID;
-        if (e) {
-                e->rec.attempts++;
-                e->rec.last_seen = clock_wall_s();
-                snprintf(e->rec.address, sizeof e->rec.address, "%s", address);
-                e->dirty = true;
-                if (e->rec.state == KEY_REJECTED)
-                        return AUTH_DENY_REJECTED;
-                if (strcmp(e->rec.node_id, claimed) != 0) {
-                        if (ratelimit_allow(&k->log_limit, now_ms))
-                                log_node(LOG_WARNING, claimed,
-                                         "impersonation attempt: key %s bound to node %s claims node %s from %s",
-                                         public_key, e->rec.node_id, claimed, address);
-                        return AUTH_DENY_IMPERSONATION;
-                }
-                if (e->rec.state == KEY_PENDING)
-                        return AUTH_DENY_PENDING;
+        if (!e)
+                return admit_pending(k, public_key, address, now_ms);
+        e->rec.attempts++;
+        e->rec.last_seen = clock_wall_s();
+        snprintf(e->rec.address, sizeof e->rec.address, "%s", address);
+        e->dirty = true;
+        switch (e->rec.state) {
+        case KEY_ACCEPTED:
                 return AUTH_ALLOW;
+        case KEY_REJECTED:
+                return AUTH_DENY_REJECTED;
+        default:
+                /* A pending key that never said which node it is gets
+                 * another provisional connection, within the same rate. */
+                if (!e->rec.node_id[0] && ratelimit_allow(&k->admit, now_ms))
+                        return AUTH_PROVISIONAL;
+                return AUTH_DENY_PENDING;
         }
+}
 
-        /* An unknown key: remember it, and say so loudly if it claims the
-         * name of a node that already has a key. */
-        auth_verdict_t v = admit_pending(k, public_key, claimed, address, now_ms);
-        if (zhashx_lookup(k->accepted_by_node, claimed)) {
+int keyring_claim(keyring_t *k, const char *public_key, const char *node_id, int64_t now_ms) {
+        key_entry_t *e = zhashx_lookup(k->by_key, public_key);
+        key_entry_t *owner = zhashx_lookup(k->accepted_by_node, node_id);
+        int r;
+
+        if (!e || e->rec.state != KEY_PENDING)
+                return -ENOENT;
+        if (e->rec.node_id[0])
+                return -EALREADY;
+        snprintf(e->rec.node_id, sizeof e->rec.node_id, "%s", node_id);
+        r = store_key_put(k->store, &e->rec);
+        if (r < 0)
+                return r;
+        e->dirty = false;
+        if (owner) {
                 if (ratelimit_allow(&k->log_limit, now_ms))
-                        log_node(LOG_WARNING, claimed,
+                        log_node(LOG_WARNING, node_id,
                                  "impersonation attempt: unknown key %s from %s claims node %s, which is bound to another key",
-                                 public_key, address, claimed);
-                e = zhashx_lookup(k->by_key, public_key);
-                if (e && !e->impersonation_logged) {
-                        e->impersonation_logged = true;
-                        record_event(k, &e->rec, "key.impersonation", "coordinator",
-                                     "key %s from %s claims node %s, bound to another key",
-                                     public_key, address, claimed);
-                }
-                return v == AUTH_DENY_FLOOD ? v : AUTH_DENY_IMPERSONATION;
+                                 public_key, e->rec.address, node_id);
+                record_event(k, &e->rec, "key.impersonation", "coordinator",
+                             "unknown key %s from %s claims node %s, bound to another key",
+                             public_key, e->rec.address, node_id);
+                return -EEXIST;
         }
-        return v;
+        record_event(k, &e->rec, "key.pending", "coordinator", "unknown key %s claims node %s from %s",
+                     public_key, node_id, e->rec.address);
+        log_node(LOG_NOTICE, node_id, "new key %s from %s is pending; accept it with: hitlessctl keys accept %s",
+                 public_key, e->rec.address, node_id);
+        return 0;
+}
+
+int keyring_state(keyring_t *k, const char *public_key, key_state_t *ret) {
+        key_entry_t *e = zhashx_lookup(k->by_key, public_key);
+        if (!e)
+                return -ENOENT;
+        *ret = e->rec.state;
+        return 0;
 }
 
 const char *keyring_accepted_node(keyring_t *k, const char *public_key) {

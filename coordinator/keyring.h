@@ -1,11 +1,16 @@
 /* Which Curve keys may connect, and which node id each is bound to.
  *
- * The ZAP handler asks keyring_authorize() for every CURVE handshake. An
- * unknown key is refused and remembered as pending (like salt-key) until an
- * admin accepts or rejects it. The pending table is bounded and new entries
- * are rate-limited, so a flood of bogus keys costs a counter, not memory or
- * disk. Accepting binds the key to the node id it claimed; from then on no
- * other key may use that node id (an attempt is logged as impersonation).
+ * The ZAP handler asks keyring_authorize() for every CURVE handshake. ZAP
+ * does not carry the client's node id (libzmq's ZAP "identity" frame is the
+ * server's own routing id), so an unknown key is let through exactly once,
+ * provisionally: its first message, a Hello, is read only for the node id
+ * it claims (keyring_claim), then the connection is refused and closed.
+ * From then on the key is pending (like salt-key) and refused at the
+ * handshake until an admin accepts or rejects it. The pending table is
+ * bounded and new entries are rate-limited, so a flood of bogus keys costs
+ * a counter, not memory, disk or file descriptors. Accepting binds the key
+ * to the node id it claimed; from then on no other key may use that node id
+ * (an attempt is logged as impersonation).
  *
  * The keyring is the in-memory mirror of the store's keys table: every
  * change is written to the store (and an event appended) before the call
@@ -19,11 +24,10 @@
 typedef struct keyring keyring_t;
 
 typedef enum {
-        AUTH_ALLOW,              /* accepted key, node id matches its binding */
-        AUTH_DENY_PENDING,       /* unknown or pending key (recorded as pending) */
+        AUTH_ALLOW,              /* accepted key */
+        AUTH_PROVISIONAL,        /* new key, now pending: one connection to claim a node id */
+        AUTH_DENY_PENDING,       /* pending key, node id already claimed */
         AUTH_DENY_REJECTED,      /* rejected key */
-        AUTH_DENY_IMPERSONATION, /* node id bound to another key, or key bound to another id */
-        AUTH_DENY_BAD_ID,        /* claimed node id is not a valid node id */
         AUTH_DENY_FLOOD,         /* pending table full or admission rate exceeded */
 } auth_verdict_t;
 
@@ -40,10 +44,19 @@ void keyring_destroy(keyring_t **k);
  * is left rejected. Returns the number of keys newly accepted, or -errno. */
 int keyring_load_preapproved(keyring_t *k, const char *dir);
 
-/* Decides a CURVE handshake: public key (Z85), the node id the client
- * claims (its ZMQ routing id; may be empty), its source address. */
-auth_verdict_t keyring_authorize(keyring_t *k, const char *public_key, const char *claimed_node_id,
-                                 const char *address, int64_t now_ms);
+/* Decides a CURVE handshake: public key (Z85) and source address. */
+auth_verdict_t keyring_authorize(keyring_t *k, const char *public_key, const char *address,
+                                 int64_t now_ms);
+
+/* Records the node id a pending key claims in its Hello (only the first
+ * claim counts). Returns 0, -EEXIST when that node id is bound to another
+ * key (an impersonation attempt, logged and recorded as an event; the claim
+ * is still recorded so the admin sees it), -ENOENT if the key is not
+ * pending, -EALREADY if it had claimed a node id before. */
+int keyring_claim(keyring_t *k, const char *public_key, const char *node_id, int64_t now_ms);
+
+/* The state of a key: 0 and *ret set, or -ENOENT for an unknown key. */
+int keyring_state(keyring_t *k, const char *public_key, key_state_t *ret);
 
 /* The node id an accepted key is bound to, or NULL if the key is not
  * accepted (anymore). The string is owned by the keyring. */

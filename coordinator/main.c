@@ -254,6 +254,8 @@ static int run(coordinator_t *c) {
                 int64_t wait = next_tick - now;
                 if (watchdog_ms && next_watchdog - now < wait)
                         wait = next_watchdog - now;
+                if (agent_link_next_due(c->agents) - now < wait)
+                        wait = agent_link_next_due(c->agents) - now;
                 if (zmq_poll(items, 4, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
                         return log_error_errno(errno, "poll failed: %m");
                 now = clock_mono_ms();
@@ -269,6 +271,7 @@ static int run(coordinator_t *c) {
                         agent_link_handle_pending(c->agents, now);
                 if (items[2].revents & ZMQ_POLLIN)
                         admin_handle_pending(c->admin);
+                agent_link_tick(c->agents, now);
                 if (items[3].revents & ZMQ_POLLIN) {
                         int sig;
                         while ((sig = daemon_signalfd_read(c->sigfd)) > 0) {

@@ -60,7 +60,7 @@ static int handle_one(void *socket, keyring_t *k, zap_stats_t *stats, int64_t no
                         zmq_msg_close(&m);
         }
 
-        char version[8], address[64], identity[NODE_ID_MAX + 1], mechanism[16], key[KEYS_Z85_LEN + 1];
+        char version[8], address[64], mechanism[16], key[KEYS_Z85_LEN + 1];
         if (n < 7) {
                 stats->malformed++;
                 r = n >= 2 ? send_reply(socket, &f[1], "500", "malformed request", "") : 0;
@@ -68,7 +68,6 @@ static int handle_one(void *socket, keyring_t *k, zap_stats_t *stats, int64_t no
         }
         frame_text(&f[0], version, sizeof version);
         frame_text(&f[3], address, sizeof address);
-        frame_text(&f[4], identity, sizeof identity);
         frame_text(&f[5], mechanism, sizeof mechanism);
         if (strcmp(version, "1.0") != 0 || strcmp(mechanism, "CURVE") != 0 ||
             zmq_msg_size(&f[6]) != 32) {
@@ -78,17 +77,18 @@ static int handle_one(void *socket, keyring_t *k, zap_stats_t *stats, int64_t no
         }
         zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
 
-        auth_verdict_t v = keyring_authorize(k, key, identity, address, now_ms);
-        if (v == AUTH_ALLOW) {
+        /* f[4], "identity", is our own socket's routing id, not the
+         * client's: the node id is learnt from the Hello instead. */
+        auth_verdict_t v = keyring_authorize(k, key, address, now_ms);
+        if (v == AUTH_ALLOW || v == AUTH_PROVISIONAL) {
                 stats->allowed++;
                 /* The user id becomes the "User-Id" property of every
                  * message on this connection: the key, which the agent
-                 * link maps back to its bound node id. */
+                 * link maps back to its state and bound node id. */
                 r = send_reply(socket, &f[1], "200", "OK", key);
         } else {
                 stats->denied++;
-                log_debug("zap: refused key %s claiming %s from %s: %s", key, identity, address,
-                          auth_verdict_name(v));
+                log_debug("zap: refused key %s from %s: %s", key, address, auth_verdict_name(v));
                 r = send_reply(socket, &f[1], "400", auth_verdict_name(v), "");
         }
 out:

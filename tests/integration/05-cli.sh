@@ -1,0 +1,90 @@
+#!/bin/bash
+# The programs' command-line contract: --help, --version, --check-config
+# with errors naming file, line and key; exit codes; key file protection.
+. "$TOP/tests/lib/itest.sh"
+
+version=$(cat "$TOP/VERSION")
+for p in hitless-agent hitless-coordinator hitlessctl; do
+  check "$p --version" bash -c "'$BUILD/$p' --version | grep -qx '$p $version'"
+  check "$p --help" bash -c "'$BUILD/$p' --help | grep -q -- '-c, --config'"
+  check "$p with a bad option exits 2" bash -c "'$BUILD/$p' --no-such-option >/dev/null 2>&1; [ \$? -eq 2 ]"
+done
+
+# A valid pair of configs.
+write_coordinator_config
+check "coordinator --check-config accepts a valid config" \
+  "$BUILD/hitless-coordinator" -c "$T/coordinator.conf" --check-config
+
+cat > "$T/bad-coord.conf" <<'CONF'
+listen = "tcp://127.0.0.1:7400";
+heartbeat_interval = "5 parsecs";
+no_such_key = 1;
+node_timeout = 2;
+CONF
+out=$("$BUILD/hitless-coordinator" -c "$T/bad-coord.conf" --check-config 2>&1); rc=$?
+check "invalid coordinator config exits 2" [ $rc -eq 2 ]
+check "error names file, line and key (heartbeat_interval)" grep -q "bad-coord.conf:2: heartbeat_interval: must be a duration" <<<"$out"
+check "unknown keys are errors (no_such_key)" grep -q "bad-coord.conf:3: no_such_key: unknown key" <<<"$out"
+
+cat > "$T/bad-syntax.conf" <<'CONF'
+listen = "tcp://127.0.0.1:7400"
+admin_socket = ;
+CONF
+out=$("$BUILD/hitless-coordinator" -c "$T/bad-syntax.conf" --check-config 2>&1); rc=$?
+check "a syntax error exits 2 and names the line" bash -c "[ $rc -eq 2 ] && grep -q 'bad-syntax.conf:2: syntax error' <<<'$out'"
+
+out=$("$BUILD/hitless-coordinator" -c "$T/missing.conf" --check-config 2>&1); rc=$?
+check "a missing config is one clear line, exit 2" bash -c "[ $rc -eq 2 ] && [ \$(wc -l <<<'$out') -eq 1 ] && grep -q 'missing.conf: cannot read config file: No such file' <<<'$out'"
+
+mkdir -p "$T/a"
+cat > "$T/a/agent.conf" <<CONF
+node_id = "n1";
+secret_key_file = "$T/a/agent.key_secret";
+checks = (
+  { name = "db"; kind = "tcp"; host = "127.0.0.1"; port = 99999; },
+  { name = "x"; kind = "exec"; argv = ["relative/path"]; },
+  { name = "svc"; kind = "unit"; }
+);
+coordinator = { endpoint = "udp://x"; };
+CONF
+chmod 644 "$T/a/agent.conf"
+out=$("$BUILD/hitless-agent" -c "$T/a/agent.conf" --check-config 2>&1); rc=$?
+check "invalid agent config exits 2" [ $rc -eq 2 ]
+check "agent error: port out of range, with its path" grep -q "agent.conf:4: checks.\[0\].port: 99999 is out of range" <<<"$out"
+check "agent error: exec program must be absolute" grep -q "checks.\[1\].argv: the program must be an absolute path" <<<"$out"
+check "agent error: unit check without unit" grep -q "checks.\[2\].unit: missing (required)" <<<"$out"
+check "agent error: endpoint scheme" grep -q "coordinator.endpoint: must be tcp://HOST:PORT" <<<"$out"
+
+printf 'node_id = "n1";\nsecret_key_file = "%s/a/agent.key_secret";\n' "$T" > "$T/a/agent.conf"
+chmod 666 "$T/a/agent.conf"
+out=$("$BUILD/hitless-agent" -c "$T/a/agent.conf" --check-config 2>&1); rc=$?
+check "a world-writable agent config (its policy) is refused" bash -c "[ $rc -eq 2 ] && grep -q 'writable by group or others' <<<'$out'"
+chmod 644 "$T/a/agent.conf"
+check "agent without coordinator settings is a valid config" "$BUILD/hitless-agent" -c "$T/a/agent.conf" --check-config
+
+# Keys.
+check "agent --gen-key writes a key pair" bash -c "'$BUILD/hitless-agent' -c '$T/a/agent.conf' --gen-key | grep -qE '^.{40}$'"
+check "the secret key file is mode 0600" bash -c "[ \$(stat -c %a '$T/a/agent.key_secret') = 600 ]"
+check "--gen-key never overwrites (exit 1)" bash -c "'$BUILD/hitless-agent' -c '$T/a/agent.conf' --gen-key 2>/dev/null; [ \$? -eq 1 ]"
+check "keys gen refuses to overwrite too" bash -c "'$BUILD/hitlessctl' keys gen '$T/coord' --name coordinator 2>/dev/null; [ \$? -eq 1 ]"
+chmod 0640 "$T/a/agent.key_secret"
+out=$("$BUILD/hitless-agent" -c "$T/a/agent.conf" 2>&1); rc=$?
+check "a group-readable secret key is refused, exit 1" bash -c "[ $rc -eq 1 ] && grep -q 'readable by group or others' <<<'$out'"
+rm "$T/a/agent.key_secret"
+out=$("$BUILD/hitless-agent" -c "$T/a/agent.conf" 2>&1); rc=$?
+check "a missing secret key is one clear line" bash -c "[ $rc -eq 1 ] && [ \$(wc -l <<<'$out') -eq 1 ] && grep -q 'cannot load secret key' <<<'$out'"
+
+# hitlessctl exit codes.
+"$BUILD/hitlessctl" --socket "$T/nowhere.sock" nodes >/dev/null 2>&1
+check "coordinator unreachable exits 3" [ $? -eq 3 ]
+"$BUILD/hitlessctl" --socket "$T/nowhere.sock" frobnicate >/dev/null 2>&1
+check "unknown command exits 2" [ $? -eq 2 ]
+"$BUILD/hitlessctl" -c "$T/missing.conf" nodes >/dev/null 2>&1
+check "missing coordinator config exits 2" [ $? -eq 2 ]
+start_coordinator
+check "admin socket directory is mode 0750" bash -c "[ \$(stat -c %a '$T/run') = 750 ]"
+check "nodes on an empty fleet" bash -c "ctl nodes | grep -q '^0 nodes'"
+check "nodes --json on an empty fleet" bash -c "[ \"\$(ctl nodes --json)\" = '{\"nodes\":[]}' ]"
+ctl keys accept >/dev/null 2>&1
+check "keys accept without a node exits 2" [ $? -eq 2 ]
+finish

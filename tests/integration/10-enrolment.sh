@@ -1,0 +1,80 @@
+#!/bin/bash
+# Enrolment like salt-key, with the real binaries on 127.0.0.1:
+# an unknown key is refused and listed pending; accepted, the node registers
+# and reports; another key claiming that node id is refused and logged as
+# impersonation; a rejected or deleted key loses its live connection within
+# one heartbeat and cannot get back in.
+. "$TOP/tests/lib/itest.sh"
+
+HEARTBEAT=500ms
+start_coordinator
+make_agent node1
+make_agent node2
+start_agent node1
+start_agent node2
+
+wait_for 10 "node1's unknown key is listed pending" bash -c '[ "$(key_state node1)" = pending ]'
+check "a pending node is not registered" bash -c '[ -z "$(node_field node1 state)" ]'
+check "accepting a key names the node" bash -c 'ctl keys accept node1 | grep -q "node1: accepted"'
+wait_for 15 "node1 registers and is online" bash -c '[ "$(node_field node1 state)" = online ]'
+wait_for 10 "node1 reports its health" bash -c '[ "$(node_field node1 health)" = healthy ]'
+check "node1 reports its agent version" bash -c '[ "$(node_field node1 agent_version)" = "$(cat $TOP/VERSION)" ]'
+check "node2 is still only pending" bash -c '[ "$(key_state node2)" = pending ] && [ -z "$(node_field node2 state)" ]'
+check "accept --all takes the rest" bash -c 'ctl keys accept --all | grep -q "node2: accepted"'
+wait_for 15 "node2 registers" bash -c '[ "$(node_field node2 state)" = online ]'
+# An accepted key claiming another node's id.
+sed -i 's/^node_id = "node2";/node_id = "node1";/' "$T/agents/node2/agent.conf"
+kill -HUP "${AGENT_PID[node2]}"
+wait_for 5 "an accepted key saying Hello as another node is refused as impersonation" \
+  grep -q "impersonation attempt: the key bound to node2 says Hello as node1" "$T/coordinator.log"
+check "node1 stays online" bash -c '[ "$(node_field node1 state)" = online ]'
+sed -i 's/^node_id = "node1";/node_id = "node2";/' "$T/agents/node2/agent.conf"
+kill -HUP "${AGENT_PID[node2]}"
+wait_for 15 "node2 registers again under its own id" bash -c '[ "$(node_field node2 state)" = online ] && [ $(grep -c "registered with" "$T/agents/node2/agent.log") = 2 ]'
+
+check "accepting again fails with exit 1" bash -c 'ctl keys accept node1; [ $? -eq 1 ]'
+check "an unknown node gives exit 1" bash -c 'ctl keys accept nosuchnode; [ $? -eq 1 ]'
+
+# An impostor: its own new key, claiming node1's id.
+mkdir -p "$T/agents/impostor"
+sed -e "s|$T/agents/node1/agent.key_secret|$T/agents/impostor/agent.key_secret|" \
+    -e "s|$T/agents/node1/state|$T/agents/impostor/state|" \
+    "$T/agents/node1/agent.conf" > "$T/agents/impostor/agent.conf"
+"$BUILD/hitless-agent" -c "$T/agents/impostor/agent.conf" --gen-key >/dev/null
+start_agent impostor
+wait_for 10 "the impostor's key is recorded pending beside node1's accepted key" \
+  bash -c '[ "$(key_state node1)" = "accepted,pending" ]'
+wait_for 5 "the attempt is logged as impersonation" grep -q "impersonation attempt" "$T/coordinator.log"
+check "the impersonation is in the event log" bash -c 'ctl events --node node1 | grep -q key.impersonation'
+check "accepting the impostor by node id is ambiguous (exit 1)" bash -c 'ctl keys accept node1; [ $? -eq 1 ]'
+impostor_key=$(ctl keys list --json | $PY -c 'import json,sys; print([k["public_key"] for k in json.load(sys.stdin)["keys"] if k["state"]=="pending"][0])')
+check "accepting the impostor's key is refused: node1 is bound (exit 1)" \
+  bash -c "ctl keys accept '$impostor_key' 2>&1 | grep -q 'bound to another accepted key'"
+check "node1 stays online through the attempt" bash -c '[ "$(node_field node1 state)" = online ]'
+kill -TERM "${AGENT_PID[impostor]}"
+check "rejecting the impostor's key leaves node1 alone" bash -c "ctl keys reject '$impostor_key' >/dev/null"
+sleep 1.5
+check "node1 is still online after the impostor's rejection" bash -c '[ "$(node_field node1 state)" = online ]'
+
+# Rejecting node2's key: its connection goes at once, it cannot come back.
+n2_received_before=$(grep -c "" "$T/agents/node2/agent.log")
+check "reject node2" bash -c 'ctl keys reject node2 | grep -q "node2: rejected"'
+wait_for 1 "node2 is told its key is revoked (within one heartbeat)" grep -q "revoked our key" "$T/agents/node2/agent.log"
+wait_for 1 "node2's connection is closed (within one heartbeat)" grep -q "disconnected from" "$T/agents/node2/agent.log"
+wait_for 2 "node2 shows unreachable" bash -c '[ "$(node_field node2 state)" = unreachable ]'
+wait_for 10 "node2's reconnection is refused by ZAP" grep -q "refused our key" "$T/agents/node2/agent.log"
+sleep 2
+check "node2 stays unreachable and rejected" bash -c '[ "$(node_field node2 state)" = unreachable ] && [ "$(key_state node2)" = rejected ]'
+
+# Deleting node1's key: the node is forgotten; it comes back only as pending.
+check "delete node1" bash -c 'ctl keys delete node1 | grep -q "node1: deleted"'
+wait_for 1 "node1 is told its key is revoked" grep -q "revoked our key" "$T/agents/node1/agent.log"
+wait_for 1 "node1's connection is closed" grep -q "disconnected from" "$T/agents/node1/agent.log"
+check "node1 is no longer listed" bash -c '[ -z "$(node_field node1 state)" ]'
+# (The impostor's rejected key still claims node1 too.)
+wait_for 10 "node1's key reappears only as pending" bash -c '[ "$(key_state node1)" = pending,rejected ]'
+sleep 1.5
+check "node1 did not get back in" bash -c '[ -z "$(node_field node1 state)" ]'
+check "the event log records who accepted, as unix:$(id -un)" \
+  bash -c "ctl events --json | grep -q '\"kind\":\"key.accepted\",\"actor\":\"unix:$(id -un)\"'"
+finish

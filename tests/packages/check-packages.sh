@@ -1,0 +1,416 @@
+#!/bin/bash
+# Package test (make check-packages): builds the .debs and .rpms, lints
+# them, installs the .debs from a local apt repository into systemd-nspawn
+# containers booted with real systemd, enrols an agent with a coordinator,
+# exercises remove / reinstall / purge, installs the .rpms into an rpm root
+# with their scriptlets, and compares the two formats' file lists.
+#
+# Exit 0 when every check passed, 1 otherwise, 77 (skip) when not root.
+# Environment: PKG_OUT (where packages go, default build/packages),
+# PKG_SKIP_BUILD=1 (test the packages already in PKG_OUT),
+# PKG_KEEP=1 (keep the work directory and container logs).
+set -u
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "check-packages: skipped: needs root (containers, rpm root)"
+        exit 77
+fi
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+PKG_OUT=${PKG_OUT:-$TOP/build/packages}
+VERSION=$(cat "$TOP/VERSION")
+# shellcheck source=../lib/nspawn.sh
+. "$TOP/tests/lib/nspawn.sh"
+
+WORK=$(mktemp -d /tmp/hitless-check-packages.XXXXXX)
+LOG=$WORK/check.log
+NS=hl-pkg-$$
+RPMROOT=$WORK/rpmroot
+passed=0
+failed=0
+[ -n "${PKG_KEEP:-}" ] && export NSPAWN_KEEP_LOGS=1
+
+cleanup() {
+        nspawn_cleanup
+        if mountpoint -q "$RPMROOT/dev" 2>/dev/null; then umount "$RPMROOT/dev"; fi
+        if mountpoint -q "$RPMROOT/proc" 2>/dev/null; then umount "$RPMROOT/proc"; fi
+        if mountpoint -q "$RPMROOT" 2>/dev/null; then umount "$RPMROOT"; fi
+        if [ -n "${PKG_KEEP:-}" ]; then
+                echo "check-packages: kept $WORK"
+        else
+                rm -rf "$WORK"
+        fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "$*" | tee -a "$LOG"; }
+ok() { passed=$((passed + 1)); say "  ok    $1"; }
+fail() {
+        failed=$((failed + 1))
+        say "  FAIL  $1"
+        [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/        /' | tail -n 25 | tee -a "$LOG"
+        return 0
+}
+# check DESCRIPTION CMD...: runs CMD on the host; its output is shown on failure.
+check() {
+        local desc=$1 out; shift
+        if out=$("$@" 2>&1); then ok "$desc"; else fail "$desc" "$out"; fi
+        echo "$out" >>"$LOG"
+}
+# in NAME 'shell line': runs the line in container NAME.
+cx() { nspawn_sh "$@"; }
+# cin DESCRIPTION NAME 'shell line': a check run inside a container.
+cin() {
+        local desc=$1 name=$2 out; shift 2
+        if out=$(nspawn_sh "$name" "$*" 2>&1); then ok "$desc"; else fail "$desc" "$out"; fi
+        echo "$out" >>"$LOG"
+}
+# cwait DESCRIPTION NAME TIMEOUT 'shell line': retried until it succeeds.
+cwait() {
+        local desc=$1 name=$2 timeout=$3; shift 3
+        if nspawn_wait "$name" "$timeout" "$*"; then
+                ok "$desc"
+        else
+                fail "$desc" "$(nspawn_sh "$name" "$*" 2>&1)"
+        fi
+}
+unit_prop() { cx "$1" "systemctl show -P $3 $2"; }
+journal_of() { cx "$1" "journalctl -q --no-pager -o cat _SYSTEMD_UNIT=$2.service"; }
+sums() { cx "$1" "cd /etc/hitless && sha256sum $2 2>&1"; }
+
+# ---- build ------------------------------------------------------------------
+say "check-packages: hitless $VERSION, packages in $PKG_OUT"
+"$TOP/scripts/install-deps.sh" build packages nspawn integration || exit 1
+
+if [ -z "${PKG_SKIP_BUILD:-}" ]; then
+        rm -f "$PKG_OUT"/hitless-*"$VERSION"*.deb "$PKG_OUT"/hitless-*"$VERSION"*.rpm
+        check "make deb" make -s -C "$TOP" -f packaging/Makefile.packages deb PKG_OUT="$PKG_OUT"
+        check "make rpm" make -s -C "$TOP" -f packaging/Makefile.packages rpm PKG_OUT="$PKG_OUT"
+fi
+ARCH=$(dpkg --print-architecture)
+DEB_AGENT=$PKG_OUT/hitless-agent_${VERSION}_$ARCH.deb
+DEB_COORD=$PKG_OUT/hitless-coordinator_${VERSION}_$ARCH.deb
+RPM_AGENT=$(ls "$PKG_OUT"/hitless-agent-"$VERSION"-*.rpm 2>/dev/null | grep -v debug | head -n 1)
+RPM_COORD=$(ls "$PKG_OUT"/hitless-coordinator-"$VERSION"-*.rpm 2>/dev/null | grep -v debug | head -n 1)
+if [ ! -f "$DEB_AGENT" ] || [ ! -f "$DEB_COORD" ]; then
+        fail "both .debs built" "$(ls -l "$PKG_OUT" 2>&1)"
+        say "check-packages: $passed passed, $failed failed"
+        exit 1
+fi
+
+# ---- lint -------------------------------------------------------------------
+check "lintian: no errors or warnings" \
+        lintian --fail-on error,warning --info "$DEB_AGENT" "$DEB_COORD"
+if [ -n "$RPM_AGENT" ] && [ -n "$RPM_COORD" ]; then
+        check "rpmlint: no errors" rpmlint -r "$TOP/packaging/rpm/hitless.rpmlintrc" "$RPM_AGENT" "$RPM_COORD"
+else
+        fail "both .rpms built" "$(ls -l "$PKG_OUT" 2>&1)"
+fi
+check "deb version is VERSION ($VERSION)" \
+        test "$(dpkg-deb -f "$DEB_AGENT" Version)" = "$VERSION"
+if [ -n "$RPM_AGENT" ]; then
+        check "rpm version is VERSION ($VERSION)" \
+                test "$(rpm -qp --qf '%{VERSION}' "$RPM_AGENT" 2>/dev/null)" = "$VERSION"
+fi
+
+# ---- containers -------------------------------------------------------------
+ROOTFS=$(nspawn_rootfs) || { fail "container rootfs"; exit 1; }
+mkdir -p "$WORK/repo"
+cp "$DEB_AGENT" "$DEB_COORD" "$WORK/repo/"
+(cd "$WORK/repo" && dpkg-scanpackages --multiversion . /dev/null >Packages 2>/dev/null)
+chmod -R a+rX "$WORK"
+
+nspawn_netns_create "$NS" || { fail "network namespace $NS"; exit 1; }
+boot() {
+        nspawn_boot "$1" "$ROOTFS" --network-namespace-path="/run/netns/$NS" \
+                --bind-ro="$WORK/repo:/repo" &&
+                cx "$1" 'echo "deb [trusted=yes] file:/repo ./" >/etc/apt/sources.list.d/hitless.list &&
+                         apt-get -q update >/dev/null'
+}
+if boot hl-coord && boot hl-agent; then
+        ok "containers booted (real systemd)"
+else
+        fail "containers booted (real systemd)"
+        say "check-packages: $passed passed, $failed failed"
+        exit 1
+fi
+
+APT='apt-get -y -q -o Dpkg::Use-Pty=0'
+
+# ---- coordinator ------------------------------------------------------------
+say "-- hitless-coordinator (.deb, container hl-coord)"
+cin "apt-get install hitless-coordinator" hl-coord "$APT install hitless-coordinator"
+cwait "coordinator unit active (READY=1 received)" hl-coord 20 \
+        '[ "$(systemctl show -P ActiveState hitless-coordinator)" = active ] &&
+         [ "$(systemctl show -P SubState hitless-coordinator)" = running ]'
+cwait "coordinator StatusText is readable" hl-coord 10 \
+        'test -n "$(systemctl show -P StatusText hitless-coordinator)"'
+say "        StatusText: $(unit_prop hl-coord hitless-coordinator StatusText)"
+cin "coordinator WatchdogUSec=30s" hl-coord \
+        'test "$(systemctl show -P WatchdogUSec hitless-coordinator)" = 30s'
+cin "coordinator runs as user hitless" hl-coord \
+        'test "$(ps -o user= -p "$(systemctl show -P MainPID hitless-coordinator)")" = hitless'
+cin "coordinator --version is VERSION" hl-coord \
+        "hitless-coordinator --version | grep -qx 'hitless-coordinator $VERSION'"
+cin "/etc/hitless is root:hitless 0750" hl-coord \
+        'test "$(stat -c %U:%G:%a /etc/hitless)" = root:hitless:750'
+cin "coordinator key pair generated (secret: hitless, 0600)" hl-coord \
+        'test "$(stat -c %U:%a /etc/hitless/coordinator.key_secret)" = hitless:600 &&
+         test -s /etc/hitless/coordinator.key'
+cin "/var/lib/hitless/coordinator is hitless 0750" hl-coord \
+        'test "$(stat -c %U:%G:%a /var/lib/hitless/coordinator)" = hitless:hitless:750'
+cin "shipped coordinator.conf passes --check-config" hl-coord \
+        'hitless-coordinator --check-config -c /etc/hitless/coordinator.conf'
+cin "admin socket directory /run/hitless is 0750" hl-coord \
+        'test "$(stat -c %a /run/hitless)" = 750'
+cin "hitlessctl keys list works" hl-coord 'hitlessctl keys list'
+
+pid_before=$(unit_prop hl-coord hitless-coordinator MainPID)
+lines_before=$(journal_of hl-coord hitless-coordinator | wc -l)
+cin "systemctl reload hitless-coordinator" hl-coord 'systemctl reload hitless-coordinator'
+sleep 1
+if [ "$(unit_prop hl-coord hitless-coordinator ActiveState)" = active ] &&
+   [ "$(unit_prop hl-coord hitless-coordinator MainPID)" = "$pid_before" ]; then
+        ok "coordinator still active, same PID after reload"
+else
+        fail "coordinator still active, same PID after reload" "$(cx hl-coord 'systemctl status hitless-coordinator')"
+fi
+new_lines=$(journal_of hl-coord hitless-coordinator | tail -n +"$((lines_before + 1))")
+if grep -qi reload <<<"$new_lines"; then
+        ok "reload logged: $(grep -i reload <<<"$new_lines" | head -n 1)"
+else
+        fail "reload logged" "$new_lines"
+fi
+
+# ---- agent ------------------------------------------------------------------
+say "-- hitless-agent (.deb, container hl-agent)"
+cin "apt-get install hitless-agent" hl-agent "$APT install hitless-agent"
+cin "agent unit enabled" hl-agent 'systemctl is-enabled hitless-agent'
+cwait "agent without coordinator: active, waiting STATUS" hl-agent 20 \
+        'systemctl show -P StatusText hitless-agent | grep -q "waiting for coordinator endpoint and key in /etc/hitless/agent.conf"'
+sleep 3
+cin "agent without coordinator: still active, no restarts" hl-agent \
+        'test "$(systemctl show -P ActiveState hitless-agent)" = active &&
+         test "$(systemctl show -P NRestarts hitless-agent)" = 0'
+say "        StatusText: $(unit_prop hl-agent hitless-agent StatusText)"
+cin "agent WatchdogUSec=30s" hl-agent 'test "$(systemctl show -P WatchdogUSec hitless-agent)" = 30s'
+cin "agent --version is VERSION" hl-agent "hitless-agent --version | grep -qx 'hitless-agent $VERSION'"
+cin "agent key pair generated (secret: root, 0600)" hl-agent \
+        'test "$(stat -c %U:%a /etc/hitless/agent.key_secret)" = root:600'
+cin "shipped agent.conf passes --check-config" hl-agent \
+        'hitless-agent --check-config -c /etc/hitless/agent.conf'
+cin "agent --gen-key refuses to overwrite the key" hl-agent \
+        'sum=$(sha256sum /etc/hitless/agent.key_secret); ! hitless-agent --gen-key -c /etc/hitless/agent.conf &&
+         test "$sum" = "$(sha256sum /etc/hitless/agent.key_secret)"'
+
+# Enrol: give the agent the coordinator's endpoint and public key.
+ROOT_C=$(nspawn_root hl-coord)
+ROOT_A=$(nspawn_root hl-agent)
+cp "$ROOT_C/etc/hitless/coordinator.key" "$ROOT_A/etc/hitless/coordinator.key"
+cat >>"$ROOT_A/etc/hitless/agent.conf" <<'EOF'
+
+# Added by check-packages.
+node_id = "pkg-agent-1";
+coordinator = {
+  endpoint = "tcp://127.0.0.1:7400";
+  public_key = "/etc/hitless/coordinator.key";
+};
+EOF
+cin "configured agent.conf passes --check-config" hl-agent \
+        'hitless-agent --check-config -c /etc/hitless/agent.conf'
+cin "systemctl restart hitless-agent" hl-agent 'systemctl restart hitless-agent'
+# json_has CMD PYTHON-EXPR: CMD's JSON output (run in hl-coord) as `j`.
+json_has() {
+        cx hl-coord "$1" 2>/dev/null | python3 -c "
+import json, sys
+j = json.load(sys.stdin)
+sys.exit(0 if ($2) else 1)" 2>/dev/null
+}
+key_pending() {
+        json_has 'hitlessctl keys list --json' \
+                'any(k["node_id"] == "pkg-agent-1" and k["state"] == "pending" for k in j["keys"])'
+}
+node_healthy() {
+        json_has 'hitlessctl nodes --json' \
+                'any(n.get("node_id") == "pkg-agent-1" and n.get("health") == "healthy"
+                     and n.get("state") == "online" for n in j["nodes"])'
+}
+# wait_for SECONDS FUNCTION: polls FUNCTION every half second.
+wait_for() {
+        local i
+        for ((i = 0; i < $1 * 2; i++)); do "$2" && return 0; sleep 0.5; done
+        return 1
+}
+if wait_for 30 key_pending; then
+        ok "agent key shows as pending in hitlessctl keys list"
+else
+        fail "agent key shows as pending in hitlessctl keys list" "$(cx hl-coord 'hitlessctl keys list --json' 2>&1)"
+fi
+cin "hitlessctl keys accept pkg-agent-1" hl-coord 'hitlessctl keys accept pkg-agent-1'
+# The agent retries on its own (within about a heartbeat) once accepted.
+if wait_for 30 node_healthy; then
+        ok "agent enrolled: healthy and online in hitlessctl nodes --json"
+else
+        fail "agent enrolled: healthy and online in hitlessctl nodes --json (no restart)" \
+                "$(cx hl-coord 'hitlessctl nodes --json; hitlessctl keys list' 2>&1
+                   journal_of hl-agent hitless-agent | tail -n 10)"
+        # Tell an agent that does not retry apart from one that cannot enrol.
+        cx hl-agent 'systemctl restart hitless-agent'
+        if wait_for 30 node_healthy; then
+                ok "agent enrolled after an agent restart"
+        else
+                fail "agent enrolled after an agent restart" \
+                        "$(cx hl-coord 'hitlessctl nodes --json' 2>&1)"
+        fi
+fi
+say "        StatusText: $(unit_prop hl-agent hitless-agent StatusText)"
+say "        coordinator: $(unit_prop hl-coord hitless-coordinator StatusText)"
+
+# ---- security exposure (measured here, under the container's systemd) -------
+for pair in hl-coord:hitless-coordinator hl-agent:hitless-agent; do
+        c=${pair%%:*} u=${pair#*:}
+        score=$(cx "$c" "systemd-analyze security $u.service" 2>/dev/null |
+                sed -n 's/.*Overall exposure level for [^:]*: *//p')
+        say "        systemd-analyze security $u.service: ${score:-?}"
+        echo "$u.service ${score:-?}" >>"$WORK/security.txt"
+done
+cp "$WORK/security.txt" "$PKG_OUT/security-scores.txt" 2>/dev/null
+score_c=$(awk '/coordinator/ { print $2 }' "$WORK/security.txt")
+score_a=$(awk '/agent/ { print $2 }' "$WORK/security.txt")
+check "coordinator exposure <= 2.0 (measured $score_c)" awk -v s="$score_c" 'BEGIN { exit !(s != "" && s + 0 <= 2.0) }'
+check "agent exposure <= 7.0 (measured $score_a)" awk -v s="$score_a" 'BEGIN { exit !(s != "" && s + 0 <= 7.0) }'
+
+# ---- remove / reinstall / purge ---------------------------------------------
+say "-- remove, reinstall, purge"
+AGENT_FILES="agent.conf agent.key agent.key_secret"
+COORD_FILES="coordinator.conf coordinator.key coordinator.key_secret"
+echo '# local change, kept across reinstall' >>"$ROOT_C/etc/hitless/coordinator.conf"
+sum_a=$(sums hl-agent "$AGENT_FILES")
+sum_c=$(sums hl-coord "$COORD_FILES")
+
+cin "apt-get remove hitless-agent" hl-agent "$APT remove hitless-agent"
+cin "remove stopped the agent" hl-agent \
+        '! systemctl is-active -q hitless-agent && ! pgrep -x hitless-agent'
+cin "apt-get remove hitless-coordinator" hl-coord "$APT remove hitless-coordinator"
+cin "remove stopped the coordinator" hl-coord \
+        '! systemctl is-active -q hitless-coordinator && ! pgrep -x hitless-coordin'
+check "remove kept agent config and keys" test "$(sums hl-agent "$AGENT_FILES")" = "$sum_a"
+check "remove kept coordinator config and keys" test "$(sums hl-coord "$COORD_FILES")" = "$sum_c"
+
+cin "reinstall hitless-agent" hl-agent "$APT install hitless-agent"
+cin "reinstall hitless-coordinator" hl-coord "$APT install hitless-coordinator"
+check "reinstall kept agent config and keys (checksums)" test "$(sums hl-agent "$AGENT_FILES")" = "$sum_a"
+check "reinstall kept coordinator config and keys (checksums)" test "$(sums hl-coord "$COORD_FILES")" = "$sum_c"
+cwait "coordinator active again" hl-coord 20 'systemctl is-active -q hitless-coordinator'
+cwait "agent active again" hl-agent 20 'systemctl is-active -q hitless-agent'
+if wait_for 30 node_healthy; then
+        ok "agent healthy again with its old key"
+else
+        fail "agent healthy again with its old key" "$(cx hl-coord 'hitlessctl nodes --json' 2>&1)"
+fi
+
+cin "apt-get purge hitless-agent" hl-agent "$APT purge hitless-agent"
+cin "purge removed agent config, keys and state" hl-agent \
+        'test ! -e /etc/hitless/agent.conf && test ! -e /etc/hitless/agent.key_secret &&
+         test ! -e /etc/hitless/agent.key && test ! -e /var/lib/hitless/agent'
+cin "apt-get purge hitless-coordinator" hl-coord "$APT purge hitless-coordinator"
+cin "purge removed coordinator config, keys, state, statoverride" hl-coord \
+        'test ! -e /etc/hitless && test ! -e /var/lib/hitless &&
+         ! dpkg-statoverride --list /etc/hitless'
+cin "both packages on one node: install, purge one, the other keeps working" hl-coord \
+        "$APT install hitless-coordinator hitless-agent >/dev/null &&
+         test \"\$(stat -c %G:%a /etc/hitless)\" = hitless:750 &&
+         $APT purge hitless-coordinator >/dev/null &&
+         test \"\$(stat -c %U:%G:%a /etc/hitless)\" = root:root:755 &&
+         test -e /etc/hitless/agent.key_secret && hitless-agent --check-config"
+
+# ---- the agent's sandbox does not get in the way of package installation ----
+say "-- package installation under the agent's sandbox"
+# A oneshot unit with every hardening setting of hitless-agent.service
+# installs hitless-coordinator: adduser, dpkg-statoverride, key generation
+# and starting a unit over D-Bus all have to work from inside it.
+awk '/^\[Install\]/ { exit }
+     /^(Type|ExecStart|ExecReload|Restart|RestartSec|WatchdogSec|NotifyAccess|KillMode|StateDirectory[A-Za-z]*|TimeoutStopSec)=/ { next }
+     { print }
+     /^\[Service\]/ { print "Type=oneshot"
+                       print "ExecStart=/bin/sh -c \"apt-get -y -q install hitless-coordinator && systemctl is-active hitless-coordinator && hitlessctl keys list\"" }' \
+        "$TOP/systemd/hitless-agent.service" >"$(nspawn_root hl-coord)/etc/systemd/system/hl-sandbox-test.service"
+cin "apt-get install runs inside the agent's sandbox" hl-coord \
+        'systemctl daemon-reload && systemctl start hl-sandbox-test ||
+         { journalctl -q --no-pager -o cat -u hl-sandbox-test | tail -n 20; false; }'
+
+# The agent upgrading its own package: apt runs in the agent's cgroup, as
+# when the agent executes a plan step; the package's postinst restarts the
+# agent. KillMode=process must keep apt/dpkg alive through that restart.
+pid_before=$(unit_prop hl-coord hitless-agent MainPID)
+cin "apt-get install --reinstall hitless-agent from the agent's cgroup" hl-coord \
+        'echo $$ >"/sys/fs/cgroup$(systemctl show -P ControlGroup hitless-agent)/cgroup.procs" &&
+         apt-get -y -q -o Dpkg::Use-Pty=0 install --reinstall hitless-agent'
+cin "dpkg finished configuring hitless-agent" hl-coord \
+        'test "$(dpkg-query -W -f "\${Status}" hitless-agent)" = "install ok installed" && ! dpkg --audit | grep -q .'
+cwait "agent restarted by its own upgrade" hl-coord 20 \
+        "systemctl is-active -q hitless-agent && test \"\$(systemctl show -P MainPID hitless-agent)\" != $pid_before"
+
+nspawn_cleanup
+
+# ---- rpm --------------------------------------------------------------------
+say "-- rpm (rpm --root on a copy of the container rootfs)"
+if [ -n "$RPM_AGENT" ] && [ -n "$RPM_COORD" ]; then
+        mkdir -p "$RPMROOT" "$WORK/upper" "$WORK/ovl"
+        mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$WORK/upper,workdir=$WORK/ovl" "$RPMROOT" &&
+                mount -t proc proc "$RPMROOT/proc" &&
+                mount --bind /dev "$RPMROOT/dev"
+        R="rpm --root $RPMROOT"
+        check "rpm --initdb" $R --initdb
+        out=$($R -ivh --nodeps "$RPM_AGENT" "$RPM_COORD" 2>&1)
+        if [ $? -eq 0 ] && ! grep -q 'scriptlet failed' <<<"$out"; then
+                ok "rpm -ivh both packages (scriptlets ran)"
+        else
+                fail "rpm -ivh both packages (scriptlets ran)" "$out"
+        fi
+        echo "$out" >>"$LOG"
+        rin() { chroot "$RPMROOT" /bin/sh -c "$*"; }
+        check "rpm: hitless user created" rin 'getent passwd hitless'
+        check "rpm: agent key generated (root, 0600)" \
+                rin 'test "$(stat -c %U:%a /etc/hitless/agent.key_secret)" = root:600'
+        check "rpm: coordinator key generated (hitless, 0600)" \
+                rin 'test "$(stat -c %U:%a /etc/hitless/coordinator.key_secret)" = hitless:600'
+        check "rpm: /etc/hitless is root:hitless 0750" \
+                rin 'test "$(stat -c %U:%G:%a /etc/hitless)" = root:hitless:750'
+        check "rpm: agent unit enabled by preset" \
+                rin 'test -L /etc/systemd/system/multi-user.target.wants/hitless-agent.service'
+        check "rpm: /var/lib/hitless/coordinator owned by hitless" \
+                rin 'test "$(stat -c %U:%a /var/lib/hitless/coordinator)" = hitless:750'
+        rsum=$(rin 'cd /etc/hitless && sha256sum *.key *.key_secret')
+        check "rpm -Uvh --replacepkgs (reinstall)" $R -Uvh --nodeps --replacepkgs "$RPM_AGENT" "$RPM_COORD"
+        check "rpm: reinstall kept the keys" test "$(rin 'cd /etc/hitless && sha256sum *.key *.key_secret')" = "$rsum"
+        check "rpm -e both packages" $R -e hitless-agent hitless-coordinator
+        check "rpm: erase removed the programs" rin '! test -e /usr/sbin/hitless-agent && ! test -e /usr/bin/hitlessctl'
+fi
+
+# File lists: the same paths in both formats, apart from documented
+# differences: unit directory (/lib/systemd on Debian 12, /usr/lib/systemd
+# on rpm systems), Debian's /usr/share/doc and lintian files, rpm's
+# /usr/lib/.build-id links, and the rpm's preset file (Debian enables units
+# in postinst).
+norm() {
+        sed -e 's|^\./|/|' -e 's|^/lib/systemd/|/usr/lib/systemd/|' |
+                grep -v -e '^/usr/share/doc/' -e '^/usr/share/lintian/' -e '^/usr/lib/\.build-id/' \
+                        -e '^/usr/lib/systemd/system-preset/' | sort
+}
+deb_files() { dpkg-deb --fsys-tarfile "$1" | tar -tvf - | awk '$1 !~ /^d/ { print $6 }' | norm; }
+rpm_files() { rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$1" 2>/dev/null | awk '$1 !~ /^d/ { print $2 }' | norm; }
+if [ -n "$RPM_AGENT" ] && [ -n "$RPM_COORD" ]; then
+        for p in agent coordinator; do
+                if [ $p = agent ]; then d=$DEB_AGENT r=$RPM_AGENT; else d=$DEB_COORD r=$RPM_COORD; fi
+                if diff=$(diff <(deb_files "$d") <(rpm_files "$r")); then
+                        ok "hitless-$p: .deb and .rpm ship the same files ($(deb_files "$d" | wc -l))"
+                else
+                        fail "hitless-$p: .deb and .rpm ship the same files" "$diff"
+                fi
+        done
+fi
+
+say "check-packages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
