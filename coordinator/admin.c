@@ -330,6 +330,44 @@ static void do_events(admin_t *a, const Hitless__EventsRequest *req, Hitless__Ad
         resp->events = list;
 }
 
+typedef struct {
+        Hitless__Counter items[DROP__COUNT + 3];
+        Hitless__Counter *dropped[DROP__COUNT];
+        Hitless__Counter *handshakes[3];
+} status_counters_t;
+
+static Hitless__Counter *counter(Hitless__Counter *c, const char *name, uint64_t value) {
+        hitless__counter__init(c);
+        c->name = (char *) name;
+        c->value = value;
+        return c;
+}
+
+static void do_status(admin_t *a, Hitless__AdminResponse *resp, Hitless__CoordinatorStatus *st,
+                      status_counters_t *sc) {
+        const codec_drops_t *d = agent_link_drops(a->d.agents);
+        st->version = HITLESS_VERSION;
+        st->agents_endpoint = (char *) agent_link_endpoint(a->d.agents);
+        st->nodes = (uint32_t) fleet_size(a->d.fleet);
+        st->nodes_online = (uint32_t) fleet_online(a->d.fleet);
+        st->keys_accepted = (uint32_t) keyring_count(a->d.keyring, KEY_ACCEPTED);
+        st->keys_pending = (uint32_t) keyring_count(a->d.keyring, KEY_PENDING);
+        st->keys_rejected = (uint32_t) keyring_count(a->d.keyring, KEY_REJECTED);
+        for (int i = 0; i < DROP__COUNT; i++)
+                sc->dropped[i] = counter(&sc->items[i], drop_reason_name((drop_reason_t) i), d->count[i]);
+        sc->handshakes[0] = counter(&sc->items[DROP__COUNT], "allowed", a->d.zap_stats->allowed);
+        sc->handshakes[1] = counter(&sc->items[DROP__COUNT + 1], "denied", a->d.zap_stats->denied);
+        sc->handshakes[2] = counter(&sc->items[DROP__COUNT + 2], "malformed", a->d.zap_stats->malformed);
+        st->n_dropped = DROP__COUNT;
+        st->dropped = sc->dropped;
+        st->n_handshakes = 3;
+        st->handshakes = sc->handshakes;
+        st->messages_received = agent_link_received(a->d.agents);
+        st->started = a->d.started;
+        resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_COORDINATOR_STATUS;
+        resp->coordinator_status = st;
+}
+
 static void reply(admin_t *a, zmq_msg_t *rid, const Hitless__AdminResponse *resp) {
         uint8_t *buf;
         size_t len;
@@ -352,6 +390,8 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         Hitless__KeyList keys = HITLESS__KEY_LIST__INIT;
         Hitless__KeyActionResult kres = HITLESS__KEY_ACTION_RESULT__INIT;
         Hitless__EventList events = HITLESS__EVENT_LIST__INIT;
+        Hitless__CoordinatorStatus status = HITLESS__COORDINATOR_STATUS__INIT;
+        status_counters_t counters;
         node_vec_t nv = { 0 };
         key_vec_t kv = { 0 };
         key_action_ctx_t kc = { 0 };
@@ -383,6 +423,9 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
                 break;
         case HITLESS__ADMIN_REQUEST__BODY_EVENTS:
                 do_events(a, req->events, &resp, &events, &ev);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_STATUS:
+                do_status(a, &resp, &status, &counters);
                 break;
         default:
                 resp.status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;

@@ -11,6 +11,7 @@
 #include "coordinator/fleet.h"
 #include "coordinator/keyring.h"
 #include "coordinator/store.h"
+#include "coordinator/zap.h"
 
 typedef struct admin admin_t;
 
@@ -19,6 +20,8 @@ typedef struct {
         fleet_t *fleet;
         keyring_t *keyring;
         agent_link_t *agents;
+        const zap_stats_t *zap_stats;
+        int64_t started;             /* unix seconds */
 } admin_deps_t;
 
 /* Creates the socket's directory (0750) and binds ipc://path. */

@@ -188,7 +188,7 @@ static int setup(coordinator_t *c) {
                 return log_error_errno(r, "cannot listen on %s: %m", c->cfg->listen);
         if ((r = write_endpoint_file(c)) < 0)
                 log_warning("cannot record the bound endpoint in %s: %s", c->cfg->state_dir, strerror(-r));
-        deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents };
+        deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents, &c->zap_stats, clock_wall_s() };
         if ((r = admin_new(c->ctx, c->cfg->admin_socket, &deps, &c->admin)) < 0)
                 return log_error_errno(r, "cannot bind admin socket %s: %m", c->cfg->admin_socket);
         if ((c->sigfd = daemon_signalfd_open()) < 0)

@@ -33,6 +33,7 @@ typedef struct {
 extern const ctl_command_t ctl_cmd_nodes;
 extern const ctl_command_t ctl_cmd_keys;
 extern const ctl_command_t ctl_cmd_events;
+extern const ctl_command_t ctl_cmd_status;
 
 /* Sends req to the coordinator and waits for the response (owned by the
  * caller: hitless__admin_response__free_unpacked). Returns CTL_EXIT_OK or

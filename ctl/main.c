@@ -12,6 +12,7 @@ static const ctl_command_t *const commands[] = {
         &ctl_cmd_nodes,
         &ctl_cmd_keys,
         &ctl_cmd_events,
+        &ctl_cmd_status,
 };
 
 static void usage(FILE *f) {

@@ -141,6 +141,18 @@ states = [k["state"] for k in json.load(sys.stdin)["keys"] if k["node_id"] == sy
 print(",".join(sorted(states)))' "$1"
 }
 
+# count_keys STATE: how many keys are in that state.
+count_keys() {
+  ctl keys list --json | $PY -c '
+import json, sys
+print(sum(1 for k in json.load(sys.stdin)["keys"] if k["state"] == sys.argv[1]))' "$1"
+}
+
+# dropped REASON: the coordinator's counter of agent messages dropped for it.
+dropped() {
+  ctl status --json | $PY -c 'import json, sys; print(json.load(sys.stdin)["dropped"][sys.argv[1]])' "$1"
+}
+
 # Assertions run helpers in `bash -c`: make them visible there.
 export T BUILD TOP PY
-export -f ctl node_field key_state coordinator_public_key
+export -f ctl node_field key_state count_keys dropped coordinator_public_key

@@ -10,6 +10,7 @@
 #       --bind-ro=/some/dir:/repo           # boots, waits for "running"
 #   nspawn_exec node1 systemctl is-active dbus
 #   nspawn_sh node1 'echo hi > /etc/motd'   # a shell line inside
+#   nspawn_exec_in_unit node1 foo.service CMD  # CMD as part of foo.service
 #   cat file | nspawn_exec node1 sh -c 'cat > /opt/file'
 #   nspawn_stop node1                       # poweroff, then TERM/KILL by PID
 #   nspawn_cleanup                          # stops every container and netns
@@ -187,6 +188,51 @@ nspawn_exec() {
                 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                 LANG=C.UTF-8 TERM=dumb HOME=/root DEBIAN_FRONTEND=noninteractive \
                 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"
+}
+
+# nspawn_exec_in_unit NAME UNIT CMD [ARGS...]: like nspawn_exec, but CMD
+# runs in UNIT's control group, as if the unit's main process had started
+# it (systemd then treats it as part of the unit: KillMode=, stop, restart).
+# Only CMD itself is moved, from the host, while it waits for a go file:
+# a process cannot migrate itself into the container across the cgroup
+# namespace boundary, and nsenter (a host-PID process) must stay outside or
+# systemd cannot list the unit's processes.
+nspawn_exec_in_unit() {
+        local name=$1 unit=$2 c cg token np child i mnt path ctrl; shift 2
+        c=$(nspawn_leader "$name")
+        if [ -z "$c" ]; then nspawn_log "$name is not running"; return 125; fi
+        cg=$(nspawn_exec "$name" systemctl show -P ControlGroup "$unit")
+        if [ -z "$cg" ]; then nspawn_log "$name: $unit has no control group"; return 125; fi
+        token=$$.$RANDOM$RANDOM
+        # A simple command run with & is exec'd by the forked shell: $! is
+        # nsenter itself, and its only child is CMD-to-be in the container.
+        nsenter -t "$c" -a -- /usr/bin/env -i \
+                PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+                LANG=C.UTF-8 TERM=dumb HOME=/root DEBIAN_FRONTEND=noninteractive \
+                SYSTEMD_PAGER= SYSTEMD_COLORS=0 /bin/sh -c \
+                'while [ ! -e "/run/nspawn-go-$0" ]; do sleep 0.05; done; rm -f "/run/nspawn-go-$0"; exec "$@"' \
+                "$token" "$@" &
+        np=$!
+        for ((i = 0; i < 100; i++)); do
+                child=$(pgrep -P "$np" | head -n 1)
+                [ -n "$child" ] && break
+                sleep 0.05
+        done
+        if [ -z "$child" ]; then kill "$np" 2>/dev/null; wait "$np"; return 125; fi
+        # The leader sits in ROOT/init.scope of each hierarchy systemd uses:
+        # the unified one (cgroup v2, or hybrid's "unified") and, on hybrid
+        # hosts, the name=systemd one.
+        while IFS=: read -r _ ctrl path; do
+                case "$ctrl" in
+                "") mnt=/sys/fs/cgroup
+                    [ -d /sys/fs/cgroup/unified ] && mnt=/sys/fs/cgroup/unified ;;
+                name=systemd) mnt=/sys/fs/cgroup/systemd ;;
+                *) continue ;;
+                esac
+                echo "$child" >"$mnt${path%/init.scope}$cg/cgroup.procs"
+        done <"/proc/$c/cgroup"
+        : >"/proc/$c/root/run/nspawn-go-$token"
+        wait "$np"
 }
 
 # nspawn_sh NAME 'shell line': the line run by /bin/sh -c inside.

@@ -1,0 +1,43 @@
+#!/bin/bash
+# Durability: the coordinator killed with SIGKILL and restarted keeps every
+# key, node and event; nodes show unreachable until their agents, which
+# reconnect on their own, say Hello again. An acknowledged accept survives
+# a kill that follows it at once.
+. "$TOP/tests/lib/itest.sh"
+
+HEARTBEAT=500ms
+start_coordinator
+for n in db1 db2 db3; do make_agent $n; start_agent $n; done
+wait_for 10 "three keys pending" bash -c '[ "$(count_keys pending)" = 3 ]'
+ctl keys accept db1 >/dev/null && ctl keys accept db2 >/dev/null
+wait_for 15 "db1 and db2 online" bash -c '[ "$(node_field db1 state)" = online ] && [ "$(node_field db2 state)" = online ]'
+sleep 1.2   # one store flush of their health
+
+ctl keys accept db3 >/dev/null
+kill -KILL "$COORD_PID"
+check "the coordinator died" bash -c "! kill -0 $COORD_PID 2>/dev/null"
+start_coordinator
+check "db3's accept, acknowledged just before the kill, survived" bash -c '[ "$(key_state db3)" = accepted ]'
+check "db1 and db2 are still listed after the restart" bash -c '[ -n "$(node_field db1 node_id)" ] && [ -n "$(node_field db2 node_id)" ]'
+check "their last health survived" bash -c '[ "$(node_field db1 health)" = healthy ]'
+check "the accept events survived" bash -c '[ "$(ctl events --json | grep -o key.accepted | wc -l)" = 3 ]'
+wait_for 15 "all three agents reconnect and are online" \
+  bash -c 'for n in db1 db2 db3; do [ "$(node_field $n state)" = online ] || exit 1; done'
+
+# A clean stop, then a start: the same, and SIGTERM exits 0.
+kill -TERM "$COORD_PID"; wait "$COORD_PID"; rc=$?
+check "SIGTERM stops the coordinator with exit 0" [ $rc -eq 0 ]
+start_coordinator
+check "after a clean restart every node is listed" \
+  bash -c '[ "$(ctl nodes --json | grep -o "\"node_id\"" | wc -l)" = 3 ]'
+wait_for 15 "and online again" bash -c 'for n in db1 db2 db3; do [ "$(node_field $n state)" = online ] || exit 1; done'
+
+# Agents killed: unreachable after node_timeout (3 heartbeats), not before.
+kill -KILL "${AGENT_PID[db2]}"
+sleep 0.6
+check "db2 is still online one heartbeat after its agent died" bash -c '[ "$(node_field db2 state)" = online ]'
+wait_for 4 "db2 is marked unreachable after node_timeout" bash -c '[ "$(node_field db2 state)" = unreachable ]'
+check "the unreachable event is recorded" bash -c 'ctl events --node db2 | grep -q node.unreachable'
+start_agent db2
+wait_for 10 "db2 comes back online after its agent restarts" bash -c '[ "$(node_field db2 state)" = online ]'
+finish
