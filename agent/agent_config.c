@@ -92,12 +92,14 @@ static void parse_check(const config_setting_t *s, check_config_t *c, conf_repor
                 conf_report_add(r, s, "kind", "unknown check kind \"%s\" (unit, tcp, http, exec)", kind);
         }
         /* Keys that belong to another kind are mistakes worth reporting. */
-        static const struct { const char *key; check_kind_t kind; } owned[] = {
-                { "unit", CHECK_UNIT }, { "argv", CHECK_EXEC }, { "path", CHECK_HTTP },
-                { "expect", CHECK_HTTP },
+        static const struct { const char *key; unsigned kinds; } owned[] = {
+                { "unit", 1u << CHECK_UNIT }, { "argv", 1u << CHECK_EXEC },
+                { "host", 1u << CHECK_TCP | 1u << CHECK_HTTP },
+                { "port", 1u << CHECK_TCP | 1u << CHECK_HTTP },
+                { "path", 1u << CHECK_HTTP }, { "expect", 1u << CHECK_HTTP },
         };
         for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
-                if (config_setting_get_member(s, owned[i].key) && c->kind != owned[i].kind)
+                if (config_setting_get_member(s, owned[i].key) && !(owned[i].kinds & (1u << c->kind)))
                         conf_report_add(r, config_setting_get_member(s, owned[i].key), NULL,
                                         "not used by a \"%s\" check", kind);
         free(kind);
@@ -162,10 +164,8 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
         if (e < 0)
                 return e;
         e = conf_load(&cfg, path, r);
-        if (e < 0) {
-                config_destroy(&cfg);
+        if (e < 0)
                 return e;
-        }
         c = calloc(1, sizeof *c);
         if (!c) {
                 config_destroy(&cfg);
@@ -220,8 +220,11 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
                                                                 c->checks[i].name);
                 }
         }
+        /* Only a node id taken from the hostname is checked here: one set
+         * in the file was checked (and reported) above. */
+        bool node_id_default = !c->node_id;
         apply_defaults(c);
-        if (c->node_id && !node_id_valid(c->node_id))
+        if (node_id_default && c->node_id && !node_id_valid(c->node_id))
                 conf_report_add(r, NULL, "node_id",
                                 "the default (hostname \"%s\") is not a valid node id; set node_id",
                                 c->hostname);

@@ -131,7 +131,9 @@ static void reload(agent_t *a) {
 }
 
 static int run(agent_t *a) {
-        int64_t watchdog_ms = daemon_watchdog_interval_ms(), next_watchdog = 0;
+        daemon_watchdog_t watchdog;
+
+        daemon_watchdog_init(&watchdog);
 
         if (start_session(a) < 0)
                 return -1;
@@ -145,8 +147,8 @@ static int run(agent_t *a) {
                         items[n++] = (zmq_pollitem_t) { session_monitor(a->session), 0, ZMQ_POLLIN, 0 };
                         wait = session_next_due(a->session) - now;
                 }
-                if (watchdog_ms && next_watchdog - now < wait)
-                        wait = next_watchdog - now;
+                if (daemon_watchdog_wait_ms(&watchdog, now) < wait)
+                        wait = daemon_watchdog_wait_ms(&watchdog, now);
                 if (zmq_poll(items, n, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
                         return log_error_errno(errno, "poll failed: %m");
                 now = clock_mono_ms();
@@ -175,10 +177,7 @@ static int run(agent_t *a) {
                         session_tick(a->session, now);
                         notify_status(a, session_status(a->session));
                 }
-                if (watchdog_ms && now >= next_watchdog) {
-                        daemon_notify_watchdog();
-                        next_watchdog = now + watchdog_ms;
-                }
+                daemon_watchdog_tick(&watchdog, now);
         }
 }
 

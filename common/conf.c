@@ -71,6 +71,7 @@ int conf_load(config_t *cfg, const char *path, conf_report_t *r) {
         if (!f) {
                 int e = errno;
                 conf_report_add(r, NULL, NULL, "cannot read config file: %s", strerror(e));
+                config_destroy(cfg);
                 return -e;
         }
         fclose(f);
@@ -84,6 +85,7 @@ int conf_load(config_t *cfg, const char *path, conf_report_t *r) {
                         r->lines = n;
                         r->lines[r->n_lines++] = strdup(line);
                 }
+                config_destroy(cfg);
                 return -EINVAL;
         }
         return 0;
@@ -199,7 +201,7 @@ int conf_parse_duration_ms(const char *s, int64_t *ret_ms) {
         errno = 0;
         double v = strtod(s, &end);
         double mult;
-        if (errno || end == s || v < 0)
+        if (errno || end == s || !(v >= 0))  /* also refuses "nan" */
                 return -EINVAL;
         if (strcmp(end, "ms") == 0)
                 mult = 1;
@@ -230,9 +232,14 @@ bool conf_get_duration_ms(const config_setting_t *group, const char *key, bool r
         case CONFIG_TYPE_INT:
                 v = (int64_t) config_setting_get_int(s) * 1000;
                 break;
-        case CONFIG_TYPE_INT64:
-                v = config_setting_get_int64(s) * 1000;
+        case CONFIG_TYPE_INT64: {
+                /* Saturate rather than overflow: such a value is out of
+                 * range anyway, and must not wrap into it. */
+                long long secs = config_setting_get_int64(s);
+                v = secs > INT64_MAX / 1000 ? INT64_MAX
+                  : secs < INT64_MIN / 1000 ? INT64_MIN : (int64_t) secs * 1000;
                 break;
+        }
         case CONFIG_TYPE_STRING:
                 if (conf_parse_duration_ms(config_setting_get_string(s), &v) == 0)
                         break;

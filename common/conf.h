@@ -24,8 +24,9 @@ void conf_report_add(conf_report_t *r, const config_setting_t *s, const char *ke
 /* Prints every line to stderr. */
 void conf_report_print(const conf_report_t *r);
 
-/* Reads and parses path into cfg (initialised here; config_destroy it).
- * Returns 0, or -errno with a line added to r (cannot read, syntax error). */
+/* Reads and parses path into cfg (initialised here). Returns 0 (the caller
+ * then owns cfg: config_destroy it), or -errno with a line added to r
+ * (cannot read, syntax error) and cfg already destroyed. */
 int conf_load(config_t *cfg, const char *path, conf_report_t *r);
 
 /* Full dotted path of a setting ("coordinator.endpoint", "checks.[2].port")

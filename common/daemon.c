@@ -53,13 +53,23 @@ void daemon_notify_stopping(void) {
         sd_notify(0, "STOPPING=1");
 }
 
-int64_t daemon_watchdog_interval_ms(void) {
+void daemon_watchdog_init(daemon_watchdog_t *w) {
         uint64_t usec = 0;
-        if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
-                return 0;
-        return (int64_t) (usec / 2000);
+        w->interval_ms = 0;
+        w->next_ms = 0;
+        if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+                w->interval_ms = (int64_t) (usec / 2000);
 }
 
-void daemon_notify_watchdog(void) {
+int64_t daemon_watchdog_wait_ms(const daemon_watchdog_t *w, int64_t now_ms) {
+        if (!w->interval_ms)
+                return INT64_MAX;
+        return w->next_ms > now_ms ? w->next_ms - now_ms : 0;
+}
+
+void daemon_watchdog_tick(daemon_watchdog_t *w, int64_t now_ms) {
+        if (!w->interval_ms || now_ms < w->next_ms)
+                return;
         sd_notify(0, "WATCHDOG=1");
+        w->next_ms = now_ms + w->interval_ms;
 }

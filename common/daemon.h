@@ -19,7 +19,15 @@ void daemon_notify_reloading(void);
 void daemon_notify_reloaded(void);
 void daemon_notify_stopping(void);
 
-/* How often to send WATCHDOG=1: half of WATCHDOG_USEC, or 0 when systemd
- * did not enable the watchdog for us. */
-int64_t daemon_watchdog_interval_ms(void);
-void daemon_notify_watchdog(void);
+/* WATCHDOG=1 at half of WATCHDOG_USEC, when systemd enabled the watchdog
+ * for us; otherwise the watchdog never comes due. */
+typedef struct {
+        int64_t interval_ms;   /* 0: disabled */
+        int64_t next_ms;
+} daemon_watchdog_t;
+
+void daemon_watchdog_init(daemon_watchdog_t *w);
+/* Milliseconds until the next ping is due (INT64_MAX when disabled). */
+int64_t daemon_watchdog_wait_ms(const daemon_watchdog_t *w, int64_t now_ms);
+/* Pings systemd if due. */
+void daemon_watchdog_tick(daemon_watchdog_t *w, int64_t now_ms);

@@ -238,9 +238,12 @@ static bool heartbeat_fields_ok(const Hitless__Heartbeat *hb) {
 }
 
 /* Remembers which libzmq connection the node talks over (its fd and the
- * peer's ip:port), so that a revoked node's connection can be closed. */
-static void note_connection(node_t *n, int fd) {
-        if (fd < 0 || fd == n->peer_fd)
+ * peer's ip:port), so that a revoked node's connection can be closed. A
+ * new connection often gets the fd number of the one it replaces, so the
+ * address is read again whenever the fd differs or the node says Hello
+ * (every connection starts with one). */
+static void note_connection(node_t *n, int fd, bool hello) {
+        if (fd < 0 || (fd == n->peer_fd && !hello))
                 return;
         n->peer_fd = peer_of(fd, n->peer_address, sizeof n->peer_address) ? fd : -1;
 }
@@ -255,12 +258,12 @@ void agent_link_drop(agent_link_t *l, node_t *n, const char *why) {
         fleet_revoke(l->fleet, n, why);
 }
 
-static void remember_route(node_t *n, route_t from, int fd) {
+static void remember_route(node_t *n, route_t from, int fd, bool hello) {
         if (from.len <= sizeof n->routing_id) {
                 memcpy(n->routing_id, from.id, from.len);
                 n->routing_id_len = from.len;
         }
-        note_connection(n, fd);
+        note_connection(n, fd, hello);
 }
 
 static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello *h, route_t from,
@@ -286,7 +289,7 @@ static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello 
                 log_node(LOG_ERR, node_id, "cannot register node");
                 return;
         }
-        remember_route(n, from, fd);
+        remember_route(n, from, fd, true);
         w.node_id = (char *) node_id;
         w.coordinator_version = HITLESS_VERSION;
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
@@ -307,7 +310,7 @@ static void on_heartbeat(agent_link_t *l, const char *node_id, const Hitless__He
                 drop(l, DROP_REFUSED, node_id, "heartbeat with oversized fields");
                 return;
         }
-        remember_route(n, from, fd);
+        remember_route(n, from, fd, false);
         fleet_heartbeat(l->fleet, n, hb, now_ms);
 }
 

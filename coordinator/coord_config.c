@@ -21,10 +21,8 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         int e;
 
         e = conf_load(&cfg, path, r);
-        if (e < 0) {
-                config_destroy(&cfg);
+        if (e < 0)
                 return e;
-        }
         c = calloc(1, sizeof *c);
         if (!c) {
                 config_destroy(&cfg);

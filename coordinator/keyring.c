@@ -238,16 +238,20 @@ auth_verdict_t keyring_authorize(keyring_t *k, const char *public_key, const cha
 int keyring_claim(keyring_t *k, const char *public_key, const char *node_id, int64_t now_ms) {
         key_entry_t *e = zhashx_lookup(k->by_key, public_key);
         key_entry_t *owner = zhashx_lookup(k->accepted_by_node, node_id);
+        key_record_t rec;
         int r;
 
         if (!e || e->rec.state != KEY_PENDING)
                 return -ENOENT;
         if (e->rec.node_id[0])
                 return -EALREADY;
-        snprintf(e->rec.node_id, sizeof e->rec.node_id, "%s", node_id);
-        r = store_key_put(k->store, &e->rec);
+        /* Change the entry only once the store has the claim. */
+        rec = e->rec;
+        snprintf(rec.node_id, sizeof rec.node_id, "%s", node_id);
+        r = store_key_put(k->store, &rec);
         if (r < 0)
                 return r;
+        e->rec = rec;
         e->dirty = false;
         if (owner) {
                 if (ratelimit_allow(&k->log_limit, now_ms))
@@ -315,33 +319,34 @@ static void copy_record(key_record_t *dst, const key_entry_t *e) {
                 *dst = e->rec;
 }
 
-int keyring_accept(keyring_t *k, const char *name, const char *actor, key_record_t *ret) {
+/* accept and reject: the named key moves to `to`, unless already there. */
+static int transition_named(keyring_t *k, const char *name, key_state_t to, const char *kind,
+                            const char *actor, key_record_t *ret) {
         key_entry_t *e;
         int r = find_for_admin(k, name, &e);
         if (r < 0)
                 return r;
-        if (e->rec.state == KEY_ACCEPTED)
+        if (e->rec.state == to)
                 return -EALREADY;
-        key_entry_t *owner = zhashx_lookup(k->accepted_by_node, e->rec.node_id);
-        if (owner && owner != e)
-                return -EEXIST;
-        r = persist_transition(k, e, KEY_ACCEPTED, "key.accepted", actor);
+        if (to == KEY_ACCEPTED) {
+                key_entry_t *owner = zhashx_lookup(k->accepted_by_node, e->rec.node_id);
+                if (!e->rec.node_id[0])
+                        return -ENOENT;  /* it never said which node it is */
+                if (owner && owner != e)
+                        return -EEXIST;
+        }
+        r = persist_transition(k, e, to, kind, actor);
         if (r == 0)
                 copy_record(ret, e);
         return r;
 }
 
+int keyring_accept(keyring_t *k, const char *name, const char *actor, key_record_t *ret) {
+        return transition_named(k, name, KEY_ACCEPTED, "key.accepted", actor, ret);
+}
+
 int keyring_reject(keyring_t *k, const char *name, const char *actor, key_record_t *ret) {
-        key_entry_t *e;
-        int r = find_for_admin(k, name, &e);
-        if (r < 0)
-                return r;
-        if (e->rec.state == KEY_REJECTED)
-                return -EALREADY;
-        r = persist_transition(k, e, KEY_REJECTED, "key.rejected", actor);
-        if (r == 0)
-                copy_record(ret, e);
-        return r;
+        return transition_named(k, name, KEY_REJECTED, "key.rejected", actor, ret);
 }
 
 int keyring_delete(keyring_t *k, const char *name, const char *actor, key_record_t *ret) {

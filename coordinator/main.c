@@ -235,10 +235,11 @@ static void log_drops(coordinator_t *c) {
 }
 
 static int run(coordinator_t *c) {
-        int64_t watchdog_ms = daemon_watchdog_interval_ms();
-        int64_t next_tick = clock_mono_ms() + TICK_MS, next_watchdog = 0, next_keyflush = 0;
+        daemon_watchdog_t watchdog;
+        int64_t next_tick = clock_mono_ms() + TICK_MS, next_keyflush = 0;
         int64_t next_droplog = clock_mono_ms() + 60000;
 
+        daemon_watchdog_init(&watchdog);
         log_info("serving agents on %s, admin on %s", agent_link_endpoint(c->agents), c->cfg->admin_socket);
         update_status(c);
         daemon_notify_ready(c->status);
@@ -252,8 +253,8 @@ static int run(coordinator_t *c) {
                 };
                 int64_t now = clock_mono_ms();
                 int64_t wait = next_tick - now;
-                if (watchdog_ms && next_watchdog - now < wait)
-                        wait = next_watchdog - now;
+                if (daemon_watchdog_wait_ms(&watchdog, now) < wait)
+                        wait = daemon_watchdog_wait_ms(&watchdog, now);
                 if (agent_link_next_due(c->agents) - now < wait)
                         wait = agent_link_next_due(c->agents) - now;
                 if (zmq_poll(items, 4, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
@@ -299,10 +300,7 @@ static int run(coordinator_t *c) {
                         update_status(c);
                         next_tick = now + TICK_MS;
                 }
-                if (watchdog_ms && now >= next_watchdog) {
-                        daemon_notify_watchdog();
-                        next_watchdog = now + watchdog_ms;
-                }
+                daemon_watchdog_tick(&watchdog, now);
         }
 }
 

@@ -153,6 +153,11 @@ dropped() {
   ctl status --json | $PY -c 'import json, sys; print(json.load(sys.stdin)["dropped"][sys.argv[1]])' "$1"
 }
 
+# handshakes VERDICT: the coordinator's ZAP counter (allowed, denied, malformed).
+handshakes() {
+  ctl status --json | $PY -c 'import json, sys; print(json.load(sys.stdin)["handshakes"][sys.argv[1]])' "$1"
+}
+
 # Assertions run helpers in `bash -c`: make them visible there.
 export T BUILD TOP PY
-export -f ctl node_field key_state count_keys dropped coordinator_public_key
+export -f ctl node_field key_state count_keys dropped handshakes coordinator_public_key
