@@ -314,6 +314,9 @@ static void do_events(admin_t *a, const Hitless__EventsRequest *req, Hitless__Ad
         uint32_t limit = req->limit ? req->limit : 100;
         if (limit > 10000)
                 limit = 10000;
+        /* Node events wait for the next flush; show everything known. */
+        if (fleet_flush(a->d.fleet) < 0)
+                log_warning("store: cannot save node state: %s", store_last_error(a->d.store));
         ev->cap = limit;
         ev->v = calloc(limit, sizeof *ev->v);
         ev->items = calloc(limit, sizeof *ev->items);

@@ -7,6 +7,10 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/ratelimit.h"
+
+/* Beyond this many queued events the queue is flushed at once. */
+#define MAX_QUEUED_EVENTS 20000
 
 struct fleet {
         store_t *store;
@@ -15,6 +19,9 @@ struct fleet {
         node_t *live_head, *live_tail;
         node_t *dirty_head;
         size_t online;
+        event_record_t *events;     /* queued, written by fleet_flush */
+        size_t n_events;
+        ratelimit_t log_limit;      /* per-node lines when many change at once */
 };
 
 static void node_free(void **item) {
@@ -120,6 +127,12 @@ int fleet_new(store_t *store, int64_t node_timeout_ms, fleet_t **ret) {
         f->timeout_ms = node_timeout_ms;
         f->nodes = zhashx_new();
         zhashx_set_destructor(f->nodes, node_free);
+        f->events = calloc(MAX_QUEUED_EVENTS, sizeof *f->events);
+        ratelimit_init(&f->log_limit, 5, 50);
+        if (!f->events) {
+                fleet_destroy(&f);
+                return -ENOMEM;
+        }
         r = store_nodes_foreach(store, restore_one, f);
         if (r < 0) {
                 fleet_destroy(&f);
@@ -134,6 +147,7 @@ void fleet_destroy(fleet_t **fp) {
         if (!f)
                 return;
         zhashx_destroy(&f->nodes);
+        free(f->events);
         free(f);
         *fp = NULL;
 }
@@ -149,14 +163,19 @@ node_t *fleet_find(fleet_t *f, const char *node_id) {
 static void event(fleet_t *f, const node_t *n, const char *kind, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 static void event(fleet_t *f, const node_t *n, const char *kind, const char *fmt, ...) {
-        char msg[512];
         va_list ap;
+        if (f->n_events == MAX_QUEUED_EVENTS && fleet_flush(f) < 0) {
+                log_warning("store: cannot save node events: %s", store_last_error(f->store));
+                return;
+        }
+        event_record_t *e = &f->events[f->n_events++];
+        e->time = clock_wall_s();
+        snprintf(e->node_id, sizeof e->node_id, "%s", n->id);
+        snprintf(e->kind, sizeof e->kind, "%s", kind);
+        snprintf(e->actor, sizeof e->actor, "coordinator");
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        vsnprintf(e->message, sizeof e->message, fmt, ap);
         va_end(ap);
-        if (store_event_append(f->store, clock_wall_s(), n->id, kind, "coordinator", msg, NULL) < 0)
-                log_warning("store: cannot record event %s for %s: %s", kind, n->id,
-                            store_last_error(f->store));
 }
 
 int fleet_register(fleet_t *f, const char *node_id, const Hitless__Hello *hello,
@@ -202,7 +221,8 @@ int fleet_register(fleet_t *f, const char *node_id, const Hitless__Hello *hello,
         mark_dirty(f, n);
         event(f, n, "node.registered", "%s agent %s from %s, boot %s", is_new ? "new node," : "",
               hello->agent_version, address, hello->boot_id);
-        log_node(LOG_INFO, n->id, "registered (agent %s, %s)", hello->agent_version, address);
+        if (ratelimit_allow(&f->log_limit, now_ms))
+                log_node(LOG_INFO, n->id, "registered (agent %s, %s)", hello->agent_version, address);
         *ret = n;
         return 0;
 }
@@ -266,10 +286,16 @@ int fleet_expire(fleet_t *f, int64_t now_ms) {
                 mark_dirty(f, n);
                 event(f, n, "node.unreachable", "no heartbeat for %lld ms",
                       (long long) (now_ms - n->last_seen_ms));
-                log_node(LOG_WARNING, n->id, "unreachable: no heartbeat for %lld ms",
-                         (long long) (now_ms - n->last_seen_ms));
+                if (ratelimit_allow(&f->log_limit, now_ms))
+                        log_node(LOG_WARNING, n->id, "unreachable: no heartbeat for %lld ms",
+                                 (long long) (now_ms - n->last_seen_ms));
                 count++;
         }
+        /* A partition can take thousands at once: one line says how many. */
+        uint64_t quiet = ratelimit_take_suppressed(&f->log_limit);
+        if (quiet)
+                log_warning("%llu more nodes changed state without a log line each (see hitlessctl events)",
+                            (unsigned long long) quiet);
         return count;
 }
 
@@ -307,11 +333,15 @@ int fleet_remove(fleet_t *f, const char *node_id) {
 
 int fleet_flush(fleet_t *f) {
         int r;
-        if (!f->dirty_head)
+        if (!f->dirty_head && !f->n_events)
                 return 0;
         r = store_begin(f->store);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < f->n_events && r >= 0; i++) {
+                const event_record_t *e = &f->events[i];
+                r = store_event_append(f->store, e->time, e->node_id, e->kind, e->actor, e->message, NULL);
+        }
         for (node_t *n = f->dirty_head; n && r >= 0; n = n->dirty_next) {
                 uint8_t *buf;
                 size_t len;
@@ -331,6 +361,7 @@ int fleet_flush(fleet_t *f) {
         r = store_commit(f->store);
         if (r < 0)
                 return r;
+        f->n_events = 0;
         while (f->dirty_head) {
                 node_t *n = f->dirty_head;
                 f->dirty_head = n->dirty_next;

@@ -5,8 +5,12 @@
  * the tail of the liveness list, a mark on the dirty list); expiry looks
  * only at the head of the liveness list (the node heard from longest ago);
  * the store is written in one transaction per flush, for changed nodes
- * only. Nodes are restored from the store at start, all unreachable until
- * their agent says Hello again. */
+ * only, together with the node events queued since the last flush (one
+ * fsync for 10,000 nodes re-registering after a restart, not 10,000). A
+ * crash loses at most the last second of node events and health, never an
+ * admin action (those are written by the keyring before they are
+ * acknowledged). Nodes are restored from the store at start, all
+ * unreachable until their agent says Hello again. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,7 +62,8 @@ int fleet_expire(fleet_t *f, int64_t now_ms);
 void fleet_revoke(fleet_t *f, node_t *n, const char *why);
 int fleet_remove(fleet_t *f, const char *node_id);
 
-/* Writes every changed node to the store in one transaction. */
+/* Writes every changed node and every queued event to the store in one
+ * transaction. */
 int fleet_flush(fleet_t *f);
 
 size_t fleet_size(const fleet_t *f);
