@@ -1,6 +1,7 @@
 #include "common/codec.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 static const char *const drop_names[DROP__COUNT] = {
@@ -25,6 +26,41 @@ drop_reason_t drop_reason_from_errno(int err) {
         }
 }
 
+/* Field number 0 is not valid protobuf, but protobuf-c 1.4 accepts it as
+ * an unknown field when the tag takes more bytes than needed ("85 00"),
+ * keeps it, packs it again as "05" and then refuses to unpack that. So a
+ * message holding one cannot be copied (fleet.c copies what agents send by
+ * packing and unpacking): refuse it here, at any depth. */
+static bool has_field_zero(const ProtobufCMessage *m) {
+        const ProtobufCMessageDescriptor *desc = m->descriptor;
+
+        for (unsigned i = 0; i < m->n_unknown_fields; i++)
+                if (m->unknown_fields[i].tag == 0)
+                        return true;
+        for (unsigned i = 0; i < desc->n_fields; i++) {
+                const ProtobufCFieldDescriptor *f = &desc->fields[i];
+                const char *p = (const char *) m + f->offset;
+
+                if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+                        continue;
+                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                        size_t n = *(const size_t *) ((const char *) m + f->quantifier_offset);
+                        ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *) p;
+                        for (size_t j = 0; j < n; j++)
+                                if (has_field_zero(v[j]))
+                                        return true;
+                        continue;
+                }
+                if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+                    *(const uint32_t *) ((const char *) m + f->quantifier_offset) != f->id)
+                        continue;
+                const ProtobufCMessage *sub = *(ProtobufCMessage *const *) p;
+                if (sub && has_field_zero(sub))
+                        return true;
+        }
+        return false;
+}
+
 /* Every top-level message has `uint32 protocol_version = 1` and one oneof
  * `body`; both are checked through the descriptor so the four decoders
  * share one implementation. */
@@ -40,6 +76,10 @@ static int decode_checked(const ProtobufCMessageDescriptor *desc, const uint8_t 
         m = protobuf_c_message_unpack(desc, NULL, len, data);
         if (!m)
                 return -EBADMSG;
+        if (has_field_zero(m)) {
+                protobuf_c_message_free_unpacked(m, NULL);
+                return -EBADMSG;
+        }
 
         vf = protobuf_c_message_descriptor_get_field_by_name(desc, "protocol_version");
         version = *(const uint32_t *) ((const char *) m + vf->offset);
@@ -54,6 +94,12 @@ static int decode_checked(const ProtobufCMessageDescriptor *desc, const uint8_t 
                         break;
                 }
         }
+        /* An AdminResponse reporting a failure carries only status and
+         * error: the admin server sends those without a body, and the CLI
+         * must still see the error. */
+        if (body_case == 0 && desc == &hitless__admin_response__descriptor &&
+            ((const Hitless__AdminResponse *) m)->status != HITLESS__ADMIN_STATUS__ADMIN_OK)
+                body_case = -1;
         if (body_case == 0) {
                 protobuf_c_message_free_unpacked(m, NULL);
                 return -ENODATA;

@@ -41,7 +41,8 @@ drop_reason_t drop_reason_from_errno(int err);
  *   -EMSGSIZE  len > max_len
  *   -EBADMSG   not a valid protobuf of the expected type
  *   -EPROTO    protocol_version != HITLESS_PROTOCOL_VERSION
- *   -ENODATA   decodes, but carries no body this build knows */
+ *   -ENODATA   decodes, but carries no body this build knows (an
+ *              AdminResponse whose status is not ADMIN_OK needs none) */
 int codec_decode_agent(const uint8_t *data, size_t len, size_t max_len,
                        Hitless__AgentMessage **ret);
 int codec_decode_coordinator(const uint8_t *data, size_t len, size_t max_len,

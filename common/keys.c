@@ -70,6 +70,42 @@ static bool key_is_zero(const byte *k) {
         return true;
 }
 
+/* Reads the zcert text file at path itself rather than with zcert_load(),
+ * which first tries "PATH_secret" (so it may read another file than the
+ * one checked) and leaks memory on a file that does not parse. Returns a
+ * certificate (secret key zero if the file has none) or NULL. */
+static zcert_t *cert_load(const char *path) {
+        uint8_t pub[32] = { 0 }, sec[32] = { 0 };
+        char buf[16384];
+        zcert_t *cert = NULL;
+        FILE *f = fopen(path, "re");
+        size_t n;
+
+        if (!f)
+                return NULL;
+        n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        if (n == 0 || n == sizeof buf)
+                return NULL;  /* empty, or far too large for a key file */
+        zchunk_t *chunk = zchunk_new(buf, n);
+        if (!chunk)
+                return NULL;
+        zconfig_t *root = zconfig_chunk_load(chunk);
+        zchunk_destroy(&chunk);
+        if (!root)
+                return NULL;
+        const char *pub_txt = zconfig_get(root, "/curve/public-key", NULL);
+        const char *sec_txt = zconfig_get(root, "/curve/secret-key", NULL);
+        if (keys_z85_valid(pub_txt) && (!sec_txt || !*sec_txt || keys_z85_valid(sec_txt))) {
+                zmq_z85_decode(pub, pub_txt);
+                if (sec_txt && *sec_txt)
+                        zmq_z85_decode(sec, sec_txt);
+                cert = zcert_new_from(pub, sec);
+        }
+        zconfig_destroy(&root);
+        return cert;
+}
+
 int keys_load_secret(const char *path, zcert_t **ret) {
         struct stat st;
 
@@ -79,7 +115,7 @@ int keys_load_secret(const char *path, zcert_t **ret) {
                 return -EPERM;
         if (access(path, R_OK) < 0)
                 return -errno;
-        zcert_t *cert = zcert_load(path);
+        zcert_t *cert = cert_load(path);
         if (!cert)
                 return -EINVAL;
         if (key_is_zero(zcert_secret_key(cert)) || key_is_zero(zcert_public_key(cert))) {
@@ -99,7 +135,7 @@ int keys_load_public(const char *z85_or_path, char ret_z85[KEYS_Z85_LEN + 1]) {
                 return -errno;
         if (access(z85_or_path, R_OK) < 0)
                 return -errno;
-        zcert_t *cert = zcert_load(z85_or_path);
+        zcert_t *cert = cert_load(z85_or_path);
         if (!cert)
                 return -EINVAL;
         int r = key_is_zero(zcert_public_key(cert)) ? -EINVAL : 0;

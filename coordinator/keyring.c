@@ -382,7 +382,7 @@ int keyring_foreach_pending(keyring_t *k, int (*cb)(const char *node_id, void *u
         zlistx_set_destructor(names, (czmq_destructor *) zstr_free);
         zlistx_set_duplicator(names, (czmq_duplicator *) strdup);
         for (key_entry_t *e = zhashx_first(k->by_key); e; e = zhashx_next(k->by_key))
-                if (e->rec.state == KEY_PENDING)
+                if (e->rec.state == KEY_PENDING && e->rec.node_id[0])
                         zlistx_add_end(names, e->rec.public_key);
         for (char *n = zlistx_first(names); n && r == 0; n = zlistx_next(names))
                 r = cb(n, ud);

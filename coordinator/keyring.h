@@ -77,8 +77,10 @@ int keyring_accept(keyring_t *k, const char *name, const char *actor, key_record
 int keyring_reject(keyring_t *k, const char *name, const char *actor, key_record_t *ret);
 int keyring_delete(keyring_t *k, const char *name, const char *actor, key_record_t *ret);
 
-/* Calls cb(public_key, ud) for every pending key (on a snapshot, so cb may
- * accept or reject). A non-zero return from cb stops the walk. */
+/* Calls cb(public_key, ud) for every pending key that has claimed a node
+ * id (on a snapshot, so cb may accept or reject). A non-zero return from
+ * cb stops the walk. Keys that never said which node they are cannot be
+ * accepted, so they are left out. */
 int keyring_foreach_pending(keyring_t *k, int (*cb)(const char *public_key, void *ud), void *ud);
 
 int keyring_count(keyring_t *k, key_state_t state);
