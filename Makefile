@@ -4,6 +4,8 @@
 #   make check      install missing dependencies, build, run every test
 #   make demo       run a local coordinator with agents (see README)
 #   make fuzz       build the libFuzzer targets (clang)
+#   make deb / rpm  packages (packaging/Makefile.packages)
+#   make check-packages  build, lint and install-test them under systemd
 #
 # Sources are discovered: every common/*.c, agent/*.c, coordinator/*.c and
 # ctl/*.c is compiled; each directory's main.c is the program entry and the
@@ -113,6 +115,7 @@ check: deps
 	$(MAKE) check-asan
 	$(MAKE) check-fuzz
 	$(MAKE) check-integration
+	$(MAKE) check-packages
 
 check-build: all $(UNIT_TESTS)
 
@@ -161,3 +164,5 @@ install: all
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+include packaging/Makefile.packages

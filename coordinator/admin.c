@@ -63,6 +63,10 @@ int admin_new(void *ctx, const char *path, const admin_deps_t *deps, admin_t **r
                 free(a);
                 return -e;
         }
+        /* Under UMask=0077 the socket would be root's alone; the 0750
+         * directory already limits it to the coordinator's group. */
+        if (chmod(path, 0660) < 0)
+                log_warning("cannot set mode 0660 on %s: %m", path);
         *ret = a;
         return 0;
 }

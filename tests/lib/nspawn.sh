@@ -63,7 +63,7 @@ nspawn_mirror() {
 # a lock; a half-built tree is never published (built aside, then renamed).
 nspawn_rootfs() {
         local pkgs key dir tmp mirror
-        pkgs=$(printf '%s\n' ${NSPAWN_PACKAGES//,/ } "$@" | sort -u | paste -sd, -)
+        pkgs=$( { echo "$NSPAWN_PACKAGES" | tr ',' '\n'; printf '%s\n' "$@"; } | grep . | sort -u | paste -sd, -)
         key=$(printf '%s minbase %s' "$NSPAWN_SUITE" "$pkgs" | sha256sum | cut -c1-12)
         dir="$NSPAWN_CACHE/rootfs-$NSPAWN_SUITE-$key"
         mkdir -p "$NSPAWN_CACHE" || return 1
@@ -91,11 +91,12 @@ nspawn_rootfs() {
         echo "$dir"
 }
 
-_nspawn_run_dir() {
+# Sets NSPAWN_RUN_DIR (console logs, pid files) once per shell. Call it
+# directly, never in $(...): a subshell's assignment would be lost.
+_nspawn_run_dir_init() {
         if [ -z "$NSPAWN_RUN_DIR" ]; then
                 NSPAWN_RUN_DIR=$(mktemp -d /tmp/hitless-nspawn.XXXXXX) || return 1
         fi
-        echo "$NSPAWN_RUN_DIR"
 }
 
 # A private network namespace with loopback up. Containers join it with
@@ -141,7 +142,8 @@ nspawn_root() {
 nspawn_boot() {
         local name=$1 rootfs=$2; shift 2
         local run pid
-        run=$(_nspawn_run_dir) || return 1
+        _nspawn_run_dir_init || return 1
+        run=$NSPAWN_RUN_DIR
         if [ -n "${NSPAWN_PID[$name]:-}" ]; then nspawn_log "$name already booted"; return 1; fi
         setsid systemd-nspawn -b -D "$rootfs" --register=no --keep-unit \
                 --console=pipe -M "$name" --volatile=overlay "$@" \
@@ -156,7 +158,7 @@ nspawn_boot() {
         fi
 }
 
-nspawn_console() { echo "$(_nspawn_run_dir)/$1.console"; }
+nspawn_console() { echo "$NSPAWN_RUN_DIR/$1.console"; }
 
 # Waits until the container's systemd says running or degraded.
 nspawn_wait_running() {
@@ -258,7 +260,7 @@ nspawn_stop() {
         local name=$1 pid i run
         pid=${NSPAWN_PID[$name]:-}
         [ -n "$pid" ] || return 0
-        run=$(_nspawn_run_dir)
+        run=$NSPAWN_RUN_DIR
         if kill -0 "$pid" 2>/dev/null; then
                 nspawn_exec "$name" systemctl --no-block poweroff >/dev/null 2>&1
                 for ((i = 0; i < NSPAWN_TIMEOUT * 10; i++)); do

@@ -91,8 +91,9 @@ fi
 ARCH=$(dpkg --print-architecture)
 DEB_AGENT=$PKG_OUT/hitless-agent_${VERSION}_$ARCH.deb
 DEB_COORD=$PKG_OUT/hitless-coordinator_${VERSION}_$ARCH.deb
-RPM_AGENT=$(ls "$PKG_OUT"/hitless-agent-"$VERSION"-*.rpm 2>/dev/null | grep -v debug | head -n 1)
-RPM_COORD=$(ls "$PKG_OUT"/hitless-coordinator-"$VERSION"-*.rpm 2>/dev/null | grep -v debug | head -n 1)
+first_file() { local f; for f in "$@"; do [ -f "$f" ] && { echo "$f"; return; }; done; }
+RPM_AGENT=$(first_file "$PKG_OUT"/hitless-agent-"$VERSION"-*.rpm)
+RPM_COORD=$(first_file "$PKG_OUT"/hitless-coordinator-"$VERSION"-*.rpm)
 if [ ! -f "$DEB_AGENT" ] || [ ! -f "$DEB_COORD" ]; then
         fail "both .debs built" "$(ls -l "$PKG_OUT" 2>&1)"
         say "check-packages: $passed passed, $failed failed"
@@ -113,6 +114,15 @@ if [ -n "$RPM_AGENT" ]; then
         check "rpm version is VERSION ($VERSION)" \
                 test "$(rpm -qp --qf '%{VERSION}' "$RPM_AGENT" 2>/dev/null)" = "$VERSION"
 fi
+
+# An upgrade: the same tree as a higher version (VERSION+pkgtest).
+UPVERSION=$VERSION+pkgtest
+mkdir -p "$WORK/upgrade"
+check "build upgrade packages ($UPVERSION)" env PKG_VERSION="$UPVERSION" sh -c \
+        '"$0"/packaging/build-deb.sh "$0" "$1" && "$0"/packaging/build-rpm.sh "$0" "$1"' \
+        "$TOP" "$WORK/upgrade"
+UP_RPM_AGENT=$(first_file "$WORK/upgrade/hitless-agent-$UPVERSION"-*.rpm)
+UP_RPM_COORD=$(first_file "$WORK/upgrade/hitless-coordinator-$UPVERSION"-*.rpm)
 
 # ---- containers -------------------------------------------------------------
 ROOTFS=$(nspawn_rootfs) || { fail "container rootfs"; exit 1; }
@@ -147,6 +157,8 @@ cwait "coordinator unit active (READY=1 received)" hl-coord 20 \
 cwait "coordinator StatusText is readable" hl-coord 10 \
         'test -n "$(systemctl show -P StatusText hitless-coordinator)"'
 say "        StatusText: $(unit_prop hl-coord hitless-coordinator StatusText)"
+cin "systemd-analyze verify hitless-coordinator.service" hl-coord \
+        'out=$(systemd-analyze verify --man=no hitless-coordinator.service 2>&1); echo "$out"; test -z "$out"'
 cin "coordinator WatchdogUSec=30s" hl-coord \
         'test "$(systemctl show -P WatchdogUSec hitless-coordinator)" = 30s'
 cin "coordinator runs as user hitless" hl-coord \
@@ -162,9 +174,18 @@ cin "/var/lib/hitless/coordinator is hitless 0750" hl-coord \
         'test "$(stat -c %U:%G:%a /var/lib/hitless/coordinator)" = hitless:hitless:750'
 cin "shipped coordinator.conf passes --check-config" hl-coord \
         'hitless-coordinator --check-config -c /etc/hitless/coordinator.conf'
+cin "coordinator.conf with every example uncommented passes --check-config" hl-coord \
+        "sed 's/^#\\([a-z_]* = \\)/\\1/' /etc/hitless/coordinator.conf >/opt/coordinator-all.conf &&
+         grep -q '^node_timeout' /opt/coordinator-all.conf &&
+         hitless-coordinator --check-config -c /opt/coordinator-all.conf"
 cin "admin socket directory /run/hitless is 0750" hl-coord \
         'test "$(stat -c %a /run/hitless)" = 750'
 cin "hitlessctl keys list works" hl-coord 'hitlessctl keys list'
+cin "man pages and bash completion installed" hl-coord \
+        'for f in man1/hitlessctl.1 man8/hitless-coordinator.8 man5/hitless-coordinator.conf.5; do
+                 test -s /usr/share/man/$f.gz || { echo "missing $f"; exit 1; }
+         done
+         test -s /usr/share/bash-completion/completions/hitlessctl'
 
 pid_before=$(unit_prop hl-coord hitless-coordinator MainPID)
 lines_before=$(journal_of hl-coord hitless-coordinator | wc -l)
@@ -187,6 +208,8 @@ fi
 say "-- hitless-agent (.deb, container hl-agent)"
 cin "apt-get install hitless-agent" hl-agent "$APT install hitless-agent"
 cin "agent unit enabled" hl-agent 'systemctl is-enabled hitless-agent'
+cin "systemd-analyze verify hitless-agent.service" hl-agent \
+        'out=$(systemd-analyze verify --man=no hitless-agent.service 2>&1); echo "$out"; test -z "$out"'
 cwait "agent without coordinator: active, waiting STATUS" hl-agent 20 \
         'systemctl show -P StatusText hitless-agent | grep -q "waiting for coordinator endpoint and key in /etc/hitless/agent.conf"'
 sleep 3
@@ -200,6 +223,12 @@ cin "agent key pair generated (secret: root, 0600)" hl-agent \
         'test "$(stat -c %U:%a /etc/hitless/agent.key_secret)" = root:600'
 cin "shipped agent.conf passes --check-config" hl-agent \
         'hitless-agent --check-config -c /etc/hitless/agent.conf'
+# Every commented example setting, uncommented, is valid too.
+cin "agent.conf with every example uncommented passes --check-config" hl-agent \
+        "sed 's/^#\\([a-z_]* = \\|  {\\|    crit\\|  endpoint\\|  public_key\\|);\\|};\\)/\\1/' /etc/hitless/agent.conf |
+         sed 's|/etc/hitless/coordinator.key|/etc/hitless/agent.key|' >/opt/agent-all.conf &&
+         chmod 600 /opt/agent-all.conf && grep -q '^coordinator = {' /opt/agent-all.conf &&
+         hitless-agent --check-config -c /opt/agent-all.conf"
 cin "agent --gen-key refuses to overwrite the key" hl-agent \
         'sum=$(sha256sum /etc/hitless/agent.key_secret); ! hitless-agent --gen-key -c /etc/hitless/agent.conf &&
          test "$sum" = "$(sha256sum /etc/hitless/agent.key_secret)"'
@@ -247,6 +276,9 @@ if wait_for 30 key_pending; then
 else
         fail "agent key shows as pending in hitlessctl keys list" "$(cx hl-coord 'hitlessctl keys list --json' 2>&1)"
 fi
+# An administrator accepts keys some time later: the agent must still be
+# retrying then (about every heartbeat), not only in the first seconds.
+sleep "${PKG_ACCEPT_DELAY:-15}"
 cin "hitlessctl keys accept pkg-agent-1" hl-coord 'hitlessctl keys accept pkg-agent-1'
 # The agent retries on its own (within about a heartbeat) once accepted.
 if wait_for 30 node_healthy; then
@@ -310,6 +342,28 @@ else
         fail "agent healthy again with its old key" "$(cx hl-coord 'hitlessctl nodes --json' 2>&1)"
 fi
 
+say "-- upgrade to $UPVERSION"
+cp "$WORK/upgrade/hitless-agent_$UPVERSION"_*.deb "$WORK/upgrade/hitless-coordinator_$UPVERSION"_*.deb "$WORK/repo/"
+(cd "$WORK/repo" && dpkg-scanpackages --multiversion . /dev/null >Packages 2>/dev/null)
+chmod -R a+rX "$WORK/repo"
+pid_a=$(unit_prop hl-agent hitless-agent MainPID)
+pid_c=$(unit_prop hl-coord hitless-coordinator MainPID)
+cin "apt-get upgrade hitless-coordinator" hl-coord "apt-get -qq update && $APT install hitless-coordinator &&
+        hitless-coordinator --version | grep -qx 'hitless-coordinator $UPVERSION'"
+cin "apt-get upgrade hitless-agent" hl-agent "apt-get -qq update && $APT install hitless-agent &&
+        hitless-agent --version | grep -qx 'hitless-agent $UPVERSION'"
+check "upgrade kept agent config (modified) and keys" test "$(sums hl-agent "$AGENT_FILES")" = "$sum_a"
+check "upgrade kept coordinator config (modified) and keys" test "$(sums hl-coord "$COORD_FILES")" = "$sum_c"
+cwait "coordinator restarted by the upgrade" hl-coord 20 \
+        "systemctl is-active -q hitless-coordinator && test \"\$(systemctl show -P MainPID hitless-coordinator)\" != $pid_c"
+cwait "agent restarted by the upgrade" hl-agent 20 \
+        "systemctl is-active -q hitless-agent && test \"\$(systemctl show -P MainPID hitless-agent)\" != $pid_a"
+if wait_for 30 node_healthy; then
+        ok "agent healthy after both upgrades"
+else
+        fail "agent healthy after both upgrades" "$(cx hl-coord 'hitlessctl nodes --json' 2>&1)"
+fi
+
 cin "apt-get purge hitless-agent" hl-agent "$APT purge hitless-agent"
 cin "purge removed agent config, keys and state" hl-agent \
         'test ! -e /etc/hitless/agent.conf && test ! -e /etc/hitless/agent.key_secret &&
@@ -344,9 +398,13 @@ cin "apt-get install runs inside the agent's sandbox" hl-coord \
 # when the agent executes a plan step; the package's postinst restarts the
 # agent. KillMode=process must keep apt/dpkg alive through that restart.
 pid_before=$(unit_prop hl-coord hitless-agent MainPID)
-cin "apt-get install --reinstall hitless-agent from the agent's cgroup" hl-coord \
-        'echo $$ >"/sys/fs/cgroup$(systemctl show -P ControlGroup hitless-agent)/cgroup.procs" &&
-         apt-get -y -q -o Dpkg::Use-Pty=0 install --reinstall hitless-agent'
+if out=$(nspawn_exec_in_unit hl-coord hitless-agent.service \
+        apt-get -y -q -o Dpkg::Use-Pty=0 install --reinstall hitless-agent 2>&1); then
+        ok "apt-get install --reinstall hitless-agent from the agent's cgroup"
+else
+        fail "apt-get install --reinstall hitless-agent from the agent's cgroup" "$out"
+fi
+echo "$out" >>"$LOG"
 cin "dpkg finished configuring hitless-agent" hl-coord \
         'test "$(dpkg-query -W -f "\${Status}" hitless-agent)" = "install ok installed" && ! dpkg --audit | grep -q .'
 cwait "agent restarted by its own upgrade" hl-coord 20 \
@@ -361,10 +419,10 @@ if [ -n "$RPM_AGENT" ] && [ -n "$RPM_COORD" ]; then
         mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$WORK/upper,workdir=$WORK/ovl" "$RPMROOT" &&
                 mount -t proc proc "$RPMROOT/proc" &&
                 mount --bind /dev "$RPMROOT/dev"
-        R="rpm --root $RPMROOT"
-        check "rpm --initdb" $R --initdb
-        out=$($R -ivh --nodeps "$RPM_AGENT" "$RPM_COORD" 2>&1)
-        if [ $? -eq 0 ] && ! grep -q 'scriptlet failed' <<<"$out"; then
+        R=(rpm --root "$RPMROOT")
+        check "rpm --initdb" "${R[@]}" --initdb
+        if out=$("${R[@]}" -ivh --nodeps "$RPM_AGENT" "$RPM_COORD" 2>&1) &&
+           ! grep -q 'scriptlet failed' <<<"$out"; then
                 ok "rpm -ivh both packages (scriptlets ran)"
         else
                 fail "rpm -ivh both packages (scriptlets ran)" "$out"
@@ -383,9 +441,22 @@ if [ -n "$RPM_AGENT" ] && [ -n "$RPM_COORD" ]; then
         check "rpm: /var/lib/hitless/coordinator owned by hitless" \
                 rin 'test "$(stat -c %U:%a /var/lib/hitless/coordinator)" = hitless:750'
         rsum=$(rin 'cd /etc/hitless && sha256sum *.key *.key_secret')
-        check "rpm -Uvh --replacepkgs (reinstall)" $R -Uvh --nodeps --replacepkgs "$RPM_AGENT" "$RPM_COORD"
+        check "rpm -Uvh --replacepkgs (reinstall)" "${R[@]}" -Uvh --nodeps --replacepkgs "$RPM_AGENT" "$RPM_COORD"
         check "rpm: reinstall kept the keys" test "$(rin 'cd /etc/hitless && sha256sum *.key *.key_secret')" = "$rsum"
-        check "rpm -e both packages" $R -e hitless-agent hitless-coordinator
+        echo '# local change' >>"$RPMROOT/etc/hitless/agent.conf"
+        csum=$(rin 'cd /etc/hitless && sha256sum agent.conf coordinator.conf *.key *.key_secret')
+        if [ -n "$UP_RPM_AGENT" ] && [ -n "$UP_RPM_COORD" ]; then
+                check "rpm -Uvh to $UPVERSION" "${R[@]}" -Uvh --nodeps "$UP_RPM_AGENT" "$UP_RPM_COORD"
+                check "rpm: upgrade kept config (modified) and keys" \
+                        test "$(rin 'cd /etc/hitless && sha256sum agent.conf coordinator.conf *.key *.key_secret')" = "$csum"
+                check "rpm: no .rpmnew/.rpmsave after the upgrade" \
+                        rin '! ls /etc/hitless | grep -q "\.rpm\(new\|save\)"'
+                check "rpm: /etc/hitless still root:hitless 0750 after the upgrade" \
+                        rin 'test "$(stat -c %U:%G:%a /etc/hitless)" = root:hitless:750'
+        else
+                fail "upgrade rpms built"
+        fi
+        check "rpm -e both packages" "${R[@]}" -e hitless-agent hitless-coordinator
         check "rpm: erase removed the programs" rin '! test -e /usr/sbin/hitless-agent && ! test -e /usr/bin/hitlessctl'
 fi
 
