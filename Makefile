@@ -135,7 +135,7 @@ check-integration: all
 fuzz:
 	@scripts/install-deps.sh fuzz
 	$(MAKE) BUILD=build-fuzz CC=clang OPTFLAGS="-O1 -g" \
-	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -Wno-unknown-warning-option" \
 	  $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRC))
 
 build-fuzz/fuzz/%: $(call obj,tests/fuzz/%.c) $(ALL_LIBS)

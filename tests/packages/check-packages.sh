@@ -216,6 +216,9 @@ sleep 3
 cin "agent without coordinator: still active, no restarts" hl-agent \
         'test "$(systemctl show -P ActiveState hitless-agent)" = active &&
          test "$(systemctl show -P NRestarts hitless-agent)" = 0'
+# Under systemd, log lines about one node carry NODE_ID= in the journal.
+cin "coordinator journal has structured NODE_ID= fields" hl-coord \
+        'journalctl -q -o cat -u hitless-coordinator NODE_ID=pkg-agent-1 | grep -q "registered"'
 say "        StatusText: $(unit_prop hl-agent hitless-agent StatusText)"
 cin "agent WatchdogUSec=30s" hl-agent 'test "$(systemctl show -P WatchdogUSec hitless-agent)" = 30s'
 cin "agent --version is VERSION" hl-agent "hitless-agent --version | grep -qx 'hitless-agent $VERSION'"
