@@ -331,7 +331,8 @@ int exec_run(char *const argv[], const exec_options_t *opts, exec_result_t *resu
                 return r;
 
         tail_t tail = { .cap = opts->max_output ? opts->max_output : EXEC_DEFAULT_MAX_OUTPUT };
-        _cleanup_free_ char *tail_buf = tail.buf = malloc(tail.cap);
+        /* Only here to be freed on every return path. */
+        _cleanup_free_ __attribute__((unused)) char *tail_buf = tail.buf = malloc(tail.cap);
         if (!tail.buf)
                 return -ENOMEM;
 

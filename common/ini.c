@@ -359,6 +359,16 @@ static int s_insert_keeping_final_eol(ini_doc_t *doc, size_t at, char *text) {
         return s_insert(doc, at, text, doc->eol);
 }
 
+/* Whether l, now not a continuation, would be one after a key line. */
+static bool s_would_continue(const ini_line_t *l) {
+        ini_line_t copy = *l;
+        bool in_value = true;
+        if (l->kind != LINE_OTHER)
+                return false;
+        s_classify_line(&copy, &in_value);
+        return copy.kind == LINE_CONT;
+}
+
 static int s_add_key(ini_doc_t *doc, const char *section, const char *key, const char *value) {
         size_t at = NO_SECTION;
         const ini_line_t *tpl = NULL;
@@ -379,6 +389,16 @@ static int s_add_key(ini_doc_t *doc, const char *section, const char *key, const
                                 tpl = &doc->lines[i];
                         if (doc->lines[i].kind == LINE_KEY || doc->lines[i].kind == LINE_CONT)
                                 at = i + 1;
+                }
+                /* An indented line that no key precedes is ignored, but
+                 * after the new key it would continue its value: go past
+                 * such lines (and the blanks and comments among them). */
+                for (size_t i = at; i < doc->n; i++) {
+                        if (s_would_continue(&doc->lines[i]))
+                                at = i + 1;
+                        else if (doc->lines[i].kind != LINE_BLANK &&
+                                 doc->lines[i].kind != LINE_COMMENT)
+                                break;
                 }
         }
         if (!tpl) {

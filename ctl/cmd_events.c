@@ -12,7 +12,11 @@ static void print_table(const Hitless__EventList *l) {
                 const Hitless__Event *e = l->events[i];
                 char when[32];
                 time_t t = (time_t) e->time;
-                strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+                struct tm tm;
+                if (localtime_r(&t, &tm))
+                        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+                else
+                        snprintf(when, sizeof when, "@%lld", (long long) e->time);
                 printf("%-20s %-16s %-18s %-14s %s\n", when, e->node_id[0] ? e->node_id : "-", e->kind,
                        e->actor, e->message);
         }
