@@ -22,8 +22,14 @@ const char *check_kind_name(check_kind_t k) {
 static const char *const top_keys[] = {
         "node_id", "hostname", "roles", "coordinator", "secret_key_file", "state_dir",
         "system_bus_address", "heartbeat_interval", "max_message_bytes", "package_backend",
-        "dpkg_admindir", "packages", "checks", NULL,
+        "dpkg_admindir", "packages", "checks", "policy", NULL,
 };
+static const char *const policy_keys[] = {
+        "units", "drain", "undrain", "endpoints", "package_root", "lock_timeout",
+        "install_timeout", "restart_timeout", NULL,
+};
+static const char *const hook_keys[] = { "argv", "timeout", NULL };
+static const char *const endpoint_keys[] = { "kind", "file", "section", "key", "separator", "port", NULL };
 static const char *const coordinator_keys[] = { "endpoint", "public_key", NULL };
 static const char *const check_keys[] = {
         "name", "kind", "unit", "host", "port", "path", "expect", "argv", "timeout", "critical", NULL,
@@ -128,6 +134,73 @@ static void parse_coordinator(const config_setting_t *g, agent_config_t *c, conf
         free(key);
 }
 
+static void parse_hook(const config_setting_t *s, hook_config_t *h, conf_report_t *r) {
+        if (!config_setting_is_group(s)) {
+                conf_report_add(r, s, NULL, "must be a group { argv = [...]; timeout = ...; }");
+                return;
+        }
+        conf_check_known(s, hook_keys, r);
+        conf_get_duration_ms(s, "timeout", false, 1000, 24 * 3600 * 1000, &h->timeout_ms, r);
+        if (conf_get_strv(s, "argv", true, &h->argv, r) &&
+            (!h->argv[0] || h->argv[0][0] != '/'))
+                conf_report_add(r, config_setting_get_member(s, "argv"), NULL,
+                                "must start with an absolute program path");
+}
+
+static void parse_endpoint_map(const config_setting_t *s, endpoint_map_t *m, conf_report_t *r) {
+        char *sep = NULL;
+        m->separator = ' ';
+        m->with_port = true;
+        if (!config_setting_is_group(s)) {
+                conf_report_add(r, s, NULL, "must be a group { kind = ...; file = ...; section = ...; key = ...; }");
+                return;
+        }
+        conf_check_known(s, endpoint_keys, r);
+        if (conf_get_string(s, "kind", true, &m->kind, r) && !node_id_valid(m->kind))
+                conf_report_add(r, config_setting_get_member(s, "kind"), NULL, "must be 1-63 of [A-Za-z0-9._-]");
+        if (conf_get_string(s, "file", true, &m->file, r) && m->file[0] != '/')
+                conf_report_add(r, config_setting_get_member(s, "file"), NULL, "must be an absolute path");
+        conf_get_string(s, "section", true, &m->section, r);
+        conf_get_string(s, "key", true, &m->key, r);
+        conf_get_bool(s, "port", &m->with_port, r);
+        if (conf_get_string(s, "separator", false, &sep, r)) {
+                if (strcmp(sep, " ") == 0 || strcmp(sep, ",") == 0)
+                        m->separator = sep[0];
+                else
+                        conf_report_add(r, config_setting_get_member(s, "separator"), NULL,
+                                        "must be \" \" or \",\"");
+        }
+        free(sep);
+}
+
+static void parse_policy(const config_setting_t *g, agent_config_t *c, conf_report_t *r) {
+        const config_setting_t *s;
+        if (!config_setting_is_group(g)) {
+                conf_report_add(r, g, NULL, "must be a group { units = [...]; ... }");
+                return;
+        }
+        conf_check_known(g, policy_keys, r);
+        conf_get_strv(g, "units", false, &c->units, r);
+        conf_get_string(g, "package_root", false, &c->package_root, r);
+        conf_get_duration_ms(g, "lock_timeout", false, 0, 24 * 3600 * 1000, &c->lock_timeout_ms, r);
+        conf_get_duration_ms(g, "install_timeout", false, 1000, 24 * 3600 * 1000, &c->install_timeout_ms, r);
+        conf_get_duration_ms(g, "restart_timeout", false, 1000, 3600 * 1000, &c->restart_timeout_ms, r);
+        if ((s = config_setting_get_member(g, "drain")))
+                parse_hook(s, &c->drain, r);
+        if ((s = config_setting_get_member(g, "undrain")))
+                parse_hook(s, &c->undrain, r);
+        if ((s = config_setting_get_member(g, "endpoints"))) {
+                if (!config_setting_is_list(s)) {
+                        conf_report_add(r, s, NULL, "must be a list ( { ... }, { ... } )");
+                        return;
+                }
+                c->n_endpoints = (size_t) config_setting_length(s);
+                c->endpoints = calloc(c->n_endpoints ? c->n_endpoints : 1, sizeof *c->endpoints);
+                for (size_t i = 0; c->endpoints && i < c->n_endpoints; i++)
+                        parse_endpoint_map(config_setting_get_elem(s, (unsigned) i), &c->endpoints[i], r);
+        }
+}
+
 static void apply_defaults(agent_config_t *c) {
         char host[256] = "";
         if (!c->hostname) {
@@ -151,6 +224,8 @@ static void apply_defaults(agent_config_t *c) {
                 c->state_dir = strdup("/var/lib/hitless/agent");
         if (!c->package_backend)
                 c->package_backend = strdup("auto");
+        if (!c->units)
+                c->units = calloc(1, sizeof(char *));
 }
 
 int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) {
@@ -173,6 +248,10 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
         }
         c->path = strdup(path);
         c->heartbeat_interval_ms = 5000;
+        c->drain.timeout_ms = c->undrain.timeout_ms = 10 * 60 * 1000;
+        c->lock_timeout_ms = 5 * 60 * 1000;
+        c->install_timeout_ms = 30 * 60 * 1000;
+        c->restart_timeout_ms = 2 * 60 * 1000;
         root = config_root_setting(&cfg);
         conf_check_known(root, top_keys, r);
 
@@ -202,6 +281,8 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
 
         if ((s = config_setting_get_member(root, "coordinator")))
                 parse_coordinator(s, c, r);
+        if ((s = config_setting_get_member(root, "policy")))
+                parse_policy(s, c, r);
 
         if ((s = config_setting_get_member(root, "checks"))) {
                 if (!config_setting_is_list(s)) {
@@ -242,6 +323,28 @@ bool agent_config_has_coordinator(const agent_config_t *c) {
         return c->coordinator_endpoint && c->coordinator_public_key;
 }
 
+static bool in_strv(char *const *v, const char *s) {
+        for (size_t i = 0; v && v[i]; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+bool agent_policy_allows_unit(const agent_config_t *c, const char *unit) {
+        return in_strv(c->units, unit);
+}
+
+bool agent_policy_allows_package(const agent_config_t *c, const char *name) {
+        return in_strv(c->packages, name);
+}
+
+bool agent_policy_allows_endpoint_kind(const agent_config_t *c, const char *kind) {
+        for (size_t i = 0; i < c->n_endpoints; i++)
+                if (c->endpoints[i].kind && strcmp(c->endpoints[i].kind, kind) == 0)
+                        return true;
+        return false;
+}
+
 static void check_config_clear(check_config_t *c) {
         free(c->name);
         free(c->unit);
@@ -270,6 +373,17 @@ void agent_config_free(agent_config_t **cp) {
         for (size_t i = 0; i < c->n_checks; i++)
                 check_config_clear(&c->checks[i]);
         free(c->checks);
+        conf_strv_free(c->units);
+        conf_strv_free(c->drain.argv);
+        conf_strv_free(c->undrain.argv);
+        for (size_t i = 0; i < c->n_endpoints; i++) {
+                free(c->endpoints[i].kind);
+                free(c->endpoints[i].file);
+                free(c->endpoints[i].section);
+                free(c->endpoints[i].key);
+        }
+        free(c->endpoints);
+        free(c->package_root);
         free(c);
         *cp = NULL;
 }

@@ -36,6 +36,23 @@ typedef struct {
                                   false: only degraded */
 } check_config_t;
 
+/* Where the endpoints of one kind are written: an INI file, a section, a
+ * key, and the format that key expects. A kind may map to several keys. */
+typedef struct {
+        char *kind;            /* "controller", "collector", "dns", or any name */
+        char *file;            /* absolute path of the INI file */
+        char *section;
+        char *key;
+        char separator;        /* ' ' (default) or ',' */
+        bool with_port;        /* write host:port (default) or hosts only */
+} endpoint_map_t;
+
+/* An operator's hook: argv (absolute program path, no shell) and a timeout. */
+typedef struct {
+        char **argv;           /* NULL: not configured */
+        int64_t timeout_ms;    /* default 10 minutes */
+} hook_config_t;
+
 typedef struct {
         char *path;                     /* the file this was loaded from */
         char *node_id;                  /* default: hostname */
@@ -53,7 +70,24 @@ typedef struct {
         char **packages;                /* managed packages, NULL-terminated */
         check_config_t *checks;
         size_t n_checks;
+
+        /* The policy: what the agent will change, whoever asks
+         * (group `policy = { ... }` in the file). */
+        char **units;                   /* units it may restart, NULL-terminated */
+        hook_config_t drain, undrain;
+        endpoint_map_t *endpoints;
+        size_t n_endpoints;
+        char *package_root;             /* NULL: "/"; dnf --installroot for tests */
+        int64_t lock_timeout_ms;        /* wait for the dpkg/rpm lock, default 5 min */
+        int64_t install_timeout_ms;     /* one package operation, default 30 min */
+        int64_t restart_timeout_ms;     /* one unit restart, default 2 min */
 } agent_config_t;
+
+/* Policy lookups: true if the value is allowed verbatim. */
+bool agent_policy_allows_unit(const agent_config_t *c, const char *unit);
+bool agent_policy_allows_package(const agent_config_t *c, const char *name);
+/* Whether any endpoint map names this kind. */
+bool agent_policy_allows_endpoint_kind(const agent_config_t *c, const char *kind);
 
 /* Loads and validates path. Returns 0 with *ret set, or -EINVAL/-errno with
  * every problem in report (FILE:LINE: KEY: message). */
