@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
 
@@ -391,6 +392,39 @@ static void reply(admin_t *a, zmq_msg_t *rid, const Hitless__AdminResponse *resp
         free(buf);
 }
 
+/* A command's answer comes later: the request's routing id is kept. */
+typedef struct {
+        admin_t *a;
+        size_t len;
+        uint8_t rid[256];
+} deferred_t;
+
+static void reply_deferred(void *token, const Hitless__AdminResponse *resp) {
+        deferred_t *d = token;
+        zmq_msg_t rid;
+        zmq_msg_init_size(&rid, d->len);
+        memcpy(zmq_msg_data(&rid), d->rid, d->len);
+        reply(d->a, &rid, resp);
+        zmq_msg_close(&rid);
+        free(d);
+}
+
+static void do_command(admin_t *a, zmq_msg_t *rid, const Hitless__CommandRequest *req, const char *actor,
+                       Hitless__AdminResponse *resp) {
+        deferred_t *d = calloc(1, sizeof *d);
+        if (!d || zmq_msg_size(rid) > sizeof d->rid) {
+                free(d);
+                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
+                resp->error = "cannot track the request";
+                reply(a, rid, resp);
+                return;
+        }
+        d->a = a;
+        d->len = zmq_msg_size(rid);
+        memcpy(d->rid, zmq_msg_data(rid), d->len);
+        commands_submit(a->d.commands, req, actor, reply_deferred, d, clock_mono_ms());
+}
+
 static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         Hitless__AdminResponse resp = HITLESS__ADMIN_RESPONSE__INIT;
         Hitless__NodeList nodes = HITLESS__NODE_LIST__INIT;
@@ -434,12 +468,16 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         case HITLESS__ADMIN_REQUEST__BODY_STATUS:
                 do_status(a, &resp, &status, &counters);
                 break;
+        case HITLESS__ADMIN_REQUEST__BODY_COMMAND:
+                do_command(a, rid, req->command, actor, &resp);
+                break;
         default:
                 resp.status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
                 resp.error = "unknown request";
                 break;
         }
-        reply(a, rid, &resp);
+        if (req->body_case != HITLESS__ADMIN_REQUEST__BODY_COMMAND)
+                reply(a, rid, &resp);
 
         for (size_t i = 0; i < nv.n; i++)
                 nv.v[i]->state = NULL;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "coordinator/agent_link.h"
+#include "coordinator/commands.h"
 #include "coordinator/fleet.h"
 #include "coordinator/keyring.h"
 #include "coordinator/store.h"
@@ -20,6 +21,7 @@ typedef struct {
         fleet_t *fleet;
         keyring_t *keyring;
         agent_link_t *agents;
+        commands_t *commands;
         const zap_stats_t *zap_stats;
         int64_t started;             /* unix seconds */
 } admin_deps_t;

@@ -38,7 +38,12 @@ struct agent_link {
         ratelimit_t log_limit;
         deferred_close_t closes[MAX_DEFERRED_CLOSES];
         size_t n_closes;
+        agent_link_hooks_t hooks;
 };
+
+void agent_link_set_hooks(agent_link_t *l, const agent_link_hooks_t *hooks) {
+        l->hooks = *hooks;
+}
 
 static void set_int(void *s, int opt, int v) {
         zmq_setsockopt(s, opt, &v, sizeof v);
@@ -120,6 +125,13 @@ static void send_to(agent_link_t *l, route_t to, const Hitless__CoordinatorMessa
         if (zmq_send(l->socket, to.id, to.len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
                 zmq_send(l->socket, buf, len, ZMQ_DONTWAIT);
         free(buf);
+}
+
+int agent_link_send(agent_link_t *l, node_t *n, const Hitless__CoordinatorMessage *m) {
+        if (!n->routing_id_len || !n->online)
+                return -ENOTCONN;
+        send_to(l, (route_t) { n->routing_id, n->routing_id_len }, m);
+        return 0;
 }
 
 static void send_refused(agent_link_t *l, route_t to, Hitless__RefusalReason reason,
@@ -296,6 +308,8 @@ static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello 
         m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_WELCOME;
         m.welcome = &w;
         send_to(l, from, &m);
+        if (l->hooks.on_hello)
+                l->hooks.on_hello(l->hooks.ud, n);
 }
 
 static void on_heartbeat(agent_link_t *l, const char *node_id, const Hitless__Heartbeat *hb,
@@ -373,6 +387,16 @@ static void handle_message(agent_link_t *l, zmq_msg_t *rid, zmq_msg_t *payload, 
         case HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT:
                 on_heartbeat(l, node_id, m->heartbeat, from, fd, now_ms);
                 break;
+        case HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS: {
+                node_t *n = fleet_find(l->fleet, node_id);
+                if (!n || !n->registered) {
+                        l->drops.count[DROP_REFUSED]++;
+                        send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_NOT_REGISTERED, "say Hello first");
+                } else if (l->hooks.on_status) {
+                        l->hooks.on_status(l->hooks.ud, node_id, m->command_status);
+                }
+                break;
+        }
         default:
                 drop(l, DROP_NO_BODY, node_id, NULL);
                 break;

@@ -38,6 +38,17 @@ int agent_link_handle_pending(agent_link_t *l, int64_t now_ms);
  * agent_link_tick) closes its TCP connection. */
 void agent_link_drop(agent_link_t *l, node_t *n, const char *why);
 
+/* Sends m to node n over its current connection. -ENOTCONN if n has none. */
+int agent_link_send(agent_link_t *l, node_t *n, const Hitless__CoordinatorMessage *m);
+
+/* Who hears about command statuses and Hellos (the commands module). */
+typedef struct {
+        void (*on_status)(void *ud, const char *node_id, const Hitless__CommandStatus *st);
+        void (*on_hello)(void *ud, node_t *n);
+        void *ud;
+} agent_link_hooks_t;
+void agent_link_set_hooks(agent_link_t *l, const agent_link_hooks_t *hooks);
+
 /* Deferred work (connection closes): when it is next due, and doing it. */
 int64_t agent_link_next_due(const agent_link_t *l);
 void agent_link_tick(agent_link_t *l, int64_t now_ms);

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "coordinator/admin.h"
 #include "coordinator/agent_link.h"
+#include "coordinator/commands.h"
 #include "coordinator/coord_config.h"
 #include "coordinator/fleet.h"
 #include "coordinator/keyring.h"
@@ -36,6 +37,7 @@ typedef struct {
         void *zap;
         zap_stats_t zap_stats;
         agent_link_t *agents;
+        commands_t *commands;
         admin_t *admin;
         int sigfd;
         char status[256];
@@ -142,6 +144,14 @@ static int write_endpoint_file(coordinator_t *c) {
         return atomic_file_replace(path, line, (size_t) n, 0644, geteuid(), getegid());
 }
 
+static void on_command_status(void *ud, const char *node_id, const Hitless__CommandStatus *st) {
+        commands_on_status(ud, node_id, st);
+}
+
+static void on_node_hello(void *ud, node_t *n) {
+        commands_on_hello(ud, n);
+}
+
 static int setup(coordinator_t *c) {
         char dbpath[4096];
         zcert_t *cert = NULL;
@@ -188,7 +198,12 @@ static int setup(coordinator_t *c) {
                 return log_error_errno(r, "cannot listen on %s: %m", c->cfg->listen);
         if ((r = write_endpoint_file(c)) < 0)
                 log_warning("cannot record the bound endpoint in %s: %s", c->cfg->state_dir, strerror(-r));
-        deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents, &c->zap_stats, clock_wall_s() };
+        if ((r = commands_new(c->store, c->fleet, c->agents, &c->commands)) < 0)
+                return log_error_errno(r, "cannot set up commands: %m");
+        agent_link_set_hooks(c->agents, &(agent_link_hooks_t) {
+                .on_status = on_command_status, .on_hello = on_node_hello, .ud = c->commands });
+        deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents, c->commands, &c->zap_stats,
+                                clock_wall_s() };
         if ((r = admin_new(c->ctx, c->cfg->admin_socket, &deps, &c->admin)) < 0)
                 return log_error_errno(r, "cannot bind admin socket %s: %m", c->cfg->admin_socket);
         if ((c->sigfd = daemon_signalfd_open()) < 0)
@@ -202,6 +217,7 @@ static void teardown(coordinator_t *c) {
         if (c->keyring)
                 keyring_flush(c->keyring);
         admin_destroy(&c->admin);
+        commands_destroy(&c->commands);
         agent_link_destroy(&c->agents);
         if (c->zap)
                 zmq_close(c->zap);
@@ -257,6 +273,8 @@ static int run(coordinator_t *c) {
                         wait = daemon_watchdog_wait_ms(&watchdog, now);
                 if (agent_link_next_due(c->agents) - now < wait)
                         wait = agent_link_next_due(c->agents) - now;
+                if (commands_next_due(c->commands) - now < wait)
+                        wait = commands_next_due(c->commands) - now;
                 if (zmq_poll(items, 4, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
                         return log_error_errno(errno, "poll failed: %m");
                 now = clock_mono_ms();
@@ -273,6 +291,7 @@ static int run(coordinator_t *c) {
                 if (items[2].revents & ZMQ_POLLIN)
                         admin_handle_pending(c->admin);
                 agent_link_tick(c->agents, now);
+                commands_tick(c->commands, now);
                 if (items[3].revents & ZMQ_POLLIN) {
                         int sig;
                         while ((sig = daemon_signalfd_read(c->sigfd)) > 0) {

@@ -66,6 +66,22 @@ static const store_migration_t migrations[] = {
           "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
           "CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
           "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;" },
+        /* Commands sent to agents: the request as sent and the latest
+         * status reported, so a restarted coordinator can ask agents about
+         * the ones in flight instead of resending them. */
+        { 2,
+          "CREATE TABLE commands ("
+          "  id       TEXT PRIMARY KEY NOT NULL,"
+          "  node_id  TEXT NOT NULL,"
+          "  kind     TEXT NOT NULL,"
+          "  actor    TEXT NOT NULL,"
+          "  state    INTEGER NOT NULL,"
+          "  request  BLOB NOT NULL,"
+          "  result   BLOB,"
+          "  created  INTEGER NOT NULL,"
+          "  updated  INTEGER NOT NULL"
+          ");"
+          "CREATE INDEX commands_node_state ON commands(node_id, state);" },
 };
 
 #define SCHEMA_VERSION (migrations[sizeof migrations / sizeof migrations[0] - 1].version)
@@ -87,9 +103,14 @@ typedef enum {
         STMT_EVENT_APPEND,
         STMT_EVENTS_ALL,
         STMT_EVENTS_NODE,
+        STMT_COMMAND_PUT,
+        STMT_COMMAND_UPDATE,
+        STMT_COMMAND_GET,
+        STMT_COMMANDS_UNFINISHED,
         _STMT_MAX,
 } store_stmt_id_t;
 
+#define COMMAND_COLUMNS "id, node_id, kind, actor, state, created, updated, request, result"
 #define KEY_COLUMNS "public_key, node_id, state, address, first_seen, last_seen, attempts"
 #define EVENT_COLUMNS "id, time, node_id, kind, actor, message"
 
@@ -108,6 +129,12 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_NODE_PUT] = "INSERT OR REPLACE INTO nodes (node_id, info, last_seen) VALUES (?1, ?2, ?3)",
         [STMT_NODE_DELETE] = "DELETE FROM nodes WHERE node_id = ?1",
         [STMT_NODES_ALL] = "SELECT node_id, info, last_seen FROM nodes ORDER BY node_id",
+        [STMT_COMMAND_PUT] = "INSERT INTO commands (id, node_id, kind, actor, state, request, created, updated)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        [STMT_COMMAND_UPDATE] = "UPDATE commands SET state = ?2, result = ?3, updated = ?4 WHERE id = ?1",
+        [STMT_COMMAND_GET] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE id = ?1",
+        [STMT_COMMANDS_UNFINISHED] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE state < ?1"
+                                     " AND (?2 = '' OR node_id = ?2) ORDER BY created, id",
         [STMT_EVENT_APPEND] = "INSERT INTO events (time, node_id, kind, actor, message) VALUES (?1, ?2, ?3, ?4, ?5)",
         /* The newest `limit` rows, turned back to oldest first. */
         [STMT_EVENTS_ALL] = "SELECT * FROM (SELECT " EVENT_COLUMNS " FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
@@ -713,4 +740,101 @@ int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
                 r = s_fail(s, rc, "events_foreach");
         s_finish(st);
         return r;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+int store_command_put(store_t *s, const command_record_t *c) {
+        if (!c->id[0] || !node_id_valid(c->node_id) || !c->request || c->request_len > INT_MAX)
+                return s_invalid(s, "command_put: bad record");
+        sqlite3_stmt *st = s->stmt[STMT_COMMAND_PUT];
+        sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, c->node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, c->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, c->actor, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 5, c->state);
+        sqlite3_bind_blob(st, 6, c->request, (int) c->request_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, c->created);
+        return s_step_done(s, st, "command_put");
+}
+
+int store_command_update(store_t *s, const char *id, int state, const uint8_t *result, size_t len,
+                         int64_t updated) {
+        if (!id || !id[0] || len > INT_MAX)
+                return s_invalid(s, "command_update: bad input");
+        sqlite3_stmt *st = s->stmt[STMT_COMMAND_UPDATE];
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, state);
+        if (result)
+                sqlite3_bind_blob(st, 3, result, (int) len, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, 3);
+        sqlite3_bind_int64(st, 4, updated);
+        int r = s_step_done(s, st, "command_update");
+        if (r >= 0 && sqlite3_changes(s->db) == 0)
+                return -ENOENT;
+        return r;
+}
+
+/* Reads the current row of a COMMAND_COLUMNS statement; blobs borrowed. */
+static void s_read_command(sqlite3_stmt *st, command_record_t *c) {
+        memset(c, 0, sizeof *c);
+        s_column_text(st, 0, c->id, sizeof c->id);
+        s_column_text(st, 1, c->node_id, sizeof c->node_id);
+        s_column_text(st, 2, c->kind, sizeof c->kind);
+        s_column_text(st, 3, c->actor, sizeof c->actor);
+        c->state = sqlite3_column_int(st, 4);
+        c->created = sqlite3_column_int64(st, 5);
+        c->updated = sqlite3_column_int64(st, 6);
+        c->request = sqlite3_column_blob(st, 7);
+        c->request_len = (size_t) sqlite3_column_bytes(st, 7);
+        c->result = sqlite3_column_blob(st, 8);
+        c->result_len = (size_t) sqlite3_column_bytes(st, 8);
+}
+
+static int s_commands_walk(store_t *s, int which, int (*cb)(const command_record_t *c, void *ud),
+                           void *ud, const char *what) {
+        sqlite3_stmt *st = s->stmt[which];
+        command_record_t c;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                s_read_command(st, &c);
+                r = cb(&c, ud);
+                if (r != 0)
+                        break;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (r != 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : s_fail(s, rc, what);
+}
+
+static int s_command_found(const command_record_t *c, void *ud) {
+        struct { int (*cb)(const command_record_t *, void *); void *ud; int *found; } *w = ud;
+        *w->found = 1;
+        return w->cb(c, w->ud);
+}
+
+int store_command_get(store_t *s, const char *id, int (*cb)(const command_record_t *c, void *ud), void *ud) {
+        if (!id || !cb)
+                return s_invalid(s, "command_get: bad input");
+        if (s_busy(s, STMT_COMMAND_GET))
+                return -EBUSY;
+        sqlite3_bind_text(s->stmt[STMT_COMMAND_GET], 1, id, -1, SQLITE_TRANSIENT);
+        int found = 0;
+        struct { int (*cb)(const command_record_t *, void *); void *ud; int *found; } w = { cb, ud, &found };
+        int r = s_commands_walk(s, STMT_COMMAND_GET, s_command_found, &w, "command_get");
+        return r < 0 ? r : found ? r : -ENOENT;
+}
+
+int store_commands_unfinished(store_t *s, const char *node_id, int final_from,
+                              int (*cb)(const command_record_t *c, void *ud), void *ud) {
+        if (!cb)
+                return s_invalid(s, "commands_unfinished: no callback");
+        if (s_busy(s, STMT_COMMANDS_UNFINISHED))
+                return -EBUSY;
+        sqlite3_bind_int(s->stmt[STMT_COMMANDS_UNFINISHED], 1, final_from);
+        sqlite3_bind_text(s->stmt[STMT_COMMANDS_UNFINISHED], 2, node_id ? node_id : "", -1, SQLITE_TRANSIENT);
+        return s_commands_walk(s, STMT_COMMANDS_UNFINISHED, cb, ud, "commands_unfinished");
 }

@@ -106,3 +106,32 @@ int store_event_append(store_t *s, int64_t time, const char *node_id, const char
  * stops the walk and is returned. */
 int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
                          int (*cb)(const event_record_t *ev, void *ud), void *ud);
+
+/* Commands sent to agents. state uses the wire's CommandState numbers
+ * (0 = sent, not yet acknowledged); request is the packed Command, result
+ * the latest packed CommandStatus (NULL until one arrives). In callbacks
+ * the blobs are borrowed, valid during the call only. */
+typedef struct {
+        char id[64];
+        char node_id[NODE_ID_MAX + 1];
+        char kind[16];
+        char actor[64];
+        int state;
+        int64_t created, updated;
+        const uint8_t *request;
+        size_t request_len;
+        const uint8_t *result;
+        size_t result_len;
+} command_record_t;
+
+/* -EIO (constraint) for a duplicate id. */
+int store_command_put(store_t *s, const command_record_t *c);
+/* -ENOENT for an unknown id. */
+int store_command_update(store_t *s, const char *id, int state, const uint8_t *result, size_t len,
+                         int64_t updated);
+/* Calls cb once for the command, or returns -ENOENT. */
+int store_command_get(store_t *s, const char *id, int (*cb)(const command_record_t *c, void *ud), void *ud);
+/* Commands whose state is below final_from (not finished), for one node
+ * (or all when node_id is NULL/""), oldest first. */
+int store_commands_unfinished(store_t *s, const char *node_id, int final_from,
+                              int (*cb)(const command_record_t *c, void *ud), void *ud);

@@ -34,6 +34,13 @@ extern const ctl_command_t ctl_cmd_nodes;
 extern const ctl_command_t ctl_cmd_keys;
 extern const ctl_command_t ctl_cmd_events;
 extern const ctl_command_t ctl_cmd_status;
+extern const ctl_command_t ctl_cmd_drain;
+extern const ctl_command_t ctl_cmd_undrain;
+extern const ctl_command_t ctl_cmd_install;
+extern const ctl_command_t ctl_cmd_repoint;
+extern const ctl_command_t ctl_cmd_restart;
+extern const ctl_command_t ctl_cmd_check;
+extern const ctl_command_t ctl_cmd_rollback;
 
 /* Sends req to the coordinator and waits for the response (owned by the
  * caller: hitless__admin_response__free_unpacked). Returns CTL_EXIT_OK or

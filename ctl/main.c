@@ -13,6 +13,13 @@ static const ctl_command_t *const commands[] = {
         &ctl_cmd_keys,
         &ctl_cmd_events,
         &ctl_cmd_status,
+        &ctl_cmd_drain,
+        &ctl_cmd_undrain,
+        &ctl_cmd_install,
+        &ctl_cmd_repoint,
+        &ctl_cmd_restart,
+        &ctl_cmd_check,
+        &ctl_cmd_rollback,
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,39 @@
+/* Commands from an admin to one agent (drain, install, repoint, restart,
+ * check, rollback): given an id and a deadline, committed to the store
+ * before they are sent, tracked by the statuses the agent reports, and
+ * answered to the waiting hitlessctl when final (or when its wait ends).
+ *
+ * After a coordinator restart nothing is resent blindly: when a node says
+ * Hello, the coordinator asks it (CommandQuery) for the results of the
+ * commands the store still shows unfinished; the agent answers from its
+ * journal. */
+#pragma once
+#include <stdint.h>
+
+#include "coordinator/agent_link.h"
+#include "coordinator/fleet.h"
+#include "coordinator/store.h"
+
+typedef struct commands commands_t;
+
+/* Delivers the answer to a waiting admin request; owns and frees token. */
+typedef void (*commands_reply_fn)(void *token, const Hitless__AdminResponse *resp);
+
+int commands_new(store_t *store, fleet_t *fleet, agent_link_t *link, commands_t **ret);
+void commands_destroy(commands_t **c);
+
+/* Validates and sends req->command (id and deadline filled here) on
+ * behalf of actor. reply(token, ...) is called exactly once: now (error,
+ * or no_wait), or when the command ends or the wait times out. */
+void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const char *actor,
+                     commands_reply_fn reply, void *token, int64_t now_ms);
+
+/* A status from node_id's agent (agent_link calls this). */
+void commands_on_status(commands_t *c, const char *node_id, const Hitless__CommandStatus *st);
+
+/* node said Hello: ask it about its unfinished commands. */
+void commands_on_hello(commands_t *c, node_t *n);
+
+/* Ends waits that timed out; returns when it next needs to run. */
+void commands_tick(commands_t *c, int64_t now_ms);
+int64_t commands_next_due(const commands_t *c);

@@ -1,0 +1,284 @@
+/* hitlessctl drain|undrain|install|repoint|restart|check|rollback NODE ...:
+ * one action on one node, through the coordinator, waiting for its result
+ * (--no-wait prints the command id instead). Exit 1 when the action did
+ * not succeed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/codec.h"
+#include "ctl/ctl.h"
+
+#define MAX_ITEMS 256
+
+typedef struct {
+        bool no_wait;
+        const char *id;
+        const char *upgrade;
+        const char *snapshot;
+        uint32_t wait_s;
+        /* repoint: kind -> comma-separated list */
+        const char *kinds[16];
+        const char *lists[16];
+        size_t n_kinds;
+        /* install PKG=VER..., restart UNIT... */
+        char *items[MAX_ITEMS];
+        size_t n_items;
+} action_args_t;
+
+static const char *state_word(Hitless__CommandState s) {
+        switch (s) {
+        case HITLESS__COMMAND_STATE__COMMAND_ACCEPTED: return "accepted";
+        case HITLESS__COMMAND_STATE__COMMAND_RUNNING: return "running";
+        case HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED: return "succeeded";
+        case HITLESS__COMMAND_STATE__COMMAND_FAILED: return "failed";
+        case HITLESS__COMMAND_STATE__COMMAND_INTERRUPTED: return "interrupted";
+        case HITLESS__COMMAND_STATE__COMMAND_REFUSED: return "refused";
+        default: return "sent";
+        }
+}
+
+static void print_json(const Hitless__CommandResult *r) {
+        const Hitless__CommandStatus *s = r->status;
+        printf("{\"command_id\":");
+        json_string(stdout, r->command_id);
+        printf(",\"node_id\":");
+        json_string(stdout, r->node_id);
+        printf(",\"state\":");
+        json_string(stdout, s ? state_word(s->state) : "sent");
+        if (s) {
+                printf(",\"progress\":");
+                json_string(stdout, s->progress);
+                printf(",\"error_code\":");
+                json_string(stdout, s->error_code);
+                printf(",\"message\":");
+                json_string(stdout, s->message);
+                printf(",\"output_tail\":");
+                json_string(stdout, s->output_tail);
+                printf(",\"snapshot_id\":");
+                json_string(stdout, s->snapshot_id);
+                printf(",\"packages\":{");
+                for (size_t i = 0; i < s->n_packages; i++) {
+                        printf("%s", i ? "," : "");
+                        json_string(stdout, s->packages[i]->name);
+                        printf(":");
+                        json_string(stdout, s->packages[i]->version);
+                }
+                printf("},\"health\":");
+                json_string(stdout, s->health ? health_state_label(s->health->state) : "");
+                printf(",\"checks\":[");
+                for (size_t i = 0; s->health && i < s->health->n_checks; i++) {
+                        const Hitless__CheckResult *c = s->health->checks[i];
+                        printf("%s{\"name\":", i ? "," : "");
+                        json_string(stdout, c->name);
+                        printf(",\"ok\":%s,\"detail\":", c->ok ? "true" : "false");
+                        json_string(stdout, c->detail);
+                        printf("}");
+                }
+                printf("]");
+        }
+        printf("}\n");
+}
+
+static void print_text(const char *verb, const Hitless__CommandResult *r) {
+        const Hitless__CommandStatus *s = r->status;
+        printf("%s: %s %s %s", r->node_id, verb, r->command_id, s ? state_word(s->state) : "sent");
+        if (s && s->message[0])
+                printf(": %s", s->message);
+        printf("\n");
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_packages; i++)
+                printf("  package %s %s\n", s->packages[i]->name,
+                       s->packages[i]->version[0] ? s->packages[i]->version : "(not installed)");
+        if (s->health) {
+                printf("  health %s\n", health_state_label(s->health->state));
+                for (size_t i = 0; i < s->health->n_checks; i++)
+                        if (!s->health->checks[i]->ok)
+                                printf("  ! %s: %s\n", s->health->checks[i]->name, s->health->checks[i]->detail);
+        }
+        if (s->snapshot_id[0])
+                printf("  snapshot %s\n", s->snapshot_id);
+        if (s->state != HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED && s->output_tail[0])
+                printf("  output (tail):\n%s%s", s->output_tail,
+                       s->output_tail[strlen(s->output_tail) - 1] == '\n' ? "" : "\n");
+}
+
+/* Options common to every action; the rest are the action's items. */
+static int parse_args(const char *verb, int argc, char **argv, action_args_t *a) {
+        for (int i = 2; i < argc; i++) {
+                const char *o = argv[i];
+                if (strcmp(o, "--no-wait") == 0)
+                        a->no_wait = true;
+                else if (strcmp(o, "--id") == 0 && i + 1 < argc)
+                        a->id = argv[++i];
+                else if (strcmp(o, "--upgrade") == 0 && i + 1 < argc)
+                        a->upgrade = argv[++i];
+                else if (strcmp(o, "--snapshot") == 0 && i + 1 < argc && strcmp(verb, "rollback") == 0)
+                        a->snapshot = argv[++i];
+                else if (strcmp(o, "--wait") == 0 && i + 1 < argc)
+                        a->wait_s = (uint32_t) strtoul(argv[++i], NULL, 10);
+                else if (strcmp(verb, "repoint") == 0 && strncmp(o, "--", 2) == 0 && i + 1 < argc &&
+                         a->n_kinds < 16) {
+                        /* --controller L, --collector L, --dns L, or --kind NAME=L */
+                        if (strcmp(o, "--kind") == 0) {
+                                char *eq = strchr(argv[i + 1], '=');
+                                if (!eq)
+                                        return -1;
+                                *eq = '\0';
+                                a->kinds[a->n_kinds] = argv[++i];
+                                a->lists[a->n_kinds++] = eq + 1;
+                        } else {
+                                a->kinds[a->n_kinds] = o + 2;
+                                a->lists[a->n_kinds++] = argv[++i];
+                        }
+                } else if (strncmp(o, "--", 2) == 0 || a->n_items == MAX_ITEMS) {
+                        return -1;
+                } else {
+                        a->items[a->n_items++] = argv[i];
+                }
+        }
+        return 0;
+}
+
+/* Splits "a,b,c" (or space separated) into a NULL-terminated vector. */
+static char **split_list(const char *s, size_t *ret_n) {
+        char *copy = strdup(s), *save = NULL, **v = calloc(strlen(s) + 2, sizeof *v);
+        size_t n = 0;
+        for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+                v[n++] = strdup(t);
+        free(copy);
+        *ret_n = n;
+        return v;
+}
+
+static int action_exec(const char *verb, const char *usage, ctl_t *ctl, int argc, char **argv) {
+        Hitless__AdminRequest req = HITLESS__ADMIN_REQUEST__INIT;
+        Hitless__CommandRequest cr = HITLESS__COMMAND_REQUEST__INIT;
+        Hitless__Command cmd = HITLESS__COMMAND__INIT;
+        Hitless__DrainAction drain = HITLESS__DRAIN_ACTION__INIT;
+        Hitless__UndrainAction undrain = HITLESS__UNDRAIN_ACTION__INIT;
+        Hitless__InstallAction install = HITLESS__INSTALL_ACTION__INIT;
+        Hitless__RepointAction repoint = HITLESS__REPOINT_ACTION__INIT;
+        Hitless__RestartAction restart = HITLESS__RESTART_ACTION__INIT;
+        Hitless__CheckAction check = HITLESS__CHECK_ACTION__INIT;
+        Hitless__RollbackAction rollback = HITLESS__ROLLBACK_ACTION__INIT;
+        Hitless__PackageVersion pv[MAX_ITEMS], *pvp[MAX_ITEMS];
+        Hitless__EndpointList el[16], *elp[16];
+        action_args_t a = { 0 };
+        Hitless__AdminResponse *resp;
+        int rc = CTL_EXIT_USAGE;
+
+        argc = ctl_take_json_flag(ctl, argc, argv);
+        if (argc < 2 || argv[1][0] == '-' || parse_args(verb, argc, argv, &a) < 0)
+                goto usage;
+        cmd.node_id = argv[1];
+        cmd.upgrade_id = (char *) (a.upgrade ? a.upgrade : "");
+        cmd.command_id = (char *) (a.id ? a.id : "");
+        if (strcmp(verb, "drain") == 0 || strcmp(verb, "undrain") == 0 || strcmp(verb, "check") == 0 ||
+            strcmp(verb, "rollback") == 0) {
+                if (a.n_items || a.n_kinds)
+                        goto usage;
+                if (verb[0] == 'd') {
+                        cmd.action_case = HITLESS__COMMAND__ACTION_DRAIN;
+                        cmd.drain = &drain;
+                } else if (verb[0] == 'u') {
+                        cmd.action_case = HITLESS__COMMAND__ACTION_UNDRAIN;
+                        cmd.undrain = &undrain;
+                } else if (verb[0] == 'c') {
+                        cmd.action_case = HITLESS__COMMAND__ACTION_CHECK;
+                        cmd.check = &check;
+                } else {
+                        rollback.snapshot_id = (char *) (a.snapshot ? a.snapshot : "");
+                        cmd.action_case = HITLESS__COMMAND__ACTION_ROLLBACK;
+                        cmd.rollback = &rollback;
+                }
+        } else if (strcmp(verb, "install") == 0) {
+                if (!a.n_items || a.n_kinds)
+                        goto usage;
+                for (size_t i = 0; i < a.n_items; i++) {
+                        char *eq = strchr(a.items[i], '=');
+                        if (!eq || eq == a.items[i] || !eq[1])
+                                goto usage;
+                        *eq = '\0';
+                        hitless__package_version__init(&pv[i]);
+                        pv[i].name = a.items[i];
+                        pv[i].version = eq + 1;
+                        pvp[i] = &pv[i];
+                }
+                install.n_packages = a.n_items;
+                install.packages = pvp;
+                cmd.action_case = HITLESS__COMMAND__ACTION_INSTALL;
+                cmd.install = &install;
+        } else if (strcmp(verb, "repoint") == 0) {
+                if (!a.n_kinds || a.n_items)
+                        goto usage;
+                for (size_t i = 0; i < a.n_kinds; i++) {
+                        hitless__endpoint_list__init(&el[i]);
+                        el[i].kind = (char *) a.kinds[i];
+                        el[i].endpoints = split_list(a.lists[i], &el[i].n_endpoints);
+                        elp[i] = &el[i];
+                }
+                repoint.n_lists = a.n_kinds;
+                repoint.lists = elp;
+                cmd.action_case = HITLESS__COMMAND__ACTION_REPOINT;
+                cmd.repoint = &repoint;
+        } else {
+                if (!a.n_items || a.n_kinds)
+                        goto usage;
+                restart.n_units = a.n_items;
+                restart.units = a.items;
+                cmd.action_case = HITLESS__COMMAND__ACTION_RESTART;
+                cmd.restart = &restart;
+        }
+        cr.command = &cmd;
+        cr.no_wait = a.no_wait;
+        cr.timeout_s = a.wait_s;
+        req.body_case = HITLESS__ADMIN_REQUEST__BODY_COMMAND;
+        req.command = &cr;
+        /* Wait as long as the coordinator does, and a little more. */
+        if (!a.no_wait) {
+                long want = ((long) (a.wait_s ? a.wait_s : 600) + 10) * 1000;
+                if (ctl->timeout_ms < want)
+                        ctl->timeout_ms = (int) want;
+        }
+        rc = ctl_call(ctl, &req, &resp);
+        if (rc == CTL_EXIT_OK) {
+                rc = ctl_response_status(resp);
+                if (rc == CTL_EXIT_OK && resp->body_case == HITLESS__ADMIN_RESPONSE__BODY_COMMAND_RESULT) {
+                        const Hitless__CommandStatus *s = resp->command_result->status;
+                        if (ctl->json)
+                                print_json(resp->command_result);
+                        else
+                                print_text(verb, resp->command_result);
+                        if (!a.no_wait && (!s || s->state != HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED))
+                                rc = CTL_EXIT_FAILED;
+                }
+                hitless__admin_response__free_unpacked(resp, NULL);
+        }
+        for (size_t i = 0; cmd.action_case == HITLESS__COMMAND__ACTION_REPOINT && i < a.n_kinds; i++) {
+                for (size_t j = 0; j < el[i].n_endpoints; j++)
+                        free(el[i].endpoints[j]);
+                free(el[i].endpoints);
+        }
+        return rc;
+usage:
+        fprintf(stderr, "usage: hitlessctl %s\n", usage);
+        return CTL_EXIT_USAGE;
+}
+
+#define ACTION(verb, usage_text)                                                     \
+        static int verb##_exec(ctl_t *ctl, int argc, char **argv) {                  \
+                return action_exec(#verb, usage_text, ctl, argc, argv);               \
+        }                                                                            \
+        const ctl_command_t ctl_cmd_##verb = { #verb, usage_text, verb##_exec }
+
+#define COMMON "[--json] [--no-wait] [--id ID] [--upgrade ID] [--wait SECONDS]"
+ACTION(drain, "drain NODE " COMMON);
+ACTION(undrain, "undrain NODE " COMMON);
+ACTION(install, "install NODE PKG=VERSION... " COMMON);
+ACTION(repoint, "repoint NODE [--controller H:P,...] [--collector H:P,...] [--dns H:P,...] "
+                "[--kind NAME=H:P,...] " COMMON);
+ACTION(restart, "restart NODE UNIT... " COMMON);
+ACTION(check, "check NODE " COMMON);
+ACTION(rollback, "rollback NODE [--snapshot ID] " COMMON);
