@@ -14,6 +14,8 @@
 #include <zmq.h>
 
 #include "agent/agent_config.h"
+#include "agent/executor.h"
+#include "agent/local.h"
 #include "agent/session.h"
 #include "common/clock.h"
 #include "common/daemon.h"
@@ -26,6 +28,7 @@ typedef struct {
         zcert_t *cert;
         void *ctx;
         session_t *session;
+        executor_t *executor;
         int sigfd;
         char status[300];
 } agent_t;
@@ -33,8 +36,12 @@ typedef struct {
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: hitless-agent [OPTIONS]\n"
+                "       hitless-agent [-c FILE] journal [--json] [--limit N]\n"
+                "       hitless-agent [-c FILE] rollback [--to SNAPSHOT]\n"
                 "\n"
-                "The hitless node agent: registers with the coordinator and reports health.\n"
+                "The hitless node agent: registers with the coordinator, reports health,\n"
+                "and carries out commands within its local policy. `journal` shows what it\n"
+                "did; `rollback` undoes an upgrade on this node without the coordinator.\n"
                 "\n"
                 "  -c, --config FILE   configuration file (default %s)\n"
                 "      --check-config  validate the configuration and exit (0 valid, 2 errors)\n"
@@ -91,6 +98,29 @@ static void notify_status(agent_t *a, const char *s) {
         }
 }
 
+static void on_command(const Hitless__CoordinatorMessage *m, void *ud) {
+        agent_t *a = ud;
+        if (executor_submit(a->executor, m) < 0)
+                log_warning("cannot hand a command to the executor");
+}
+
+/* Statuses from the executor go to the coordinator as they are; while not
+ * registered they are dropped: the coordinator asks for unfinished
+ * commands again after the next Hello, and the journal answers. */
+static void forward_statuses(agent_t *a) {
+        for (;;) {
+                zmq_msg_t msg;
+                zmq_msg_init(&msg);
+                if (zmq_msg_recv(&msg, executor_socket(a->executor), ZMQ_DONTWAIT) < 0) {
+                        zmq_msg_close(&msg);
+                        return;
+                }
+                if (a->session)
+                        session_send(a->session, zmq_msg_data(&msg), zmq_msg_size(&msg));
+                zmq_msg_close(&msg);
+        }
+}
+
 static int start_session(agent_t *a) {
         char msg[512];
         int r;
@@ -103,6 +133,7 @@ static int start_session(agent_t *a) {
         r = session_new(a->ctx, a->cfg, a->cert, &a->session);
         if (r < 0)
                 return log_error_errno(r, "cannot connect to %s: %m", a->cfg->coordinator_endpoint);
+        session_set_command_handler(a->session, on_command, a);
         return 0;
 }
 
@@ -110,6 +141,11 @@ static int start_session(agent_t *a) {
  * so endpoint, key, checks and heartbeat interval all apply. */
 static void reload(agent_t *a) {
         agent_config_t *n = NULL;
+        if (executor_busy(a->executor)) {
+                /* The running command holds the current policy. */
+                log_warning("reload: a command is running; send SIGHUP again when it has finished");
+                return;
+        }
         daemon_notify_reloading();
         if (load_config(a->config_path, &n) < 0) {
                 log_error("reload: configuration invalid, keeping the running one");
@@ -121,10 +157,16 @@ static void reload(agent_t *a) {
         if (strcmp(n->node_id, a->cfg->node_id) != 0)
                 log_warning("reload: node_id changed; the coordinator binds node ids to keys");
         session_destroy(&a->session);
+        executor_destroy(&a->executor);
         free(n->secret_key_file);
         n->secret_key_file = strdup(a->cfg->secret_key_file);
         agent_config_free(&a->cfg);
         a->cfg = n;
+        if (executor_new(a->ctx, a->cfg, &a->executor) < 0) {
+                log_error("reload: cannot reopen the node journal; stopping");
+                daemon_notify_stopping();
+                exit(1);
+        }
         start_session(a);
         log_info("reloaded %s", a->config_path);
         daemon_notify_reloaded();
@@ -139,8 +181,9 @@ static int run(agent_t *a) {
                 return -1;
         daemon_notify_ready(a->status[0] ? a->status : "starting");
         for (;;) {
-                zmq_pollitem_t items[3] = { { NULL, a->sigfd, ZMQ_POLLIN, 0 } };
-                int n = 1;
+                zmq_pollitem_t items[4] = { { NULL, a->sigfd, ZMQ_POLLIN, 0 },
+                                            { executor_socket(a->executor), 0, ZMQ_POLLIN, 0 } };
+                int n = 2;
                 int64_t now = clock_mono_ms(), wait = 1000;
                 if (a->session) {
                         items[n++] = (zmq_pollitem_t) { session_socket(a->session), 0, ZMQ_POLLIN, 0 };
@@ -165,13 +208,15 @@ static int run(agent_t *a) {
                                 return 0;
                         }
                 }
+                if (items[1].revents & ZMQ_POLLIN)
+                        forward_statuses(a);
                 if (a->session) {
                         /* reload() may have replaced the session: only read
                          * the sockets polled above if it is still the same. */
-                        if (n > 1 && items[1].socket == session_socket(a->session)) {
-                                if (items[2].revents & ZMQ_POLLIN)
+                        if (n > 2 && items[2].socket == session_socket(a->session)) {
+                                if (items[3].revents & ZMQ_POLLIN)
                                         session_handle_monitor(a->session, now);
-                                if (items[1].revents & ZMQ_POLLIN)
+                                if (items[2].revents & ZMQ_POLLIN)
                                         session_handle_incoming(a->session, now);
                         }
                         session_tick(a->session, now);
@@ -195,7 +240,8 @@ int main(int argc, char **argv) {
         int opt, r;
 
         log_init("hitless-agent");
-        while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        /* "+": options end at a subcommand, which has its own. */
+        while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
                 switch (opt) {
                 case 'c': a.config_path = optarg; break;
                 case 'C': check_only = true; break;
@@ -205,12 +251,19 @@ int main(int argc, char **argv) {
                 default: usage(stderr); return 2;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "hitless-agent: unexpected argument '%s'\n", argv[optind]);
+        const char *sub = optind < argc ? argv[optind] : NULL;
+        if (sub && strcmp(sub, "journal") != 0 && strcmp(sub, "rollback") != 0) {
+                fprintf(stderr, "hitless-agent: unexpected argument '%s'\n", sub);
                 return 2;
         }
         if (load_config(a.config_path, &a.cfg) < 0)
                 return 2;
+        if (sub) {
+                r = strcmp(sub, "journal") == 0 ? local_journal(a.cfg, argc - optind, argv + optind)
+                                                : local_rollback(a.cfg, argc - optind, argv + optind);
+                agent_config_free(&a.cfg);
+                return r;
+        }
         if (check_only) {
                 printf("%s: configuration is valid\n", a.config_path);
                 agent_config_free(&a.cfg);
@@ -236,9 +289,16 @@ int main(int argc, char **argv) {
         srandom((unsigned) (time(NULL) ^ getpid()));
         a.ctx = zmq_ctx_new();
         a.sigfd = daemon_signalfd_open();
-        r = a.sigfd < 0 ? log_error_errno(a.sigfd, "cannot set up signals: %m") : run(&a);
+        if (a.sigfd < 0)
+                r = log_error_errno(a.sigfd, "cannot set up signals: %m");
+        else if ((r = executor_new(a.ctx, a.cfg, &a.executor)) < 0)
+                r = log_error_errno(r, "cannot open the node journal in %s: %m", a.cfg->state_dir);
+        else
+                r = run(&a);
 
         session_destroy(&a.session);
+        if (executor_destroy(&a.executor))
+                _exit(r < 0 ? 1 : 0);  /* a command is running: see executor_destroy */
         zmq_ctx_term(a.ctx);
         zcert_destroy(&a.cert);
         agent_config_free(&a.cfg);

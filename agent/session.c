@@ -8,7 +8,7 @@
 #include <zmq.h>
 
 #include "agent/health.h"
-#include "agent/packages.h"
+#include "agent/pkg_backend.h"
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
@@ -31,13 +31,27 @@ struct session {
         int64_t retry_backoff_ms;
         uint64_t seq;
         bool have_backend;
-        pkg_backend_t backend;
+        const pkg_backend_t *backend;
         health_state_t last_health;
         char boot_id[64];
         char status[256];
         ratelimit_t log_limit;
         codec_drops_t drops;
+        void (*on_command)(const Hitless__CoordinatorMessage *m, void *ud);
+        void *on_command_ud;
 };
+
+void session_set_command_handler(session_t *s,
+                                 void (*cb)(const Hitless__CoordinatorMessage *m, void *ud), void *ud) {
+        s->on_command = cb;
+        s->on_command_ud = ud;
+}
+
+int session_send(session_t *s, const void *buf, size_t len) {
+        if (s->state != LINK_REGISTERED)
+                return -ENOTCONN;
+        return zmq_send(s->socket, buf, len, ZMQ_DONTWAIT) < 0 ? -errno : 0;
+}
 
 static void set_int(void *s, int opt, int v) {
         zmq_setsockopt(s, opt, &v, sizeof v);
@@ -111,7 +125,10 @@ int session_new(void *ctx, const agent_config_t *cfg, zcert_t *cert, session_t *
         set_int(s->socket, ZMQ_RECONNECT_IVL_MAX,
                 cfg->heartbeat_interval_ms > 1000 ? (int) cfg->heartbeat_interval_ms : 1000);
 
-        snprintf(monitor_ep, sizeof monitor_ep, "inproc://agent-monitor-%p", (void *) s);
+        /* A counter, not the address: after a reload the new session may
+         * reuse the old one's memory before libzmq released its endpoint. */
+        static unsigned generation;
+        snprintf(monitor_ep, sizeof monitor_ep, "inproc://agent-monitor-%u", generation++);
         if (zmq_socket_monitor(s->socket, monitor_ep,
                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
@@ -192,20 +209,20 @@ static void send_message(session_t *s, const Hitless__AgentMessage *m) {
 /* Packages as protobuf: names[] and versions[] must outlive the message. */
 static Hitless__PackageVersion **package_list(session_t *s, char ***ret_versions, size_t *ret_n) {
         size_t n = conf_strv_len(s->cfg->packages);
+        pkg_env_t env = { .root = s->cfg->package_root, .dpkg_admindir = s->cfg->dpkg_admindir };
         char **versions = NULL;
         Hitless__PackageVersion **v, *items;
 
         *ret_n = 0;
         *ret_versions = NULL;
-        if (n == 0 || !s->have_backend ||
-            packages_query(s->backend, s->cfg->dpkg_admindir, s->cfg->packages, n, &versions) < 0)
+        if (n == 0 || !s->have_backend || s->backend->query(&env, s->cfg->packages, n, &versions) < 0)
                 return NULL;
         v = calloc(n, sizeof *v);
         items = calloc(n, sizeof *items);
         if (!v || !items) {
                 free(v);
                 free(items);
-                packages_versions_free(versions, n);
+                pkg_versions_free(versions, n);
                 return NULL;
         }
         for (size_t i = 0; i < n; i++) {
@@ -223,7 +240,7 @@ static void package_list_free(Hitless__PackageVersion **v, char **versions, size
         if (v)
                 free(v[0]);
         free(v);
-        packages_versions_free(versions, n);
+        pkg_versions_free(versions, n);
 }
 
 static void send_hello(session_t *s) {
@@ -441,6 +458,11 @@ void session_handle_incoming(session_t *s, int64_t now_ms) {
                         break;
                 case HITLESS__COORDINATOR_MESSAGE__BODY_REFUSED:
                         on_refused(s, m->refused);
+                        break;
+                case HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND:
+                case HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY:
+                        if (s->state == LINK_REGISTERED && s->on_command)
+                                s->on_command(m, s->on_command_ud);
                         break;
                 default:
                         break;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "agent/agent_config.h"
+#include "proto/hitless.pb-c.h"
 
 typedef struct session session_t;
 
@@ -33,6 +34,16 @@ void session_handle_incoming(session_t *s, int64_t now_ms);
 void session_tick(session_t *s, int64_t now_ms);
 /* When session_tick next needs to run (monotonic ms). */
 int64_t session_next_due(const session_t *s);
+
+/* Commands and command queries from the coordinator go to cb (the
+ * executor); the session itself only speaks Hello and heartbeats. */
+void session_set_command_handler(session_t *s,
+                                 void (*cb)(const Hitless__CoordinatorMessage *m, void *ud), void *ud);
+
+/* Sends a packed AgentMessage (a command status) if registered; returns 0,
+ * or -ENOTCONN when not registered (the coordinator will ask again after
+ * the next Hello). */
+int session_send(session_t *s, const void *buf, size_t len);
 
 /* A human-readable state for STATUS= ("registered with tcp://...; healthy"). */
 const char *session_status(const session_t *s);

@@ -6,7 +6,7 @@ set -eu
 
 build="build-essential pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
   protobuf-c-compiler libconfig-dev libsystemd-dev libssl-dev check
-  libsqlite3-dev sqlite3 rpm"
+  libsqlite3-dev sqlite3 rpm dnf createrepo-c"
 fuzz="clang libclang-rt-14-dev"
 integration="iproute2 procps psmisc dbus python3 python3-zmq"
 nspawn="systemd-container debootstrap"

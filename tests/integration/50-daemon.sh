@@ -22,6 +22,7 @@ mkdir -p "$T/agents/fresh"
 cat > "$T/agents/fresh/agent.conf" <<CONF
 node_id = "fresh";
 secret_key_file = "$T/agents/fresh/agent.key_secret";
+state_dir = "$T/agents/fresh/state";
 heartbeat_interval = "500ms";
 CONF
 chmod 644 "$T/agents/fresh/agent.conf"

@@ -171,7 +171,7 @@ START_TEST(test_open_creates_private_file) {
         umask(old);
 
         /* The file is in WAL mode with schema version 1. */
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 1);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 2);
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -257,7 +257,7 @@ START_TEST(test_reopen_keeps_schema) {
         s = open_ok();
         ck_assert_int_eq(count_events(s, NULL), 1);
         store_close(&s);
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 1);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 2);
 }
 END_TEST
 
@@ -724,6 +724,78 @@ START_TEST(test_crash_sigkill_after_commit) {
 }
 END_TEST
 
+
+/* ---- commands ---------------------------------------------------------- */
+
+typedef struct {
+        int n;
+        char ids[8][64];
+        int states[8];
+        size_t result_len[8];
+        uint8_t first_result_byte;
+} cmd_seen_t;
+
+static int see_command(const command_record_t *c, void *ud) {
+        cmd_seen_t *seen = ud;
+        if (seen->n < 8) {
+                snprintf(seen->ids[seen->n], 64, "%s", c->id);
+                seen->states[seen->n] = c->state;
+                seen->result_len[seen->n] = c->result_len;
+                if (c->result_len)
+                        seen->first_result_byte = c->result[0];
+        }
+        seen->n++;
+        return 0;
+}
+
+START_TEST(test_commands_lifecycle) {
+        store_t *s = open_ok();
+        const uint8_t req[] = { 0x0a, 0x00, 0x01 };
+        const uint8_t res[] = { 0x00, 0x42 };
+        command_record_t c = { .state = 0, .request = req, .request_len = sizeof req, .created = 100 };
+        cmd_seen_t seen = { 0 };
+
+        snprintf(c.id, sizeof c.id, "cmd-a");
+        snprintf(c.node_id, sizeof c.node_id, "db1");
+        snprintf(c.kind, sizeof c.kind, "install");
+        snprintf(c.actor, sizeof c.actor, "unix:root");
+        ck_assert_int_eq(store_command_put(s, &c), 0);
+        ck_assert_int_lt(store_command_put(s, &c), 0);          /* duplicate id */
+        snprintf(c.id, sizeof c.id, "cmd-b");
+        snprintf(c.node_id, sizeof c.node_id, "db2");
+        c.created = 101;
+        ck_assert_int_eq(store_command_put(s, &c), 0);
+
+        ck_assert_int_eq(store_commands_unfinished(s, NULL, 3, see_command, &seen), 0);
+        ck_assert_int_eq(seen.n, 2);
+        ck_assert_str_eq(seen.ids[0], "cmd-a");                 /* oldest first */
+        memset(&seen, 0, sizeof seen);
+        ck_assert_int_eq(store_commands_unfinished(s, "db2", 3, see_command, &seen), 0);
+        ck_assert_int_eq(seen.n, 1);
+        ck_assert_str_eq(seen.ids[0], "cmd-b");
+
+        ck_assert_int_eq(store_command_update(s, "cmd-a", 3, res, sizeof res, 200), 0);
+        ck_assert_int_eq(store_command_update(s, "nope", 3, res, sizeof res, 200), -ENOENT);
+        memset(&seen, 0, sizeof seen);
+        ck_assert_int_eq(store_command_get(s, "cmd-a", see_command, &seen), 0);
+        ck_assert_int_eq(seen.n, 1);
+        ck_assert_int_eq(seen.states[0], 3);
+        ck_assert_uint_eq(seen.result_len[0], sizeof res);      /* a blob with a NUL */
+        ck_assert_int_eq(store_command_get(s, "nope", see_command, &seen), -ENOENT);
+        memset(&seen, 0, sizeof seen);
+        ck_assert_int_eq(store_commands_unfinished(s, NULL, 3, see_command, &seen), 0);
+        ck_assert_int_eq(seen.n, 1);                            /* cmd-a is final now */
+        ck_assert_str_eq(seen.ids[0], "cmd-b");
+        store_close(&s);
+
+        s = open_ok();                                          /* durable */
+        memset(&seen, 0, sizeof seen);
+        ck_assert_int_eq(store_command_get(s, "cmd-a", see_command, &seen), 0);
+        ck_assert_int_eq(seen.states[0], 3);
+        store_close(&s);
+}
+END_TEST
+
 static Suite *store_suite(void) {
         Suite *su = suite_create("store");
         TCase *tc;
@@ -750,6 +822,11 @@ static Suite *store_suite(void) {
         tc = tcase_create("nodes");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_nodes_blobs_with_nul);
+        suite_add_tcase(su, tc);
+
+        tc = tcase_create("commands");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_commands_lifecycle);
         suite_add_tcase(su, tc);
 
         tc = tcase_create("events");

@@ -1,0 +1,574 @@
+#include "agent/actions.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/pkg_backend.h"
+#include "agent/repoint.h"
+#include "agent/unit_control.h"
+#include "common/atomic_file.h"
+#include "common/exec.h"
+
+#define MAX_POLICY_FILES 64
+#define MAX_SNAPSHOT_FILE (16 * 1024 * 1024)
+
+void action_result_clear(action_result_t *r) {
+        free(r->output_tail);
+        if (r->have_health)
+                health_report_free(&r->health);
+        pkg_versions_free(r->versions, r->n_versions);
+        memset(r, 0, sizeof *r);
+}
+
+void action_result_set(action_result_t *r, journal_state_t state, const char *error_code,
+                       const char *fmt, ...) {
+        va_list ap;
+        r->state = state;
+        snprintf(r->error_code, sizeof r->error_code, "%s", error_code ? error_code : "");
+        va_start(ap, fmt);
+        vsnprintf(r->message, sizeof r->message, fmt, ap);
+        va_end(ap);
+}
+
+static void progress(const action_ctx_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(const action_ctx_t *ctx, const char *fmt, ...) {
+        char line[256];
+        va_list ap;
+        if (!ctx->progress)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof line, fmt, ap);
+        va_end(ap);
+        ctx->progress(line, ctx->ud);
+}
+
+static void keep_output(action_result_t *r, exec_result_t *out) {
+        if (out->output) {
+                free(r->output_tail);
+                r->output_tail = out->output;
+                out->output = NULL;
+        }
+        exec_result_free(out);
+}
+
+static pkg_env_t pkg_env(const agent_config_t *cfg) {
+        return (pkg_env_t) {
+                .root = cfg->package_root,
+                .dpkg_admindir = cfg->dpkg_admindir,
+                .lock_timeout_ms = cfg->lock_timeout_ms,
+                .timeout_ms = cfg->install_timeout_ms,
+        };
+}
+
+static const pkg_backend_t *backend(const agent_config_t *cfg) {
+        const pkg_backend_t *b = NULL;
+        return pkg_backend_resolve(cfg->package_backend, &b) == 0 ? b : NULL;
+}
+
+/* Reports the installed versions of every managed package in r. */
+static void record_packages(const action_ctx_t *ctx, action_result_t *r) {
+        const pkg_backend_t *b = backend(ctx->cfg);
+        pkg_env_t env = pkg_env(ctx->cfg);
+        size_t n = conf_strv_len(ctx->cfg->packages);
+        char **v = NULL;
+        if (!b || n == 0 || b->query(&env, ctx->cfg->packages, n, &v) < 0)
+                return;
+        pkg_versions_free(r->versions, r->n_versions);
+        r->versions = v;
+        r->n_versions = n;
+        r->have_packages = true;
+}
+
+static void record_health(const action_ctx_t *ctx, action_result_t *r) {
+        if (r->have_health)
+                health_report_free(&r->health);
+        r->have_health = health_run(ctx->cfg->checks, ctx->cfg->n_checks, ctx->cfg->system_bus_address,
+                                    &r->health) >= 0;
+}
+
+bool action_changes_node(const Hitless__Command *cmd) {
+        return cmd->action_case != HITLESS__COMMAND__ACTION_CHECK &&
+               cmd->action_case != HITLESS__COMMAND__ACTION_ROLLBACK;
+}
+
+/* ---- policy ------------------------------------------------------------- */
+
+bool actions_policy_allows(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r) {
+        const agent_config_t *cfg = ctx->cfg;
+        const pkg_backend_t *b;
+
+        switch (cmd->action_case) {
+        case HITLESS__COMMAND__ACTION_DRAIN:
+        case HITLESS__COMMAND__ACTION_UNDRAIN: {
+                const hook_config_t *h = cmd->action_case == HITLESS__COMMAND__ACTION_DRAIN
+                                                 ? &cfg->drain : &cfg->undrain;
+                if (!h->argv) {
+                        action_result_set(r, JCMD_REFUSED, "policy", "no %s hook in the agent's policy",
+                                          cmd->action_case == HITLESS__COMMAND__ACTION_DRAIN ? "drain" : "undrain");
+                        return false;
+                }
+                return true;
+        }
+        case HITLESS__COMMAND__ACTION_INSTALL:
+                if (!(b = backend(cfg))) {
+                        action_result_set(r, JCMD_REFUSED, "policy", "no package backend (%s) on this node",
+                                          cfg->package_backend);
+                        return false;
+                }
+                if (cmd->install->n_packages == 0) {
+                        action_result_set(r, JCMD_REFUSED, "bad-request", "install names no package");
+                        return false;
+                }
+                for (size_t i = 0; i < cmd->install->n_packages; i++) {
+                        const Hitless__PackageVersion *p = cmd->install->packages[i];
+                        if (!agent_policy_allows_package(cfg, p->name)) {
+                                action_result_set(r, JCMD_REFUSED, "policy",
+                                                  "package %.100s is not managed by this agent's policy", p->name);
+                                return false;
+                        }
+                        if (!b->version_valid(p->version)) {
+                                action_result_set(r, JCMD_REFUSED, "bad-request", "invalid %s version \"%.100s\"",
+                                                  b->name, p->version);
+                                return false;
+                        }
+                }
+                return true;
+        case HITLESS__COMMAND__ACTION_REPOINT:
+                if (cmd->repoint->n_lists == 0) {
+                        action_result_set(r, JCMD_REFUSED, "bad-request", "repoint names no endpoint kind");
+                        return false;
+                }
+                for (size_t i = 0; i < cmd->repoint->n_lists; i++)
+                        if (!agent_policy_allows_endpoint_kind(cfg, cmd->repoint->lists[i]->kind)) {
+                                action_result_set(r, JCMD_REFUSED, "policy",
+                                                  "endpoint kind %.64s is not in this agent's policy",
+                                                  cmd->repoint->lists[i]->kind);
+                                return false;
+                        }
+                return true;
+        case HITLESS__COMMAND__ACTION_RESTART:
+                if (cmd->restart->n_units == 0) {
+                        action_result_set(r, JCMD_REFUSED, "bad-request", "restart names no unit");
+                        return false;
+                }
+                for (size_t i = 0; i < cmd->restart->n_units; i++)
+                        if (!agent_policy_allows_unit(cfg, cmd->restart->units[i])) {
+                                action_result_set(r, JCMD_REFUSED, "policy",
+                                                  "unit %.100s is not in this agent's policy", cmd->restart->units[i]);
+                                return false;
+                        }
+                return true;
+        case HITLESS__COMMAND__ACTION_CHECK:
+        case HITLESS__COMMAND__ACTION_ROLLBACK:
+                return true;
+        default:
+                action_result_set(r, JCMD_REFUSED, "bad-request", "unknown action");
+                return false;
+        }
+}
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+static int snapshot_files(const action_ctx_t *ctx, const char *snap) {
+        const char *files[MAX_POLICY_FILES];
+        size_t n = repoint_policy_files(ctx->cfg, files, MAX_POLICY_FILES);
+        for (size_t i = 0; i < n; i++) {
+                struct stat st;
+                char *data = NULL;
+                size_t len = 0;
+                int r;
+                if (stat(files[i], &st) < 0) {
+                        r = journal_snapshot_add_file(ctx->journal, snap, files[i], false, "", 0, 0, 0, 0);
+                } else {
+                        r = file_read_all(files[i], MAX_SNAPSHOT_FILE, &data, &len);
+                        if (r >= 0)
+                                r = journal_snapshot_add_file(ctx->journal, snap, files[i], true, data, len,
+                                                              st.st_mode & 07777, st.st_uid, st.st_gid);
+                        free(data);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int actions_ensure_snapshot(const action_ctx_t *ctx, const char *upgrade_id, char ret_id[64],
+                            action_result_t *r) {
+        journal_snapshot_t s;
+        action_result_t pk = { 0 };
+        bool drained = false;
+        int e;
+
+        if (journal_snapshot_find_open(ctx->journal, upgrade_id ? upgrade_id : "", &s) == 0) {
+                snprintf(ret_id, 64, "%s", s.id);
+                return 0;
+        }
+        progress(ctx, "taking a snapshot before the first change");
+        record_packages(ctx, &pk);
+        journal_get_drained(ctx->journal, &drained);
+        e = journal_snapshot_begin(ctx->journal, upgrade_id ? upgrade_id : "", ret_id);
+        for (size_t i = 0; e >= 0 && pk.have_packages && i < pk.n_versions; i++)
+                e = journal_snapshot_add_package(ctx->journal, ret_id, ctx->cfg->packages[i], pk.versions[i]);
+        if (e >= 0)
+                e = snapshot_files(ctx, ret_id);
+        for (size_t i = 0; e >= 0 && ctx->cfg->units[i]; i++) {
+                char state[32] = "unknown";
+                unit_active_state(ctx->cfg->system_bus_address, ctx->cfg->units[i], state, sizeof state);
+                e = journal_snapshot_add_unit(ctx->journal, ret_id, ctx->cfg->units[i], state);
+        }
+        if (e >= 0)
+                e = journal_snapshot_commit(ctx->journal, ret_id, drained);
+        else
+                journal_snapshot_abort(ctx->journal);
+        action_result_clear(&pk);
+        if (e < 0)
+                action_result_set(r, JCMD_FAILED, "snapshot", "cannot record a snapshot: %s", strerror(-e));
+        return e;
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+static void run_hook(const action_ctx_t *ctx, const hook_config_t *h, const char *what, action_result_t *r) {
+        exec_options_t opts = { .timeout_ms = h->timeout_ms };
+        exec_result_t out;
+        char why[128];
+        progress(ctx, "running the %s hook %s", what, h->argv[0]);
+        int e = exec_run(h->argv, &opts, &out);
+        if (e < 0) {
+                action_result_set(r, JCMD_FAILED, "hook-failed", "cannot run %s hook %s: %s", what, h->argv[0],
+                                  strerror(-e));
+                return;
+        }
+        if (exec_succeeded(&out))
+                action_result_set(r, JCMD_SUCCEEDED, "", "%s hook succeeded", what);
+        else
+                action_result_set(r, JCMD_FAILED, out.timed_out ? "timeout" : "hook-failed", "%s hook %s: %s",
+                                  what, h->argv[0], exec_describe(&out, why, sizeof why));
+        keep_output(r, &out);
+}
+
+static void do_drain(const action_ctx_t *ctx, action_result_t *r) {
+        run_hook(ctx, &ctx->cfg->drain, "drain", r);
+        /* Recorded even when the hook failed halfway: undrain must run. */
+        if (r->state == JCMD_SUCCEEDED || r->state == JCMD_FAILED)
+                journal_set_drained(ctx->journal, true);
+}
+
+static void do_undrain(const action_ctx_t *ctx, action_result_t *r) {
+        bool drained = false;
+        journal_get_drained(ctx->journal, &drained);
+        if (!drained) {
+                action_result_set(r, JCMD_SUCCEEDED, "", "not drained by hitless; nothing to undo");
+                return;
+        }
+        run_hook(ctx, &ctx->cfg->undrain, "undrain", r);
+        if (r->state == JCMD_SUCCEEDED)
+                journal_set_drained(ctx->journal, false);
+}
+
+typedef struct {
+        const char *name, *version;
+        bool found;
+} snap_pkg_lookup_t;
+
+static int find_snap_pkg(const char *name, const char *version, void *ud) {
+        snap_pkg_lookup_t *l = ud;
+        if (strcmp(name, l->name) == 0) {
+                l->found = strcmp(version, l->version) == 0;
+                return 1;
+        }
+        return 0;
+}
+
+/* A downgrade is part of a rollback when it goes back to exactly what the
+ * open snapshot of this upgrade recorded. */
+static bool restores_snapshot(const action_ctx_t *ctx, const char *snap, const Hitless__InstallAction *a) {
+        for (size_t i = 0; i < a->n_packages; i++) {
+                snap_pkg_lookup_t l = { a->packages[i]->name, a->packages[i]->version, false };
+                journal_snapshot_packages(ctx->journal, snap, find_snap_pkg, &l);
+                if (!l.found)
+                        return false;
+        }
+        return true;
+}
+
+static int install_exact(const action_ctx_t *ctx, const pkg_request_t *req, size_t n, bool downgrade,
+                         action_result_t *r) {
+        const pkg_backend_t *b = backend(ctx->cfg);
+        pkg_env_t env = pkg_env(ctx->cfg);
+        exec_result_t out = { 0 };
+        char err[512] = "";
+        int e;
+
+        progress(ctx, "%s: installing %s=%s%s", b->name, req[0].name, req[0].version, n > 1 ? " ..." : "");
+        e = b->install(&env, req, n, downgrade, &out, err, sizeof err);
+        keep_output(r, &out);
+        if (e == 0)
+                return 0;
+        action_result_set(r, JCMD_FAILED,
+                          e == -EBUSY ? "package-lock" : e == -EPERM ? "downgrade" : e == -ETIMEDOUT ? "timeout"
+                                                                                                   : "package-failed",
+                          "%s", err[0] ? err : strerror(-e));
+        return e;
+}
+
+static void do_install(const action_ctx_t *ctx, const Hitless__Command *cmd, const char *snap,
+                       action_result_t *r) {
+        const Hitless__InstallAction *a = cmd->install;
+        pkg_request_t *req = calloc(a->n_packages, sizeof *req);
+        bool downgrade = a->allow_downgrade && restores_snapshot(ctx, snap, a);
+
+        if (!req) {
+                action_result_set(r, JCMD_FAILED, "internal", "out of memory");
+                return;
+        }
+        if (a->allow_downgrade && !downgrade)
+                progress(ctx, "downgrade not allowed: these versions are not the snapshot's");
+        for (size_t i = 0; i < a->n_packages; i++)
+                req[i] = (pkg_request_t) { a->packages[i]->name, a->packages[i]->version };
+        if (install_exact(ctx, req, a->n_packages, downgrade, r) == 0)
+                action_result_set(r, JCMD_SUCCEEDED, "", "installed %zu package%s", a->n_packages,
+                                  a->n_packages == 1 ? "" : "s");
+        free(req);
+        record_packages(ctx, r);
+}
+
+static void do_repoint(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r) {
+        const Hitless__RepointAction *a = cmd->repoint;
+        repoint_list_t *lists = calloc(a->n_lists, sizeof *lists);
+        char err[512] = "";
+        int e;
+
+        if (!lists) {
+                action_result_set(r, JCMD_FAILED, "internal", "out of memory");
+                return;
+        }
+        for (size_t i = 0; i < a->n_lists; i++)
+                lists[i] = (repoint_list_t) { a->lists[i]->kind, a->lists[i]->endpoints, a->lists[i]->n_endpoints };
+        progress(ctx, "repointing %zu endpoint kind%s", a->n_lists, a->n_lists == 1 ? "" : "s");
+        e = repoint_apply(ctx->cfg, lists, a->n_lists, err, sizeof err);
+        if (e >= 0)
+                action_result_set(r, JCMD_SUCCEEDED, "", "%d file%s changed", e, e == 1 ? "" : "s");
+        else
+                action_result_set(r, e == -EPERM ? JCMD_REFUSED : JCMD_FAILED,
+                                  e == -EPERM ? "policy" : e == -EINVAL ? "bad-request" : "repoint-failed", "%s",
+                                  err[0] ? err : strerror(-e));
+        free(lists);
+}
+
+static bool restart_units(const action_ctx_t *ctx, char *const *units, size_t n, action_result_t *r) {
+        for (size_t i = 0; i < n; i++) {
+                char err[512] = "";
+                progress(ctx, "restarting %s", units[i]);
+                int e = unit_restart(ctx->cfg->system_bus_address, units[i], ctx->cfg->restart_timeout_ms, err,
+                                     sizeof err);
+                if (e < 0) {
+                        action_result_set(r, JCMD_FAILED,
+                                          e == -ENOENT ? "unit-not-found" : e == -ETIMEDOUT ? "timeout" : "restart-failed",
+                                          "%s", err[0] ? err : strerror(-e));
+                        return false;
+                }
+        }
+        return true;
+}
+
+static void do_restart(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r) {
+        if (restart_units(ctx, cmd->restart->units, cmd->restart->n_units, r))
+                action_result_set(r, JCMD_SUCCEEDED, "", "restarted %zu unit%s", cmd->restart->n_units,
+                                  cmd->restart->n_units == 1 ? "" : "s");
+        record_health(ctx, r);
+}
+
+static void do_check(const action_ctx_t *ctx, action_result_t *r) {
+        record_health(ctx, r);
+        record_packages(ctx, r);
+        if (!r->have_health)
+                action_result_set(r, JCMD_FAILED, "internal", "cannot run the health checks");
+        else
+                action_result_set(r, JCMD_SUCCEEDED, "", "%s", health_state_name(r->health.state));
+}
+
+void actions_run(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r) {
+        if (action_changes_node(cmd) &&
+            actions_ensure_snapshot(ctx, cmd->upgrade_id, r->snapshot_id, r) < 0)
+                return;
+        switch (cmd->action_case) {
+        case HITLESS__COMMAND__ACTION_DRAIN: do_drain(ctx, r); break;
+        case HITLESS__COMMAND__ACTION_UNDRAIN: do_undrain(ctx, r); break;
+        case HITLESS__COMMAND__ACTION_INSTALL: do_install(ctx, cmd, r->snapshot_id, r); break;
+        case HITLESS__COMMAND__ACTION_REPOINT: do_repoint(ctx, cmd, r); break;
+        case HITLESS__COMMAND__ACTION_RESTART: do_restart(ctx, cmd, r); break;
+        case HITLESS__COMMAND__ACTION_CHECK: do_check(ctx, r); break;
+        case HITLESS__COMMAND__ACTION_ROLLBACK: actions_rollback(ctx, cmd->rollback->snapshot_id, r); break;
+        default: action_result_set(r, JCMD_REFUSED, "bad-request", "unknown action"); break;
+        }
+}
+
+/* ---- rollback ----------------------------------------------------------- */
+
+typedef struct {
+        const action_ctx_t *ctx;
+        pkg_request_t *req;
+        char **names, **versions;     /* owned copies */
+        size_t n, cap;
+        action_result_t *r;
+} pkg_restore_t;
+
+static int collect_restore(const char *name, const char *version, void *ud) {
+        pkg_restore_t *p = ud;
+        if (!version[0] || p->n == p->cap)
+                return 0;  /* not installed when the snapshot was taken: left as is */
+        p->names[p->n] = strdup(name);
+        p->versions[p->n] = strdup(version);
+        p->n++;
+        return 0;
+}
+
+static bool restore_packages(const action_ctx_t *ctx, const char *snap, action_result_t *r) {
+        size_t cap = conf_strv_len(ctx->cfg->packages) + 1;
+        pkg_restore_t p = { ctx, NULL, calloc(cap, sizeof(char *)), calloc(cap, sizeof(char *)), 0, cap, r };
+        action_result_t now = { 0 };
+        size_t n_req = 0;
+        bool ok = true;
+
+        journal_snapshot_packages(ctx->journal, snap, collect_restore, &p);
+        record_packages(ctx, &now);
+        p.req = calloc(p.n + 1, sizeof *p.req);
+        for (size_t i = 0; p.req && i < p.n; i++) {
+                const char *current = "";
+                for (size_t j = 0; now.have_packages && j < now.n_versions; j++)
+                        if (strcmp(ctx->cfg->packages[j], p.names[i]) == 0)
+                                current = now.versions[j];
+                if (strcmp(current, p.versions[i]) != 0)
+                        p.req[n_req++] = (pkg_request_t) { p.names[i], p.versions[i] };
+        }
+        if (n_req > 0)
+                ok = install_exact(ctx, p.req, n_req, true, r) == 0;
+        for (size_t i = 0; i < p.n; i++) {
+                free(p.names[i]);
+                free(p.versions[i]);
+        }
+        free(p.names);
+        free(p.versions);
+        free(p.req);
+        action_result_clear(&now);
+        return ok;
+}
+
+typedef struct {
+        action_result_t *r;
+        int failures;
+} file_restore_t;
+
+static int restore_file(const char *path, bool exists, const void *content, size_t len, uint32_t mode,
+                        uint32_t uid, uint32_t gid, void *ud) {
+        file_restore_t *f = ud;
+        char *now = NULL;
+        size_t now_len = 0;
+        struct stat st;
+        int e = 0;
+
+        if (!exists) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        e = -errno;
+        } else if (file_read_all(path, MAX_SNAPSHOT_FILE, &now, &now_len) == 0 && now_len == len &&
+                   memcmp(now, content, len) == 0 && stat(path, &st) == 0 && (st.st_mode & 07777) == mode &&
+                   st.st_uid == uid && st.st_gid == gid) {
+                e = 0;  /* already as it was */
+        } else {
+                e = atomic_file_replace(path, content, len, (mode_t) mode, (uid_t) uid, (gid_t) gid);
+        }
+        free(now);
+        if (e < 0) {
+                action_result_set(f->r, JCMD_FAILED, "restore-failed", "cannot restore %s: %s", path, strerror(-e));
+                f->failures++;
+        }
+        return 0;
+}
+
+typedef struct {
+        char *units[64];
+        size_t n;
+} unit_list_t;
+
+static int collect_active_unit(const char *unit, const char *state, void *ud) {
+        unit_list_t *l = ud;
+        if (strcmp(state, "active") == 0 && l->n < 64)
+                l->units[l->n++] = strdup(unit);
+        return 0;
+}
+
+void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, action_result_t *r) {
+        journal_snapshot_t s;
+        file_restore_t files = { r, 0 };
+        unit_list_t units = { .n = 0 };
+        bool drained = false;
+        int e = snapshot_id && snapshot_id[0] ? journal_snapshot_get(ctx->journal, snapshot_id, &s)
+                                              : journal_snapshot_find_open(ctx->journal, "", &s);
+
+        if (e < 0) {
+                action_result_set(r, JCMD_FAILED, "no-snapshot", "no %s snapshot to roll back to",
+                                  snapshot_id && snapshot_id[0] ? "such" : "open");
+                return;
+        }
+        snprintf(r->snapshot_id, sizeof r->snapshot_id, "%s", s.id);
+        progress(ctx, "rolling back to snapshot %s", s.id);
+
+        /* 1. packages, 2. files: what the upgrade changed, newest first. */
+        if (!restore_packages(ctx, s.id, r)) {
+                record_packages(ctx, r);
+                return;
+        }
+        journal_snapshot_files(ctx->journal, s.id, restore_file, &files);
+        if (files.failures) {
+                record_packages(ctx, r);
+                return;
+        }
+        /* 3. units that were running, so they pick up the old packages and files. */
+        journal_snapshot_units(ctx->journal, s.id, collect_active_unit, &units);
+        bool units_ok = restart_units(ctx, units.units, units.n, r);
+        for (size_t i = 0; i < units.n; i++)
+                free(units.units[i]);
+        if (!units_ok) {
+                record_packages(ctx, r);
+                return;
+        }
+        /* 4. health, 5. undrain if we drained and it was not drained before. */
+        record_health(ctx, r);
+        record_packages(ctx, r);
+        journal_get_drained(ctx->journal, &drained);
+        if (drained && !s.drained && ctx->cfg->undrain.argv) {
+                run_hook(ctx, &ctx->cfg->undrain, "undrain", r);
+                if (r->state != JCMD_SUCCEEDED)
+                        return;
+                journal_set_drained(ctx->journal, false);
+        }
+        journal_snapshot_close(ctx->journal, s.id);
+        if (r->have_health && r->health.state == HEALTH_STATE_UNHEALTHY)
+                action_result_set(r, JCMD_FAILED, "unhealthy",
+                                  "rolled back to %s, but the node is unhealthy", s.id);
+        else
+                action_result_set(r, JCMD_SUCCEEDED, "", "rolled back to %s", s.id);
+}
+
+void actions_describe_real_state(const action_ctx_t *ctx, const journal_command_t *c, action_result_t *r) {
+        char versions[512] = "";
+        size_t off = 0;
+        record_packages(ctx, r);
+        for (size_t i = 0; r->have_packages && i < r->n_versions && off < sizeof versions; i++) {
+                int w = snprintf(versions + off, sizeof versions - off, "%s%s=%s", i ? " " : "",
+                                 ctx->cfg->packages[i], r->versions[i][0] ? r->versions[i] : "(none)");
+                if (w < 0)
+                        break;
+                off += (size_t) w;
+        }
+        snprintf(r->snapshot_id, sizeof r->snapshot_id, "%s", c->snapshot_id);
+        action_result_set(r, JCMD_INTERRUPTED, "interrupted",
+                          "the agent stopped while running this %s (state %s); not repeated. Node now: %s",
+                          c->kind, journal_state_name(c->state), versions[0] ? versions : "no managed packages");
+}

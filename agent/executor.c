@@ -1,0 +1,381 @@
+#include "agent/executor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zmq.h>
+
+#include "agent/actions.h"
+#include "agent/journal.h"
+#include "common/clock.h"
+#include "common/codec.h"
+#include "common/log.h"
+
+/* Statuses carry at most this much output, so they stay far below the
+ * message size limit. */
+#define MAX_OUTPUT_TAIL (8 * 1024)
+
+struct executor {
+        const agent_config_t *cfg;
+        journal_t *journal;
+        void *main_end;      /* main thread: submit commands, read statuses */
+        void *worker_end;    /* worker thread */
+        pthread_t thread;
+        bool started;
+        atomic_bool busy;    /* the worker is running a command */
+        char current_id[64]; /* command being run, for progress messages */
+};
+
+static const char *action_kind(const Hitless__Command *cmd) {
+        switch (cmd->action_case) {
+        case HITLESS__COMMAND__ACTION_DRAIN: return "drain";
+        case HITLESS__COMMAND__ACTION_UNDRAIN: return "undrain";
+        case HITLESS__COMMAND__ACTION_INSTALL: return "install";
+        case HITLESS__COMMAND__ACTION_REPOINT: return "repoint";
+        case HITLESS__COMMAND__ACTION_RESTART: return "restart";
+        case HITLESS__COMMAND__ACTION_CHECK: return "check";
+        case HITLESS__COMMAND__ACTION_ROLLBACK: return "rollback";
+        default: return "unknown";
+        }
+}
+
+/* ---- statuses ----------------------------------------------------------- */
+
+/* Sends a packed CommandStatus to the main thread as an AgentMessage. */
+static void send_status_blob(executor_t *e, const uint8_t *status, size_t len) {
+        Hitless__CommandStatus *st = hitless__command_status__unpack(NULL, len, status);
+        Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT;
+        uint8_t *buf;
+        size_t n;
+        if (!st)
+                return;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS;
+        m.command_status = st;
+        if (codec_encode(&m.base, &buf, &n) == 0) {
+                zmq_send(e->worker_end, buf, n, 0);
+                free(buf);
+        }
+        hitless__command_status__free_unpacked(st, NULL);
+}
+
+static Hitless__HealthState wire_health(health_state_t h) {
+        switch (h) {
+        case HEALTH_STATE_HEALTHY: return HITLESS__HEALTH_STATE__HEALTH_HEALTHY;
+        case HEALTH_STATE_DEGRADED: return HITLESS__HEALTH_STATE__HEALTH_DEGRADED;
+        case HEALTH_STATE_UNHEALTHY: return HITLESS__HEALTH_STATE__HEALTH_UNHEALTHY;
+        default: return HITLESS__HEALTH_STATE__HEALTH_UNKNOWN;
+        }
+}
+
+/* Packs a CommandStatus for id from r (state, texts, health, packages). */
+static int pack_status(const executor_t *e, const char *id, journal_state_t state, const char *progress,
+                       const action_result_t *r, uint8_t **ret, size_t *ret_len) {
+        Hitless__CommandStatus st = HITLESS__COMMAND_STATUS__INIT;
+        Hitless__HealthReport h = HITLESS__HEALTH_REPORT__INIT;
+        Hitless__CheckResult *checks = NULL, **cp = NULL;
+        Hitless__PackageVersion *pv = NULL, **pp = NULL;
+        const char *tail = r && r->output_tail ? r->output_tail : "";
+        size_t tl = strlen(tail);
+        int rc;
+
+        st.command_id = (char *) id;
+        st.state = (Hitless__CommandState) state;
+        st.progress = (char *) (progress ? progress : "");
+        if (r) {
+                st.error_code = (char *) r->error_code;
+                st.message = (char *) r->message;
+                st.output_tail = (char *) (tl > MAX_OUTPUT_TAIL ? tail + tl - MAX_OUTPUT_TAIL : tail);
+                st.snapshot_id = (char *) r->snapshot_id;
+                if (r->have_health) {
+                        size_t n = r->health.n_checks;
+                        checks = calloc(n + 1, sizeof *checks);
+                        cp = calloc(n + 1, sizeof *cp);
+                        for (size_t i = 0; checks && cp && i < n; i++) {
+                                hitless__check_result__init(&checks[i]);
+                                checks[i].name = (char *) r->health.checks[i].name;
+                                checks[i].kind = (char *) check_kind_name(r->health.checks[i].kind);
+                                checks[i].ok = r->health.checks[i].ok;
+                                checks[i].detail = (char *) r->health.checks[i].detail;
+                                checks[i].duration_ms = r->health.checks[i].duration_ms;
+                                cp[i] = &checks[i];
+                        }
+                        h.state = wire_health(r->health.state);
+                        h.n_checks = (checks && cp) ? n : 0;
+                        h.checks = cp;
+                        st.health = &h;
+                }
+                if (r->have_packages) {
+                        pv = calloc(r->n_versions + 1, sizeof *pv);
+                        pp = calloc(r->n_versions + 1, sizeof *pp);
+                        for (size_t i = 0; pv && pp && i < r->n_versions; i++) {
+                                hitless__package_version__init(&pv[i]);
+                                pv[i].name = e->cfg->packages[i];
+                                pv[i].version = r->versions[i];
+                                pp[i] = &pv[i];
+                        }
+                        st.n_packages = (pv && pp) ? r->n_versions : 0;
+                        st.packages = pp;
+                }
+        }
+        rc = codec_encode(&st.base, ret, ret_len);
+        free(checks);
+        free(cp);
+        free(pv);
+        free(pp);
+        return rc;
+}
+
+static void send_state(executor_t *e, const char *id, journal_state_t state, const char *progress,
+                       const action_result_t *r) {
+        uint8_t *buf;
+        size_t len;
+        if (pack_status(e, id, state, progress, r, &buf, &len) == 0) {
+                send_status_blob(e, buf, len);
+                free(buf);
+        }
+}
+
+/* Records the final state and its status, then reports it. */
+static void finish(executor_t *e, const char *id, const action_result_t *r) {
+        uint8_t *buf;
+        size_t len;
+        if (pack_status(e, id, r->state, NULL, r, &buf, &len) < 0)
+                return;
+        int rc = journal_command_finish(e->journal, id, r->state, buf, len);
+        if (rc < 0)
+                log_error("journal: cannot record the result of %s: %s", id, strerror(-rc));
+        /* Reported only once durable: a crash now re-reports, never re-runs. */
+        if (rc >= 0)
+                send_status_blob(e, buf, len);
+        free(buf);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static void on_progress(const char *line, void *ud) {
+        executor_t *e = ud;
+        send_state(e, e->current_id, JCMD_RUNNING, line, NULL);
+}
+
+static void replay(executor_t *e, const journal_command_t *c) {
+        if (c->result)
+                send_status_blob(e, c->result, c->result_len);
+        else
+                send_state(e, c->id, c->state, "recorded", NULL);
+}
+
+static void run_command(executor_t *e, const Hitless__Command *cmd, const uint8_t *raw, size_t raw_len) {
+        action_ctx_t ctx = { e->cfg, e->journal, on_progress, e };
+        action_result_t r = { 0 };
+        journal_command_t known;
+        const char *id = cmd->command_id;
+        int rc;
+
+        if (!id[0] || strlen(id) >= sizeof known.id) {
+                log_warning("dropped a command without a valid id");
+                return;
+        }
+        if (journal_command_get(e->journal, id, &known) == 0) {
+                log_info("command %s seen before (%s): returning its recorded result", id,
+                         journal_state_name(known.state));
+                replay(e, &known);
+                journal_command_clear(&known);
+                return;
+        }
+        rc = journal_command_begin(e->journal, id, action_kind(cmd), raw, raw_len, "");
+        if (rc < 0) {
+                log_error("journal: cannot record command %s: %s", id, strerror(-rc));
+                return;
+        }
+        if (strcmp(cmd->node_id, e->cfg->node_id) != 0)
+                action_result_set(&r, JCMD_REFUSED, "wrong-node", "command for node %.64s, this is %s",
+                                  cmd->node_id, e->cfg->node_id);
+        else if (cmd->deadline && clock_wall_s() > cmd->deadline)
+                action_result_set(&r, JCMD_REFUSED, "expired", "deadline passed before the command arrived");
+        if (r.state || !actions_policy_allows(&ctx, cmd, &r)) {
+                log_warning("refused %s %s: %s", action_kind(cmd), id, r.message);
+                finish(e, id, &r);
+                action_result_clear(&r);
+                return;
+        }
+        send_state(e, id, JCMD_ACCEPTED, "accepted", NULL);
+        journal_command_set_state(e->journal, id, JCMD_RUNNING);
+        snprintf(e->current_id, sizeof e->current_id, "%s", id);
+        log_info("running %s %s", action_kind(cmd), id);
+        atomic_store(&e->busy, true);
+        actions_run(&ctx, cmd, &r);
+        atomic_store(&e->busy, false);
+        log_info("%s %s: %s%s%s", action_kind(cmd), id, journal_state_name(r.state), r.message[0] ? ": " : "",
+                 r.message);
+        finish(e, id, &r);
+        action_result_clear(&r);
+}
+
+static void answer_query(executor_t *e, const Hitless__CommandQuery *q) {
+        for (size_t i = 0; i < q->n_command_ids && i < 1000; i++) {
+                journal_command_t c;
+                if (journal_command_get(e->journal, q->command_ids[i], &c) == 0) {
+                        replay(e, &c);
+                        journal_command_clear(&c);
+                } else {
+                        action_result_t r = { 0 };
+                        action_result_set(&r, 0, "unknown-command", "this agent has no record of it");
+                        send_state(e, q->command_ids[i], 0, NULL, &r);
+                }
+        }
+}
+
+/* The agent died mid-command: record it interrupted, with the node's real
+ * state, and never run it again. */
+static int mark_interrupted(const journal_command_t *c, void *ud) {
+        executor_t *e = ud;
+        action_ctx_t ctx = { e->cfg, e->journal, NULL, NULL };
+        action_result_t r = { 0 };
+        actions_describe_real_state(&ctx, c, &r);
+        log_warning("command %s (%s) was interrupted: %s", c->id, c->kind, r.message);
+        finish(e, c->id, &r);
+        action_result_clear(&r);
+        return 0;
+}
+
+static void *worker(void *arg) {
+        executor_t *e = arg;
+        journal_commands_unfinished(e->journal, mark_interrupted, e);
+        for (;;) {
+                zmq_msg_t msg;
+                Hitless__CoordinatorMessage *m;
+                zmq_msg_init(&msg);
+                if (zmq_msg_recv(&msg, e->worker_end, 0) < 0) {
+                        zmq_msg_close(&msg);
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (zmq_msg_size(&msg) == 0) {  /* stop */
+                        zmq_msg_close(&msg);
+                        break;
+                }
+                if (codec_decode_coordinator(zmq_msg_data(&msg), zmq_msg_size(&msg), SIZE_MAX, &m) == 0) {
+                        if (m->body_case == HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND) {
+                                uint8_t *raw;
+                                size_t raw_len;
+                                if (codec_encode(&m->command->base, &raw, &raw_len) == 0) {
+                                        run_command(e, m->command, raw, raw_len);
+                                        free(raw);
+                                }
+                        } else if (m->body_case == HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY) {
+                                answer_query(e, m->command_query);
+                        }
+                        hitless__coordinator_message__free_unpacked(m, NULL);
+                }
+                zmq_msg_close(&msg);
+        }
+        return NULL;
+}
+
+/* mkdir -p: a fresh node may not have /var/lib/hitless yet. */
+static int mkdir_parents(const char *path, mode_t mode) {
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s", path);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int executor_new(void *ctx, const agent_config_t *cfg, executor_t **ret) {
+        executor_t *e = calloc(1, sizeof *e);
+        char path[4200], ep[64];
+        int linger = 0, r;
+
+        if (!e)
+                return -ENOMEM;
+        e->cfg = cfg;
+        r = mkdir_parents(cfg->state_dir, 0700);
+        if (r < 0) {
+                free(e);
+                return r;
+        }
+        snprintf(path, sizeof path, "%s/journal.db", cfg->state_dir);
+        r = journal_open(path, &e->journal);
+        if (r < 0) {
+                free(e);
+                return r;
+        }
+        /* A counter, not the address: a new executor may reuse the old
+         * one's memory before libzmq has released the old endpoint. */
+        static atomic_uint generation;
+        snprintf(ep, sizeof ep, "inproc://executor-%u", atomic_fetch_add(&generation, 1));
+        e->worker_end = zmq_socket(ctx, ZMQ_PAIR);
+        e->main_end = zmq_socket(ctx, ZMQ_PAIR);
+        zmq_setsockopt(e->worker_end, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(e->main_end, ZMQ_LINGER, &linger, sizeof linger);
+        if (zmq_bind(e->worker_end, ep) < 0 || zmq_connect(e->main_end, ep) < 0 ||
+            pthread_create(&e->thread, NULL, worker, e) != 0) {
+                executor_destroy(&e);
+                return -EIO;
+        }
+        e->started = true;
+        *ret = e;
+        return 0;
+}
+
+bool executor_busy(executor_t *e) {
+        return atomic_load(&e->busy);
+}
+
+bool executor_destroy(executor_t **ep) {
+        executor_t *e = *ep;
+        if (!e)
+                return false;
+        if (e->started && atomic_load(&e->busy)) {
+                /* Never wait for a running command: when apt upgrades the
+                 * agent itself, its postinst restarts us and waits, and we
+                 * would wait for apt. The process exits with the command
+                 * RUNNING in the journal; the next start reports it
+                 * interrupted, with the node's real state. */
+                log_warning("stopping while command %s runs; it will be reported after restart",
+                            e->current_id);
+                *ep = NULL;
+                return true;
+        }
+        if (e->started) {
+                zmq_send(e->main_end, "", 0, 0);
+                pthread_join(e->thread, NULL);
+        }
+        if (e->main_end)
+                zmq_close(e->main_end);
+        if (e->worker_end)
+                zmq_close(e->worker_end);
+        journal_close(&e->journal);
+        free(e);
+        *ep = NULL;
+        return false;
+}
+
+int executor_submit(executor_t *e, const Hitless__CoordinatorMessage *m) {
+        uint8_t *buf;
+        size_t len;
+        int r = codec_encode(&m->base, &buf, &len);
+        if (r < 0)
+                return r;
+        r = zmq_send(e->main_end, buf, len, ZMQ_DONTWAIT) < 0 ? -errno : 0;
+        free(buf);
+        return r;
+}
+
+void *executor_socket(executor_t *e) {
+        return e->main_end;
+}

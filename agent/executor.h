@@ -1,0 +1,42 @@
+/* Runs commands from the coordinator, one at a time, in a worker thread,
+ * so the session keeps heartbeating while apt works for minutes.
+ *
+ * The worker owns the node journal. For each command: a known id gets its
+ * recorded result back (never a second run); a command for another node or
+ * past its deadline is refused; one outside the policy is refused and
+ * recorded; otherwise it is recorded ACCEPTED, then RUNNING, run, and its
+ * final state recorded before the result is reported. At start, commands
+ * the journal shows unfinished (the agent died mid-command) are recorded
+ * INTERRUPTED with the node's real state, never run again.
+ *
+ * The main thread hands over packed Commands and CommandQuerys with
+ * executor_submit() and reads packed AgentMessages (CommandStatus bodies)
+ * ready to send from executor_socket(). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/agent_config.h"
+#include "proto/hitless.pb-c.h"
+
+typedef struct executor executor_t;
+
+/* Opens the journal at cfg->state_dir/journal.db (creating state_dir) and
+ * starts the worker. ctx is the ZMQ context for the inproc pipe. */
+int executor_new(void *ctx, const agent_config_t *cfg, executor_t **ret);
+
+/* Stops the worker. A worker busy with a command is not waited for (see
+ * executor.c): returns true then, and the caller must exit without
+ * terminating the ZMQ context (the worker's sockets are still open). */
+bool executor_destroy(executor_t **e);
+
+/* True while a command runs (cfg must then stay valid: no reload). */
+bool executor_busy(executor_t *e);
+
+/* A packed CoordinatorMessage body: Command or CommandQuery. */
+int executor_submit(executor_t *e, const Hitless__CoordinatorMessage *m);
+
+/* Readable when statuses are waiting: each message is a packed
+ * AgentMessage to send to the coordinator as is. */
+void *executor_socket(executor_t *e);
