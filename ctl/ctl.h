@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "common/json.h"
 #include "proto/hitless.pb-c.h"
 
 enum {
@@ -55,7 +56,6 @@ int ctl_response_status(const Hitless__AdminResponse *resp);
 /* Strips --json (anywhere) from argv into ctl->json; returns the new argc. */
 int ctl_take_json_flag(ctl_t *ctl, int argc, char **argv);
 
-/* JSON output helpers. */
-void json_string(FILE *f, const char *s);
+/* JSON output: json_string() from common/json.h. */
 /* "3s ago", "2h ago", "never" for a unix time. */
 const char *ctl_ago(long long unix_time, char *buf, size_t len);
