@@ -556,6 +556,26 @@ void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, action_r
                 action_result_set(r, JCMD_SUCCEEDED, "", "rolled back to %s", s.id);
 }
 
+/* True when every package the install asked for is now at its version:
+ * the command finished although the agent did not see it end (typically
+ * apt upgrading hitless-agent itself, whose postinst restarts us). */
+static bool install_completed(const action_ctx_t *ctx, const journal_command_t *c, const action_result_t *r) {
+        Hitless__Command *cmd = hitless__command__unpack(NULL, c->request_len, c->request);
+        bool done = cmd && cmd->action_case == HITLESS__COMMAND__ACTION_INSTALL && r->have_packages &&
+                    cmd->install->n_packages > 0;
+        for (size_t i = 0; done && i < cmd->install->n_packages; i++) {
+                const Hitless__PackageVersion *want = cmd->install->packages[i];
+                bool found = false;
+                for (size_t j = 0; j < r->n_versions; j++)
+                        if (strcmp(ctx->cfg->packages[j], want->name) == 0)
+                                found = strcmp(r->versions[j], want->version) == 0;
+                done = found;
+        }
+        if (cmd)
+                hitless__command__free_unpacked(cmd, NULL);
+        return done;
+}
+
 void actions_describe_real_state(const action_ctx_t *ctx, const journal_command_t *c, action_result_t *r) {
         char versions[512] = "";
         size_t off = 0;
@@ -568,6 +588,14 @@ void actions_describe_real_state(const action_ctx_t *ctx, const journal_command_
                 off += (size_t) w;
         }
         snprintf(r->snapshot_id, sizeof r->snapshot_id, "%s", c->snapshot_id);
+        if (install_completed(ctx, c, r)) {
+                /* Still "interrupted": the agent did not see it end. But
+                 * nothing is lost: the node verifiably has what was asked. */
+                action_result_set(r, JCMD_INTERRUPTED, "interrupted-completed",
+                                  "the agent stopped during this install, which completed: the requested "
+                                  "versions are installed (checked: %s); not repeated", versions);
+                return;
+        }
         action_result_set(r, JCMD_INTERRUPTED, "interrupted",
                           "the agent stopped while running this %s (state %s); not repeated. Node now: %s",
                           c->kind, journal_state_name(c->state), versions[0] ? versions : "no managed packages");

@@ -61,7 +61,11 @@ void actions_run(const action_ctx_t *ctx, const Hitless__Command *cmd, action_re
  * `hitless-agent rollback` without a coordinator. */
 void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, action_result_t *r);
 
-/* Fills r with the node's real state now (installed versions), for a
- * command found interrupted after a restart. */
+/* For a command the journal shows unfinished after a restart: fills r
+ * with the node's real state now (installed versions): state INTERRUPTED,
+ * error_code "interrupted-completed" for an install whose requested
+ * versions are all in place (apt finished it while the agent restarted, as
+ * when it upgrades hitless-agent itself), else "interrupted". Never runs
+ * anything. */
 void actions_describe_real_state(const action_ctx_t *ctx, const journal_command_t *c,
                                  action_result_t *r);

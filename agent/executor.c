@@ -237,7 +237,7 @@ static int mark_interrupted(const journal_command_t *c, void *ud) {
         action_ctx_t ctx = { e->cfg, e->journal, NULL, NULL };
         action_result_t r = { 0 };
         actions_describe_real_state(&ctx, c, &r);
-        log_warning("command %s (%s) was interrupted: %s", c->id, c->kind, r.message);
+        log_warning("command %s (%s) was unfinished at start: %s", c->id, c->kind, r.message);
         finish(e, c->id, &r);
         action_result_clear(&r);
         return 0;
