@@ -78,6 +78,27 @@ static int push_printf(argv_builder_t *b, const char *fmt, ...) {
         return 0;
 }
 
+/* Refreshes apt's lists, so versions published since the node's last
+ * update can be found. Best effort: an unreachable mirror must not stop a
+ * rollback to versions apt still has; the install then says what is
+ * missing. */
+static void apt_update(const pkg_env_t *env) {
+        char *argv[8];
+        size_t a = 0;
+        exec_options_t opts = { .timeout_ms = env->timeout_ms };
+        exec_result_t res;
+        if (pkg_env_has_root(env)) {
+                argv[a++] = "chroot";
+                argv[a++] = (char *) env->root;
+        }
+        argv[a++] = "apt-get";
+        argv[a++] = "update";
+        argv[a++] = "-q";
+        argv[a] = NULL;
+        if (exec_run(argv, &opts, &res) == 0)
+                exec_result_free(&res);
+}
+
 static int apt_install(const pkg_env_t *env, const pkg_request_t *req, size_t n, bool allow_downgrade,
                        exec_result_t *output, char *error, size_t error_len) {
         char dir[PATH_MAX], lock_frontend[PATH_MAX + 16], lock[PATH_MAX + 16];
@@ -183,6 +204,7 @@ static int apt_install(const pkg_env_t *env, const pkg_request_t *req, size_t n,
         for (size_t i = 0; i < n; i++)
                 argv[a++] = specs[i];
 
+        apt_update(env);
         if ((r = pkg_run(argv, "apt-get", env, output, error, error_len)) < 0)
                 goto out;
         r = pkg_verify(&pkg_backend_apt, vercmp_dpkg, env, req, n, "apt-get", error, error_len);
