@@ -12,6 +12,7 @@
 #include "agent/repoint.h"
 #include "agent/unit_control.h"
 #include "common/atomic_file.h"
+#include "common/clock.h"
 #include "common/exec.h"
 
 #define MAX_POLICY_FILES 64
@@ -89,6 +90,22 @@ static void record_health(const action_ctx_t *ctx, action_result_t *r) {
                 health_report_free(&r->health);
         r->have_health = health_run(ctx->cfg->checks, ctx->cfg->n_checks, ctx->cfg->system_bus_address,
                                     &r->health) >= 0;
+}
+
+/* After units restart, a service is "active" as soon as it is forked, not
+ * when it serves: checks are repeated every 500 ms until the node is not
+ * unhealthy, for at most restart_timeout (capped at 30 s). */
+#define SETTLE_STEP_MS 500
+#define SETTLE_MAX_MS 30000
+static void record_health_settled(const action_ctx_t *ctx, action_result_t *r) {
+        int64_t limit = ctx->cfg->restart_timeout_ms < SETTLE_MAX_MS ? ctx->cfg->restart_timeout_ms : SETTLE_MAX_MS;
+        int64_t deadline = clock_mono_ms() + limit;
+        for (;;) {
+                record_health(ctx, r);
+                if (!r->have_health || r->health.state != HEALTH_STATE_UNHEALTHY || clock_mono_ms() >= deadline)
+                        return;
+                usleep(SETTLE_STEP_MS * 1000);
+        }
 }
 
 bool action_changes_node(const Hitless__Command *cmd) {
@@ -234,7 +251,7 @@ int actions_ensure_snapshot(const action_ctx_t *ctx, const char *upgrade_id, cha
 /* ---- actions ------------------------------------------------------------ */
 
 static void run_hook(const action_ctx_t *ctx, const hook_config_t *h, const char *what, action_result_t *r) {
-        exec_options_t opts = { .timeout_ms = h->timeout_ms };
+        exec_options_t opts = { .timeout_ms = h->timeout_ms, .output_to_file = true };
         exec_result_t out;
         char why[128];
         progress(ctx, "running the %s hook %s", what, h->argv[0]);
@@ -381,7 +398,7 @@ static void do_restart(const action_ctx_t *ctx, const Hitless__Command *cmd, act
         if (restart_units(ctx, cmd->restart->units, cmd->restart->n_units, r))
                 action_result_set(r, JCMD_SUCCEEDED, "", "restarted %zu unit%s", cmd->restart->n_units,
                                   cmd->restart->n_units == 1 ? "" : "s");
-        record_health(ctx, r);
+        record_health_settled(ctx, r);
 }
 
 static void do_check(const action_ctx_t *ctx, action_result_t *r) {
@@ -539,7 +556,7 @@ void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, action_r
                 return;
         }
         /* 4. health, 5. undrain if we drained and it was not drained before. */
-        record_health(ctx, r);
+        record_health_settled(ctx, r);
         record_packages(ctx, r);
         journal_get_drained(ctx->journal, &drained);
         if (drained && !s.drained && ctx->cfg->undrain.argv) {
@@ -577,8 +594,14 @@ static bool install_completed(const action_ctx_t *ctx, const journal_command_t *
 }
 
 void actions_describe_real_state(const action_ctx_t *ctx, const journal_command_t *c, action_result_t *r) {
-        char versions[512] = "";
+        char versions[512] = "", busy[256] = "";
         size_t off = 0;
+        const pkg_backend_t *b = backend(ctx->cfg);
+        pkg_env_t env = pkg_env(ctx->cfg);
+        /* apt may still be finishing what the dead agent started (it runs
+         * on with its output in a file): read the state once it is done. */
+        if (b && b->wait_idle(&env, busy, sizeof busy) < 0)
+                progress(ctx, "%s", busy);
         record_packages(ctx, r);
         for (size_t i = 0; r->have_packages && i < r->n_versions && off < sizeof versions; i++) {
                 int w = snprintf(versions + off, sizeof versions - off, "%s%s=%s", i ? " " : "",

@@ -73,6 +73,22 @@ static ssize_t s_recv_bounded(int fd, char *buf, size_t size, int64_t deadline_m
 }
 
 /* "HTTP/1.x NNN ..." -> NNN, or -EPROTO. */
+/* The start of the body as one printable line (what an operator wants to
+ * see: "xmpp: Established", a version), control bytes turned into spaces,
+ * runs of spaces collapsed. */
+static void s_excerpt(const char *body, size_t n, char *dst, size_t len) {
+        size_t o = 0;
+        for (size_t i = 0; body && i < n && o + 1 < len; i++) {
+                char ch = (unsigned char) body[i] < 0x20 || (unsigned char) body[i] >= 0x7f ? ' ' : body[i];
+                if (ch == ' ' && (o == 0 || dst[o - 1] == ' '))
+                        continue;
+                dst[o++] = ch;
+        }
+        while (o > 0 && dst[o - 1] == ' ')
+                o--;
+        dst[o] = '\0';
+}
+
 static int s_parse_status(const char *buf, size_t len) {
         if (len < 12 || memcmp(buf, "HTTP/", 5) != 0)
                 return -EPROTO;
@@ -172,10 +188,12 @@ int check_http_run(const check_config_t *c, check_outcome_t *out) {
                 size_t body_len;
                 const char *body = s_body(buf, (size_t) len, &body_len);
                 bool truncated = (size_t) len == CHECK_HTTP_MAX_REPLY;
+                char excerpt[100];
+                s_excerpt(body, body_len, excerpt, sizeof excerpt);
                 if (status < 0) {
                         r = s_fail(out, -EPROTO, url, "malformed reply");
                 } else if (status < 200 || status > 299) {
-                        snprintf(why, sizeof why, "HTTP %d", status);
+                        snprintf(why, sizeof why, "HTTP %d%s%s", status, excerpt[0] ? ": " : "", excerpt);
                         r = s_fail(out, -EIO, url, why);
                 } else if (c->expect && c->expect[0] &&
                            !memmem(body, body_len, c->expect, strlen(c->expect))) {
@@ -184,7 +202,8 @@ int check_http_run(const check_config_t *c, check_outcome_t *out) {
                         r = s_fail(out, -EIO, url, why);
                 } else {
                         out->ok = true;
-                        snprintf(out->detail, sizeof out->detail, "GET %s: HTTP %d", url, status);
+                        snprintf(out->detail, sizeof out->detail, "GET %s: HTTP %d%s%s", url, status,
+                                 excerpt[0] ? ": " : "", excerpt);
                         r = 0;
                 }
         }

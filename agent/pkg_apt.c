@@ -99,10 +99,62 @@ static void apt_update(const pkg_env_t *env) {
                 exec_result_free(&res);
 }
 
+/* dpkg --audit lists packages left half-installed or half-configured: an
+ * install is only done when it lists nothing. */
+static int apt_audit(const pkg_env_t *env, char *error, size_t error_len) {
+        char *argv[8], admindir[PATH_MAX + 16];
+        size_t a = 0;
+        exec_options_t opts = { .timeout_ms = 60000 };
+        exec_result_t res;
+        if (pkg_env_has_root(env)) {
+                argv[a++] = "chroot";
+                argv[a++] = (char *) env->root;
+        }
+        argv[a++] = "dpkg";
+        if (!pkg_env_has_root(env) && env->dpkg_admindir) {
+                snprintf(admindir, sizeof admindir, "--admindir=%s", env->dpkg_admindir);
+                argv[a++] = admindir;
+        }
+        argv[a++] = "--audit";
+        argv[a] = NULL;
+        int r = exec_run(argv, &opts, &res);
+        if (r < 0)
+                return 0;  /* no dpkg to ask: the version check stands */
+        if (res.output_len > 0) {
+                char *nl = strchr(res.output, '\n');
+                if (nl && nl[1])
+                        nl = strchr(nl + 1, '\n');
+                if (nl)
+                        *nl = '\0';
+                snprintf(error, error_len, "dpkg --audit: %s", res.output);
+                r = -EIO;
+        }
+        exec_result_free(&res);
+        return r;
+}
+
+/* dpkg's two locks in its admin directory dir. */
+static int apt_wait_locks(const pkg_env_t *env, const char *dir, char *error, size_t error_len) {
+        char lock_frontend[PATH_MAX + 16], lock[PATH_MAX + 16];
+        pkg_lock_t locks[2] = { { lock_frontend, PKG_LOCK_FCNTL }, { lock, PKG_LOCK_FCNTL } };
+        snprintf(lock_frontend, sizeof lock_frontend, "%s/lock-frontend", dir);
+        snprintf(lock, sizeof lock, "%s/lock", dir);
+        return pkg_lock_wait(locks, 2, "dpkg", env->lock_timeout_ms, error, error_len);
+}
+
+static int apt_wait_idle(const pkg_env_t *env, char *error, size_t error_len) {
+        char dir[PATH_MAX];
+        int r = admin_dir(env, dir, sizeof dir);
+        if (r < 0) {
+                snprintf(error, error_len, "package root path too long");
+                return r;
+        }
+        return apt_wait_locks(env, dir, error, error_len);
+}
+
 static int apt_install(const pkg_env_t *env, const pkg_request_t *req, size_t n, bool allow_downgrade,
                        exec_result_t *output, char *error, size_t error_len) {
-        char dir[PATH_MAX], lock_frontend[PATH_MAX + 16], lock[PATH_MAX + 16];
-        pkg_lock_t locks[2] = { { lock_frontend, PKG_LOCK_FCNTL }, { lock, PKG_LOCK_FCNTL } };
+        char dir[PATH_MAX];
         argv_builder_t b = { .n = 0 };
         char **argv = NULL, **names = NULL, **installed = NULL, **specs = NULL;
         pkg_action_t *actions = NULL;
@@ -122,11 +174,7 @@ static int apt_install(const pkg_env_t *env, const pkg_request_t *req, size_t n,
                 snprintf(error, error_len, "package root path too long");
                 return r;
         }
-        snprintf(lock_frontend, sizeof lock_frontend, "%s/lock-frontend", dir);
-        snprintf(lock, sizeof lock, "%s/lock", dir);
-        /* Wait before reading the versions: whoever holds the lock may be
-         * changing the very packages we plan for. */
-        if ((r = pkg_lock_wait(locks, 2, "dpkg", env->lock_timeout_ms, error, error_len)) < 0)
+        if ((r = apt_wait_locks(env, dir, error, error_len)) < 0)
                 return r;
 
         names = calloc(n + 1, sizeof *names);
@@ -208,6 +256,8 @@ static int apt_install(const pkg_env_t *env, const pkg_request_t *req, size_t n,
         if ((r = pkg_run(argv, "apt-get", env, output, error, error_len)) < 0)
                 goto out;
         r = pkg_verify(&pkg_backend_apt, vercmp_dpkg, env, req, n, "apt-get", error, error_len);
+        if (r >= 0)
+                r = apt_audit(env, error, error_len);
 out:
         if (r == -ENOMEM && !error[0])
                 snprintf(error, error_len, "out of memory");
@@ -227,6 +277,7 @@ const pkg_backend_t pkg_backend_apt = {
         .name = "apt",
         .query = apt_query,
         .install = apt_install,
+        .wait_idle = apt_wait_idle,
         .compare = vercmp_dpkg,
         .version_valid = version_valid_dpkg,
 };

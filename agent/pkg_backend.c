@@ -83,9 +83,12 @@ int pkg_plan(pkg_match_fn match, char *const *installed, const pkg_request_t *re
         return 0;
 }
 
-/* Lines are "NAME\tVERSION[\tSTATUS]"; dpkg's status "ii " is the only
- * one meaning installed ("rc" is removed with config left, "iU"/"iF" a
- * half-done install). Lines without a tab are the tools' complaints about
+/* Lines are "NAME\tVERSION[\tSTATUS]". A dpkg package counts as present,
+ * at that version, unless its status (second letter) is n (not installed)
+ * or c (removed, config files left): a half-configured "iF" 2.0 left by a
+ * failed postinst is still 2.0 on disk, and going back to 1.0 from there is
+ * a downgrade. Whether an install finished cleanly is checked separately
+ * (dpkg --audit). Lines without a tab are the tools' complaints about
  * packages they do not know. */
 int pkg_parse_query(char *out, bool dpkg_status, char *const *names, size_t n, char **versions) {
         char *save = NULL;
@@ -97,7 +100,7 @@ int pkg_parse_query(char *out, bool dpkg_status, char *const *names, size_t n, c
                 status = strchr(version, '\t');
                 if (status)
                         *status++ = '\0';
-                if (dpkg_status && (!status || strncmp(status, "ii", 2) != 0))
+                if (dpkg_status && (!status || strlen(status) < 2 || status[1] == 'n' || status[1] == 'c'))
                         continue;
                 if (!version[0])
                         continue;
@@ -284,7 +287,9 @@ static void last_line(const char *out, char *buf, size_t len) {
 
 int pkg_run(char *const *argv, const char *program, const pkg_env_t *env, exec_result_t *output,
             char *error, size_t error_len) {
-        exec_options_t opts = { .timeout_ms = env->timeout_ms };
+        /* A file, not a pipe: apt must outlive an agent killed, or
+         * restarted by its own upgrade, in the middle of it. */
+        exec_options_t opts = { .timeout_ms = env->timeout_ms, .output_to_file = true };
         exec_result_t res;
         char why[64], line[256];
         int r = exec_run(argv, &opts, &res);

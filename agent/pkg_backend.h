@@ -64,6 +64,11 @@ typedef struct {
          * failed or the result is not what was asked, -EINVAL a bad env. */
         int (*install)(const pkg_env_t *env, const pkg_request_t *req, size_t n,
                        bool allow_downgrade, exec_result_t *output, char *error, size_t error_len);
+        /* Waits until no package operation holds the dpkg/rpm locks (up
+         * to env->lock_timeout_ms): 0, or -EBUSY naming the holder. The
+         * agent calls it before reading the node's real state after a
+         * restart, since apt may still be finishing what it started. */
+        int (*wait_idle)(const pkg_env_t *env, char *error, size_t error_len);
         /* Version order of this backend: <0, 0, >0 (common/vercmp). */
         int (*compare)(const char *a, const char *b);
         bool (*version_valid)(const char *v);

@@ -98,12 +98,25 @@ static int run_dnf(const pkg_env_t *env, const char *verb, bool refresh, char *c
         return r;
 }
 
-static int dnf_install(const pkg_env_t *env, const pkg_request_t *req, size_t n, bool allow_downgrade,
-                       exec_result_t *output, char *error, size_t error_len) {
+/* rpm holds its lock only during a transaction, dnf its pid lock for the
+ * whole run; both wait for each other themselves (dnf without an end, rpm
+ * too), so only our own wait is bounded. */
+static int dnf_wait_idle(const pkg_env_t *env, char *error, size_t error_len) {
         char rpmlock[PATH_MAX], dnflock[PATH_MAX];
         pkg_lock_t locks[2];
+        size_t n_locks = 0;
+        rpm_lock_path(env, rpmlock, sizeof rpmlock);
+        if (rpmlock[0])
+                locks[n_locks++] = (pkg_lock_t) { rpmlock, PKG_LOCK_FCNTL };
+        if (pkg_root_path(env, DNF_RPMDB_LOCK, dnflock, sizeof dnflock) == 0)
+                locks[n_locks++] = (pkg_lock_t) { dnflock, PKG_LOCK_PIDFILE };
+        return pkg_lock_wait(locks, n_locks, "rpm", env->lock_timeout_ms, error, error_len);
+}
+
+static int dnf_install(const pkg_env_t *env, const pkg_request_t *req, size_t n, bool allow_downgrade,
+                       exec_result_t *output, char *error, size_t error_len) {
         char **names = NULL, **installed = NULL, **specs = NULL, **change = NULL, **same = NULL;
-        size_t n_change = 0, n_same = 0, n_locks = 0;
+        size_t n_change = 0, n_same = 0;
         pkg_action_t *actions = NULL;
         int r;
 
@@ -111,15 +124,7 @@ static int dnf_install(const pkg_env_t *env, const pkg_request_t *req, size_t n,
         error[0] = '\0';
         if (n == 0)
                 return 0;
-        /* rpm holds its lock only during a transaction, dnf its pid lock
-         * for the whole run; both wait for each other themselves (dnf
-         * without an end, rpm too), so only our own wait is bounded. */
-        rpm_lock_path(env, rpmlock, sizeof rpmlock);
-        if (rpmlock[0])
-                locks[n_locks++] = (pkg_lock_t) { rpmlock, PKG_LOCK_FCNTL };
-        if (pkg_root_path(env, DNF_RPMDB_LOCK, dnflock, sizeof dnflock) == 0)
-                locks[n_locks++] = (pkg_lock_t) { dnflock, PKG_LOCK_PIDFILE };
-        if ((r = pkg_lock_wait(locks, n_locks, "rpm", env->lock_timeout_ms, error, error_len)) < 0)
+        if ((r = dnf_wait_idle(env, error, error_len)) < 0)
                 return r;
 
         names = calloc(n + 1, sizeof *names);
@@ -179,6 +184,7 @@ const pkg_backend_t pkg_backend_dnf = {
         .name = "dnf",
         .query = dnf_query,
         .install = dnf_install,
+        .wait_idle = dnf_wait_idle,
         .compare = vercmp_rpm,
         .version_valid = version_valid_rpm,
 };

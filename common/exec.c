@@ -302,6 +302,45 @@ static void s_supervise(supervise_t *s, tail_t *tail) {
         }
 }
 
+/* out[0] for reading back, out[1] for the child: the same unlinked file. */
+static int s_open_output_file(int out[2]) {
+        int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                /* No O_TMPFILE on this filesystem: create, then unlink. */
+                char path[] = "/tmp/hitless-exec.XXXXXX";
+                fd = mkostemp(path, O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                (void) unlink(path);
+        }
+        int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        out[0] = fd;
+        out[1] = dup_fd;
+        return 0;
+}
+
+/* The last tail->cap bytes of the output file, counted in tail->total. */
+static void s_read_file_tail(int fd, tail_t *tail) {
+        struct stat st;
+        char chunk[16384];
+        if (fstat(fd, &st) < 0)
+                return;
+        off_t off = st.st_size > (off_t) tail->cap ? st.st_size - (off_t) tail->cap : 0;
+        tail->total += (size_t) off;   /* what was dropped before the tail */
+        for (;;) {
+                ssize_t n = pread(fd, chunk, sizeof chunk, off);
+                if (n <= 0)
+                        break;
+                s_tail_append(tail, chunk, (size_t) n);
+                off += n;
+        }
+}
+
 static int s_reap(pid_t pid, int *ret_status) {
         for (;;) {
                 if (waitpid(pid, ret_status, 0) >= 0)
@@ -337,8 +376,12 @@ int exec_run(char *const argv[], const exec_options_t *opts, exec_result_t *resu
                 return -ENOMEM;
 
         int out[2], err[2];
-        if (pipe2(out, O_CLOEXEC) < 0)
+        if (opts->output_to_file) {
+                if ((r = s_open_output_file(out)) < 0)
+                        return r;
+        } else if (pipe2(out, O_CLOEXEC) < 0) {
                 return -errno;
+        }
         _cleanup_close_ int out_r = s_fd_above_stdio(out[0]);
         _cleanup_close_ int out_w = s_fd_above_stdio(out[1]);
         if (out_r < 0 || out_w < 0)
@@ -356,7 +399,7 @@ int exec_run(char *const argv[], const exec_options_t *opts, exec_result_t *resu
         if (devnull < 0)
                 return devnull;
         /* Only our end is non-blocking: the child gets a normal stdout. */
-        if (fcntl(out_r, F_SETFL, O_NONBLOCK) < 0)
+        if (!opts->output_to_file && fcntl(out_r, F_SETFL, O_NONBLOCK) < 0)
                 return -errno;
 
         long open_max = sysconf(_SC_OPEN_MAX);
@@ -400,6 +443,7 @@ int exec_run(char *const argv[], const exec_options_t *opts, exec_result_t *resu
         supervise_t s = {
                 .pid = pid,
                 .out_fd = out_r,
+                .eof = opts->output_to_file,   /* nothing to stream: read at the end */
                 .pidfd = (int) syscall(SYS_pidfd_open, pid, 0),
                 .deadline = opts->timeout_ms > 0 ? start + opts->timeout_ms : 0,
         };
@@ -412,6 +456,8 @@ int exec_run(char *const argv[], const exec_options_t *opts, exec_result_t *resu
         if (r < 0)
                 return r;
 
+        if (opts->output_to_file)
+                s_read_file_tail(out_r, &tail);
         char *output = s_tail_linearize(&tail);
         if (!output)
                 return -ENOMEM;

@@ -37,6 +37,12 @@ typedef struct {
         char *const *extra_env;    /* NULL-terminated "K=V" entries, or NULL;
                                       a key given here replaces the fixed one */
         const char *cwd;           /* NULL: "/" */
+        /* Output to an unlinked temporary file in /tmp instead of a pipe,
+         * read back (its tail) when the child exits. For children that
+         * must survive this process dying mid-run: a pipe whose reader is
+         * gone kills the next write with SIGPIPE (dpkg in a postinst when
+         * the agent is killed, or restarted by its own upgrade). */
+        bool output_to_file;
 } exec_options_t;
 
 /* Runs argv[0] (an absolute path, or a bare name looked up in the fixed

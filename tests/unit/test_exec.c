@@ -268,11 +268,67 @@ START_TEST(test_no_timeout_when_fast) {
 }
 END_TEST
 
+
+/* Runs `sh -c SCRIPT` through exec_run in a child "agent" process, kills
+ * that process with SIGKILL while the script runs, and says whether the
+ * script got to its end (it writes MARKER last). */
+static bool s_survives_parent_death(bool output_to_file, const char *marker) {
+        char script[512];
+        snprintf(script, sizeof script, "sleep 0.5; echo still writing; echo ok > '%s'", marker);
+        unlink(marker);
+        pid_t agent = fork();
+        ck_assert_int_ge(agent, 0);
+        if (agent == 0) {
+                exec_options_t o = { .timeout_ms = 10000, .output_to_file = output_to_file };
+                exec_result_t res;
+                char *argv[] = { "sh", "-c", script, NULL };
+                (void) exec_run(argv, &o, &res);
+                _exit(0);
+        }
+        usleep(200 * 1000);               /* the script is sleeping now */
+        kill(agent, SIGKILL);
+        waitpid(agent, NULL, 0);
+        for (int i = 0; i < 40; i++) {    /* up to 4 s for the orphan */
+                if (access(marker, F_OK) == 0)
+                        return true;
+                usleep(100 * 1000);
+        }
+        return false;
+}
+
+START_TEST(test_output_file_survives_parent_death) {
+        char marker[] = "/tmp/hitless-exec-marker.XXXXXX";
+        int fd = mkstemp(marker);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        /* Through a pipe, the orphan's next write kills it (SIGPIPE)... */
+        ck_assert(!s_survives_parent_death(false, marker));
+        /* ...through a file, it runs to its end. */
+        ck_assert(s_survives_parent_death(true, marker));
+        unlink(marker);
+}
+END_TEST
+
+START_TEST(test_output_file_captures_tail) {
+        exec_options_t o = { .timeout_ms = 10000, .max_output = 64, .output_to_file = true };
+        exec_result_t res;
+        char *argv[] = { "sh", "-c", "for i in $(seq 1000); do echo line$i; done; echo err >&2; exit 3", NULL };
+        ck_assert_int_eq(exec_run(argv, &o, &res), 0);
+        ck_assert_int_eq(res.exit_code, 3);
+        ck_assert(res.output_truncated);
+        ck_assert_uint_le(res.output_len, 64);
+        ck_assert_ptr_nonnull(strstr(res.output, "line1000\nerr\n"));
+        exec_result_free(&res);
+}
+END_TEST
+
 static Suite *exec_suite(void) {
         Suite *s = suite_create("exec");
         TCase *tc = tcase_create("core");
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_exit_codes);
+        tcase_add_test(tc, test_output_file_survives_parent_death);
+        tcase_add_test(tc, test_output_file_captures_tail);
         tcase_add_test(tc, test_killed_by_signal);
         tcase_add_test(tc, test_output_capture);
         tcase_add_loop_test(tc, test_tail_truncation, 0, 2);

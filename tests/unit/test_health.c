@@ -307,7 +307,7 @@ START_TEST(test_http_ok) {
         ck_assert_int_eq(s_http("/ok", NULL, 2000, &out), 0);
         ck_assert(out.ok);
         char want[128];
-        snprintf(want, sizeof want, "GET http://127.0.0.1:%lld/ok: HTTP 200", s_http_port);
+        snprintf(want, sizeof want, "GET http://127.0.0.1:%lld/ok: HTTP 200: xmpp: Established", s_http_port);
         ck_assert_str_eq(out.detail, want);
 
         ck_assert_int_eq(s_http("/ok", "xmpp: Established", 2000, &out), 0);

@@ -201,20 +201,24 @@ START_TEST(test_parse_dpkg) {
                      "dpkg-query: no packages found matching missing\n"
                      "removed\t2.0\trc \n"
                      "halfdone\t3.0\tiU \n"
+                     "halfconf\t4.0\tiF \n"
+                     "notinst\t5.0\tpn \n"
                      "unasked\t9\tii \n"
                      "b\t1:2.0~rc1-3\tii \n"
                      "nostatus\t1.0\n";
-        char *names[] = { "a", "missing", "removed", "halfdone", "b", "nostatus" };
-        char **v = s_empty_versions(6);
+        char *names[] = { "a", "missing", "removed", "halfdone", "b", "nostatus", "halfconf", "notinst" };
+        char **v = s_empty_versions(8);
 
-        ck_assert_int_eq(pkg_parse_query(out, true, names, 6, v), 0);
+        ck_assert_int_eq(pkg_parse_query(out, true, names, 8, v), 0);
         ck_assert_str_eq(v[0], "1.0-1");
         ck_assert_str_eq(v[1], "");
-        ck_assert_str_eq(v[2], "");
-        ck_assert_str_eq(v[3], "");
+        ck_assert_str_eq(v[2], "");            /* rc: only config files left */
+        ck_assert_str_eq(v[3], "3.0");         /* unpacked: its files are there */
         ck_assert_str_eq(v[4], "1:2.0~rc1-3");
         ck_assert_str_eq(v[5], "");
-        pkg_versions_free(v, 6);
+        ck_assert_str_eq(v[6], "4.0");         /* half-configured (failed postinst) */
+        ck_assert_str_eq(v[7], "");            /* n: not installed */
+        pkg_versions_free(v, 8);
 }
 END_TEST
 
@@ -264,7 +268,7 @@ START_TEST(test_apt_query_real_dpkg) {
         pkg_env_t env = { .dpkg_admindir = admin };
 
         ck_assert_int_eq(pkg_backend_apt.query(&env, names, 4, &v), 0);
-        ck_assert_str_eq(v[0], "");
+        ck_assert_str_eq(v[0], "3.0");       /* unpacked: on disk at 3.0 */
         ck_assert_str_eq(v[1], "2.0-1");
         ck_assert_str_eq(v[2], "");
         ck_assert_str_eq(v[3], "");
