@@ -71,7 +71,7 @@ static void check_fleet_copy(const Hitless__AgentMessage *m) {
                 tmpl.boot_id = m->hello->boot_id;
                 tmpl.n_packages = m->hello->n_packages;
                 tmpl.packages = m->hello->packages;
-        } else if (m->heartbeat->health) {
+        } else if (m->body_case == HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT && m->heartbeat->health) {
                 tmpl.health = m->heartbeat->health;
                 tmpl.n_packages = m->heartbeat->health->n_packages;
                 tmpl.packages = m->heartbeat->health->packages;
@@ -104,6 +104,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT:
                 FUZZ_CHECK(m->heartbeat != NULL);
                 walk_heartbeat(m->heartbeat);
+                break;
+        case HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS:
+                /* What coordinator/commands.c reads; the rest by fuzz_walk. */
+                FUZZ_CHECK(m->command_status != NULL);
+                fuzz_str(m->command_status->command_id);
+                fuzz_str(m->command_status->message);
+                fuzz_sink += (uint64_t) m->command_status->state; /* open enum */
                 break;
         default:
                 FUZZ_CHECK(!"decoded a message with no known body");

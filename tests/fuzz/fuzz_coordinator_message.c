@@ -34,6 +34,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 fuzz_sink += (uint64_t) m->refused->reason; /* any int: open enum */
                 fuzz_str(m->refused->message);
                 break;
+        case HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND:
+                /* What agent/executor.c reads; the rest by fuzz_walk. */
+                FUZZ_CHECK(m->command != NULL);
+                fuzz_str(m->command->command_id);
+                fuzz_str(m->command->node_id);
+                fuzz_str(m->command->upgrade_id);
+                fuzz_sink += (uint64_t) m->command->action_case;
+                break;
+        case HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY:
+                FUZZ_CHECK(m->command_query != NULL);
+                for (size_t i = 0; i < m->command_query->n_command_ids; i++)
+                        fuzz_str(m->command_query->command_ids[i]);
+                break;
         default:
                 FUZZ_CHECK(!"decoded a message with no known body");
         }

@@ -216,9 +216,6 @@ sleep 3
 cin "agent without coordinator: still active, no restarts" hl-agent \
         'test "$(systemctl show -P ActiveState hitless-agent)" = active &&
          test "$(systemctl show -P NRestarts hitless-agent)" = 0'
-# Under systemd, log lines about one node carry NODE_ID= in the journal.
-cin "coordinator journal has structured NODE_ID= fields" hl-coord \
-        'journalctl -q -o cat -u hitless-coordinator NODE_ID=pkg-agent-1 | grep -q "registered"'
 say "        StatusText: $(unit_prop hl-agent hitless-agent StatusText)"
 cin "agent WatchdogUSec=30s" hl-agent 'test "$(systemctl show -P WatchdogUSec hitless-agent)" = 30s'
 cin "agent --version is VERSION" hl-agent "hitless-agent --version | grep -qx 'hitless-agent $VERSION'"
@@ -301,6 +298,10 @@ else
 fi
 say "        StatusText: $(unit_prop hl-agent hitless-agent StatusText)"
 say "        coordinator: $(unit_prop hl-coord hitless-coordinator StatusText)"
+# Under systemd, log lines about one node carry NODE_ID= in the journal
+# (checked once the agent has registered: before, there is no such line).
+cin "coordinator journal has structured NODE_ID= fields" hl-coord \
+        'journalctl -q -o cat -u hitless-coordinator NODE_ID=pkg-agent-1 | grep -q "registered"'
 
 # ---- security exposure (measured here, under the container's systemd) -------
 for pair in hl-coord:hitless-coordinator hl-agent:hitless-agent; do
@@ -366,6 +367,147 @@ if wait_for 30 node_healthy; then
 else
         fail "agent healthy after both upgrades" "$(cx hl-coord 'hitlessctl nodes --json' 2>&1)"
 fi
+
+# ---- hitless upgrades hitless: the agent installs its own new version ----
+# Through the coordinator, like any plan step: the agent runs apt-get for
+# hitless-agent=UPVERSION, the package's postinst restarts the agent while
+# apt and dpkg (its children, kept alive by KillMode=process) finish. The
+# new agent finds the command unfinished in its journal and reports it
+# (interrupted-completed: the versions are verifiably in place), or the old
+# one reported success before it was stopped; never run twice.
+say "-- the agent upgrades its own package (hitlessctl install hitless-agent=$UPVERSION)"
+# Back to VERSION with apt first (the repository has both), so that there
+# is something to upgrade to; then the agent manages its own package.
+cin "apt-get install hitless-agent=$VERSION (downgrade, to upgrade again)" hl-agent \
+        "$APT install --allow-downgrades hitless-agent=$VERSION &&
+         hitless-agent --version | grep -qx 'hitless-agent $VERSION'"
+cat >>"$ROOT_A/etc/hitless/agent.conf" <<'EOF'
+# Added by check-packages: the agent manages its own package.
+packages = [ "hitless-agent" ];
+package_backend = "apt";
+EOF
+cin "agent.conf managing hitless-agent passes --check-config" hl-agent \
+        'hitless-agent --check-config -c /etc/hitless/agent.conf'
+cin "systemctl restart hitless-agent (new policy)" hl-agent 'systemctl restart hitless-agent'
+# node_reports VERSION: the node's heartbeat reports hitless-agent at VERSION.
+node_reports() {
+        json_has 'hitlessctl nodes --json' \
+                "any(n.get('node_id') == 'pkg-agent-1' and n.get('state') == 'online' and
+                     n.get('packages', {}).get('hitless-agent') == '$1' for n in j['nodes'])"
+}
+node_reports_old() { node_healthy && node_reports "$VERSION"; }
+node_reports_new() { node_healthy && node_reports "$UPVERSION"; }
+if wait_for 30 node_reports_old; then
+        ok "agent healthy, reports hitless-agent=$VERSION"
+else
+        fail "agent healthy, reports hitless-agent=$VERSION" "$(cx hl-coord 'hitlessctl nodes --json' 2>&1)"
+fi
+# agent_journal: the agent's node journal, as JSON, read on the node.
+agent_journal() { cx hl-agent 'hitless-agent -c /etc/hitless/agent.conf journal --json' 2>&1; }
+# selfup_entries: "COUNT STATE" of selfup-1 in the node journal.
+selfup_entries() {
+        agent_journal | python3 -c '
+import json, sys
+try:
+    e = [c for c in json.load(sys.stdin)["commands"] if c.get("id") == "selfup-1"]
+except Exception as x:
+    print("unreadable journal: %s" % x); sys.exit(0)
+print(len(e), " ".join(c.get("state", "?") for c in e))'
+}
+# field JSON KEY[.KEY]: a field of a JSON document ("" if absent).
+field() {
+        python3 -c '
+import json, sys
+try:
+    v = json.loads(sys.argv[1])
+    for k in sys.argv[2].split("."):
+        v = v[k]
+except Exception:
+    v = ""
+print(v)' "$1" "$2"
+}
+selfup_context() {
+        echo "hitlessctl exit $1; output:"
+        echo "$2"
+        echo "-- agent: $(cx hl-agent 'dpkg-query -W -f "\${Status} \${Version}" hitless-agent; echo; dpkg --audit' 2>&1)"
+        echo "-- dpkg.log:"
+        cx hl-agent "grep ' hitless-agent' /var/log/dpkg.log | tail -n 4"
+        echo "-- agent unit log:"
+        cx hl-agent "journalctl -q --no-pager -o short-precise -u hitless-agent --since -2min | cut -d' ' -f3- |
+                     grep -v -e 'health unknown' -e 'connected to' -e 'This usually' -e 'left-over' -e 'remains running' | tail -n 8"
+        echo "-- coordinator log:"
+        journal_of hl-coord hitless-coordinator | grep -i -e selfup -e pkg-agent-1 | tail -n 4
+}
+pid_self=$(unit_prop hl-agent hitless-agent MainPID)
+self_start=$(date +%s%N)
+self_out=$(cx hl-coord "timeout 200 hitlessctl install pkg-agent-1 hitless-agent=$UPVERSION --json --id selfup-1 --wait 150" 2>&1)
+self_rc=$?
+self_ms=$((($(date +%s%N) - self_start) / 1000000))
+self_secs=$((self_ms / 1000)).$(printf %03d $((self_ms % 1000)))
+echo "hitlessctl install selfup-1 (exit $self_rc, ${self_secs}s): $self_out" >>"$LOG"
+self_state=$(field "$self_out" state)
+self_code=$(field "$self_out" error_code)
+say "        hitlessctl answered in ${self_secs}s (exit $self_rc): state '$self_state', error_code '$self_code'"
+say "        message: $(field "$self_out" message)"
+if { [ "$self_state" = succeeded ] && [ "$self_rc" = 0 ]; } ||
+   { [ "$self_state" = interrupted ] && [ "$self_code" = interrupted-completed ]; }; then
+        ok "self-upgrade answered: $self_state${self_code:+ ($self_code)}"
+else
+        fail "self-upgrade answered: succeeded, or interrupted (interrupted-completed)" \
+                "$(selfup_context "$self_rc" "$self_out")"
+fi
+check "self-upgrade result lists hitless-agent=$UPVERSION" \
+        test "$(field "$self_out" packages.hitless-agent)" = "$UPVERSION"
+# dpkg may still be finishing the postinst when the answer arrives.
+cwait "dpkg: hitless-agent $UPVERSION installed and configured, dpkg --audit empty" hl-agent 60 \
+        "test \"\$(dpkg-query -W -f '\${Status} \${Version}' hitless-agent)\" = 'install ok installed $UPVERSION' &&
+         test -z \"\$(dpkg --audit)\" && ! pgrep -x apt-get && ! pgrep -x dpkg"
+cwait "agent unit active with a new MainPID, running the new binary" hl-agent 30 \
+        "systemctl is-active -q hitless-agent && p=\$(systemctl show -P MainPID hitless-agent) &&
+         test \"\$p\" != $pid_self && test \"\$p\" != 0 &&
+         test \"\$(readlink /proc/\$p/exe)\" = /usr/sbin/hitless-agent &&
+         hitless-agent --version | grep -qx 'hitless-agent $UPVERSION'"
+if wait_for 60 node_reports_new; then
+        ok "agent back online and healthy, reports hitless-agent=$UPVERSION"
+else
+        fail "agent back online and healthy, reports hitless-agent=$UPVERSION" \
+                "$(cx hl-coord 'hitlessctl nodes --json' 2>&1)"
+fi
+entries=$(selfup_entries)
+case "$entries" in
+"1 succeeded" | "1 interrupted" | "1 failed" | "1 refused")
+        ok "node journal has selfup-1 once, final ($entries)" ;;
+*)
+        fail "node journal has selfup-1 once, final" "$entries
+$(agent_journal)" ;;
+esac
+check "node journal's state is the one hitlessctl answered ($self_state)" \
+        test "${entries#1 }" = "$self_state"
+# The same id again: the recorded result, no second apt run.
+dpkg_lines=$(cx hl-agent 'wc -l </var/log/dpkg.log')
+pid_self2=$(unit_prop hl-agent hitless-agent MainPID)
+again_out=$(cx hl-coord "timeout 100 hitlessctl install pkg-agent-1 hitless-agent=$UPVERSION --json --id selfup-1 --wait 60" 2>&1)
+again_rc=$?
+echo "hitlessctl install selfup-1 again (exit $again_rc): $again_out" >>"$LOG"
+if [ "$(field "$again_out" command_id)" = selfup-1 ] &&
+   [ "$(field "$again_out" state)" = "$self_state" ] &&
+   [ "$(field "$again_out" error_code)" = "$self_code" ] && [ "$again_rc" = "$self_rc" ]; then
+        ok "selfup-1 sent again: the recorded result ($self_state, exit $again_rc)"
+else
+        fail "selfup-1 sent again: the recorded result ($self_state, exit $self_rc)" \
+                "exit $again_rc: $again_out"
+fi
+sleep 3
+entries=$(selfup_entries)
+check "selfup-1 sent again: node journal still has it once ($entries)" test "${entries%% *}" = 1
+now="$(cx hl-agent 'wc -l </var/log/dpkg.log') lines, agent PID $(unit_prop hl-agent hitless-agent MainPID)"
+if [ "$now" = "$dpkg_lines lines, agent PID $pid_self2" ]; then
+        ok "selfup-1 sent again: no new dpkg.log entries, agent not restarted"
+else
+        fail "selfup-1 sent again: no new dpkg.log entries, agent not restarted" \
+                "before: $dpkg_lines lines, agent PID $pid_self2; now: $now"
+fi
+say "        self-upgrade: ${self_secs}s until hitlessctl answered"
 
 cin "apt-get purge hitless-agent" hl-agent "$APT purge hitless-agent"
 cin "purge removed agent config, keys and state" hl-agent \
