@@ -1,7 +1,6 @@
 #include "agent/journal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -9,15 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/sqldb.h"
 
-/* How long a write waits for another process holding the lock (the
- * `hitless-agent journal` command reading while the daemon writes). */
-#define JOURNAL_BUSY_TIMEOUT_MS 5000
 #define JOURNAL_RECENT_DEFAULT_LIMIT 100
 
 #define FIELD_SIZE(type, field) sizeof(((type *) 0)->field)
@@ -32,12 +27,7 @@
  * "oldest first" and "newest open" follow the order rows were written in,
  * which neither a wall clock that steps back nor a VACUUM (it may renumber
  * implicit rowids) can change. */
-typedef struct {
-        int version;
-        const char *sql;
-} journal_migration_t;
-
-static const journal_migration_t migrations[] = {
+static const sqldb_migration_t migrations[] = {
         { 1,
           "CREATE TABLE commands ("
           "  seq         INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -87,8 +77,6 @@ static const journal_migration_t migrations[] = {
           "  value TEXT NOT NULL"
           ");" },
 };
-
-#define SCHEMA_VERSION (migrations[sizeof migrations / sizeof migrations[0] - 1].version)
 
 /* ---- cached statements ---------------------------------------------------- */
 
@@ -171,6 +159,14 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
 };
 
+static const sqldb_schema_t schema = {
+        .name = "journal",
+        .migrations = migrations,
+        .n_migrations = sizeof migrations / sizeof migrations[0],
+        .stmt_sql = stmt_sql,
+        .n_stmt = _STMT_MAX,
+};
+
 struct journal {
         sqlite3 *db;
         sqlite3_stmt *stmt[_STMT_MAX];
@@ -219,29 +215,11 @@ void journal_command_clear(journal_command_t *c) {
 
 /* ---- errors ----------------------------------------------------------------- */
 
-static int s_errno_from_sqlite(int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_READONLY:
-                return -EROFS;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_NOTADB:
-                return -EINVAL;
-        default:
-                return -EIO;
-        }
-}
-
 static int s_fail(journal_t *j, int rc, const char *what) {
         snprintf(j->last_error, sizeof j->last_error, "%s: %s", what,
                  j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc));
         log_debug("journal: %s", j->last_error);
-        return s_errno_from_sqlite(rc);
+        return sqldb_errno(rc);
 }
 
 static int s_error(journal_t *j, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -347,168 +325,16 @@ static int s_check_writable(journal_t *j, const char *what) {
 
 /* ---- open / close ---------------------------------------------------------- */
 
-static int s_exec(journal_t *j, const char *sql, const char *what) {
-        char *err = NULL;
-        int rc = sqlite3_exec(j->db, sql, NULL, NULL, &err);
-
-        if (rc == SQLITE_OK)
-                return 0;
-        snprintf(j->last_error, sizeof j->last_error, "%s: %s", what, err ? err : sqlite3_errstr(rc));
-        sqlite3_free(err);
-        log_debug("journal: %s", j->last_error);
-        return s_errno_from_sqlite(rc);
-}
-
-/* Runs a one-row statement (a PRAGMA) and returns its first column. */
-static int s_query_text(journal_t *j, const char *sql, char *buf, size_t size) {
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
-        int r = 0;
-
-        if (rc != SQLITE_OK)
-                return s_fail(j, rc, sql);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                s_column_text(st, 0, buf, size);
-        else
-                r = s_fail(j, rc == SQLITE_DONE ? SQLITE_ERROR : rc, sql);
-        sqlite3_finalize(st);
-        return r;
-}
-
-static int s_migrate(journal_t *j) {
-        char buf[32], sql[64];
-        int r;
-
-        /* The version is read inside the write transaction, so two processes
-         * opening a new file at once cannot both create the schema. */
-        r = s_exec(j, "BEGIN IMMEDIATE", "begin migration");
-        if (r < 0)
-                return r;
-        r = s_query_text(j, "PRAGMA user_version", buf, sizeof buf);
-        if (r < 0)
-                goto fail;
-        int current = atoi(buf);
-        if (current > SCHEMA_VERSION) {
-                r = s_error(j, -EPROTONOSUPPORT, "schema version %d is newer than this program's %d",
-                            current, SCHEMA_VERSION);
-                goto fail;
-        }
-        for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
-                if (migrations[i].version <= current)
-                        continue;
-                r = s_exec(j, migrations[i].sql, "migrate schema");
-                if (r < 0)
-                        goto fail;
-                snprintf(sql, sizeof sql, "PRAGMA user_version = %d", migrations[i].version);
-                r = s_exec(j, sql, "set schema version");
-                if (r < 0)
-                        goto fail;
-        }
-        r = s_exec(j, "COMMIT", "commit migration");
-        if (r < 0)
-                goto fail;
-        return 0;
-fail:
-        (void) sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-        return r;
-}
-
-/* Everything between creating the file and a usable schema. -wal and -shm
- * appear on first access, so this runs under the caller's umask 077. */
-static int s_setup(journal_t *j, const char *path) {
-        char mode[16];
-        int rc, r;
-
-        rc = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-        if (rc != SQLITE_OK)
-                return s_fail(j, rc, "open");
-        sqlite3_extended_result_codes(j->db, 1);
-        sqlite3_busy_timeout(j->db, JOURNAL_BUSY_TIMEOUT_MS);
-
-        /* The first statement reads the header: a file that is not a
-         * database fails here with SQLITE_NOTADB. */
-        r = s_query_text(j, "PRAGMA journal_mode = WAL", mode, sizeof mode);
-        if (r < 0)
-                return r;
-        if (strcmp(mode, "wal") != 0)
-                return s_error(j, -EIO, "journal_mode is %s, WAL not available", mode);
-        /* FULL: a commit is on disk (WAL fsynced) before it returns, which
-         * is what lets the agent report a state only once it is recorded. */
-        r = s_exec(j, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF", "pragmas");
-        if (r < 0)
-                return r;
-        r = s_migrate(j);
-        if (r < 0)
-                return r;
-
-        for (int i = 0; i < _STMT_MAX; i++) {
-                rc = sqlite3_prepare_v3(j->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->stmt[i], NULL);
-                if (rc != SQLITE_OK)
-                        return s_fail(j, rc, "prepare");
-        }
-        return 0;
-}
-
-/* Creates the file 0600 ourselves: SQLite would use 0644 & ~umask, and it
- * gives -wal and -shm the mode of the database file. */
-static int s_create_file(const char *path) {
-        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-        if (fd < 0)
-                return errno == EEXIST ? 0 : -errno;
-        int r = fsync(fd) < 0 ? -errno : 0;
-        close(fd);
-        if (r < 0)
-                return r;
-
-        /* A new file's directory entry is durable only once the directory
-         * is synced; otherwise a crash could lose the whole journal. */
-        char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        const char *d = ".";
-        char *slash = strrchr(dir, '/');
-        if (slash == dir) {
-                d = "/";
-        } else if (slash) {
-                *slash = '\0';
-                d = dir;
-        }
-        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-                r = -errno;
-        } else {
-                if (fsync(dfd) < 0)
-                        r = -errno;
-                close(dfd);
-        }
-        free(dir);
-        return r;
-}
-
 int journal_open(const char *path, journal_t **ret) {
         if (!path || !*path || !ret)
                 return -EINVAL;
 
-        int r = s_create_file(path);
-        if (r < 0) {
-                log_debug("journal: cannot create %s: %s", path, strerror(-r));
-                return r;
-        }
-
         journal_t *j = calloc(1, sizeof *j);
         if (!j)
                 return -ENOMEM;
-
-        /* umask is process-wide; journal_open runs at startup, before the
-         * agent starts threads. */
-        mode_t old_umask = umask(077);
-        r = s_setup(j, path);
-        umask(old_umask);
+        int r = sqldb_open(path, &schema, &j->db, j->stmt, j->last_error, sizeof j->last_error);
         if (r < 0) {
-                log_debug("journal: cannot open %s: %s", path, j->last_error);
-                journal_close(&j);
+                free(j);
                 return r;
         }
         *ret = j;
@@ -520,13 +346,7 @@ void journal_close(journal_t **jp) {
                 return;
         journal_t *j = *jp;
 
-        if (j->db && !sqlite3_get_autocommit(j->db))
-                (void) sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-        for (int i = 0; i < _STMT_MAX; i++)
-                sqlite3_finalize(j->stmt[i]);
-        /* All statements are finalized, so close cannot fail with BUSY; it
-         * checkpoints the WAL when this is the last connection. */
-        sqlite3_close(j->db);
+        sqldb_close(j->db, j->stmt, _STMT_MAX);
         free(j);
         *jp = NULL;
 }

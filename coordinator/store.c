@@ -1,21 +1,16 @@
 #include "coordinator/store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/log.h"
+#include "common/sqldb.h"
 
-/* How long a writer waits for another process holding the database lock
- * (hitlessctl reading while the coordinator writes) before -EBUSY. */
-#define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_EVENTS_DEFAULT_LIMIT 100
 
 #define FIELD_SIZE(type, field) sizeof(((type *) 0)->field)
@@ -26,12 +21,7 @@
  * database from version - 1 to version; store_open applies the missing ones
  * in order, all in one transaction, so a crash mid-upgrade leaves the old
  * schema intact. Append new entries; never edit a released one. */
-typedef struct {
-        int version;
-        const char *sql;
-} store_migration_t;
-
-static const store_migration_t migrations[] = {
+static const sqldb_migration_t migrations[] = {
         { 1,
           "CREATE TABLE keys ("
           "  public_key TEXT PRIMARY KEY NOT NULL,"
@@ -83,8 +73,6 @@ static const store_migration_t migrations[] = {
           ");"
           "CREATE INDEX commands_node_state ON commands(node_id, state);" },
 };
-
-#define SCHEMA_VERSION (migrations[sizeof migrations / sizeof migrations[0] - 1].version)
 
 /* ---- cached statements ---------------------------------------------------- */
 
@@ -142,6 +130,14 @@ static const char *const stmt_sql[_STMT_MAX] = {
                              " ORDER BY id DESC LIMIT ?1) ORDER BY id",
 };
 
+static const sqldb_schema_t schema = {
+        .name = "store",
+        .migrations = migrations,
+        .n_migrations = sizeof migrations / sizeof migrations[0],
+        .stmt_sql = stmt_sql,
+        .n_stmt = _STMT_MAX,
+};
+
 struct store {
         sqlite3 *db;
         sqlite3_stmt *stmt[_STMT_MAX];
@@ -167,29 +163,11 @@ const char *key_state_name(key_state_t s) {
 
 /* ---- errors ----------------------------------------------------------------- */
 
-static int s_errno_from_sqlite(int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_READONLY:
-                return -EROFS;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_NOTADB:
-                return -EINVAL;
-        default:
-                return -EIO;
-        }
-}
-
 static int s_fail(store_t *s, int rc, const char *what) {
         snprintf(s->last_error, sizeof s->last_error, "%s: %s", what,
                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         log_debug("store: %s", s->last_error);
-        return s_errno_from_sqlite(rc);
+        return sqldb_errno(rc);
 }
 
 static int s_invalid(store_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -259,180 +237,16 @@ static bool s_busy(store_t *s, store_stmt_id_t id) {
 
 /* ---- open / close ---------------------------------------------------------- */
 
-static int s_exec(store_t *s, const char *sql, const char *what) {
-        char *err = NULL;
-        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
-
-        if (rc == SQLITE_OK)
-                return 0;
-        snprintf(s->last_error, sizeof s->last_error, "%s: %s", what,
-                 err ? err : sqlite3_errstr(rc));
-        sqlite3_free(err);
-        log_debug("store: %s", s->last_error);
-        return s_errno_from_sqlite(rc);
-}
-
-/* Runs a one-row statement (a PRAGMA) and returns its first column. */
-static int s_query_text(store_t *s, const char *sql, char *buf, size_t size) {
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-        int r = 0;
-
-        if (rc != SQLITE_OK)
-                return s_fail(s, rc, sql);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                s_column_text(st, 0, buf, size);
-        else
-                r = s_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, sql);
-        sqlite3_finalize(st);
-        return r;
-}
-
-static int s_migrate(store_t *s) {
-        char buf[32], sql[64];
-        int r;
-
-        /* The version is read inside the write transaction, so two processes
-         * opening a new file at once cannot both create the schema. */
-        r = s_exec(s, "BEGIN IMMEDIATE", "begin migration");
-        if (r < 0)
-                return r;
-        r = s_query_text(s, "PRAGMA user_version", buf, sizeof buf);
-        if (r < 0)
-                goto fail;
-        int current = atoi(buf);
-        if (current > SCHEMA_VERSION) {
-                snprintf(s->last_error, sizeof s->last_error,
-                         "schema version %d is newer than this program's %d", current,
-                         SCHEMA_VERSION);
-                log_debug("store: %s", s->last_error);
-                r = -EPROTONOSUPPORT;
-                goto fail;
-        }
-        for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
-                if (migrations[i].version <= current)
-                        continue;
-                r = s_exec(s, migrations[i].sql, "migrate schema");
-                if (r < 0)
-                        goto fail;
-                snprintf(sql, sizeof sql, "PRAGMA user_version = %d", migrations[i].version);
-                r = s_exec(s, sql, "set schema version");
-                if (r < 0)
-                        goto fail;
-        }
-        r = s_exec(s, "COMMIT", "commit migration");
-        if (r < 0)
-                goto fail;
-        return 0;
-fail:
-        (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return r;
-}
-
-/* Everything between creating the file and a usable schema. -wal and -shm
- * appear on first access, so this runs under the caller's umask 077. */
-static int s_setup(store_t *s, const char *path) {
-        char mode[16];
-        int rc, r;
-
-        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-        if (rc != SQLITE_OK) {
-                /* open_v2 may still hand back a handle carrying the message. */
-                r = s_fail(s, rc, "open");
-                return r;
-        }
-        sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-
-        /* The first statement reads the header: a file that is not a
-         * database fails here with SQLITE_NOTADB. */
-        r = s_query_text(s, "PRAGMA journal_mode = WAL", mode, sizeof mode);
-        if (r < 0)
-                return r;
-        if (strcmp(mode, "wal") != 0) {
-                snprintf(s->last_error, sizeof s->last_error,
-                         "journal_mode is %s, WAL not available", mode);
-                log_debug("store: %s", s->last_error);
-                return -EIO;
-        }
-        /* FULL: a commit is on disk (WAL fsynced) before it returns, which
-         * is what lets callers acknowledge an admin action. */
-        r = s_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF", "pragmas");
-        if (r < 0)
-                return r;
-        r = s_migrate(s);
-        if (r < 0)
-                return r;
-
-        for (int i = 0; i < _STMT_MAX; i++) {
-                rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                        &s->stmt[i], NULL);
-                if (rc != SQLITE_OK)
-                        return s_fail(s, rc, "prepare");
-        }
-        return 0;
-}
-
-/* Creates the file 0600 ourselves: SQLite would use 0644 & ~umask, and it
- * gives -wal and -shm the mode of the database file. */
-static int s_create_file(const char *path) {
-        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-        if (fd < 0)
-                return errno == EEXIST ? 0 : -errno;
-        int r = fsync(fd) < 0 ? -errno : 0;
-        close(fd);
-        if (r < 0)
-                return r;
-
-        /* A new file's directory entry is durable only once the directory
-         * is synced; otherwise a crash could lose the whole database. */
-        char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        const char *d = ".";
-        char *slash = strrchr(dir, '/');
-        if (slash == dir) {
-                d = "/";
-        } else if (slash) {
-                *slash = '\0';
-                d = dir;
-        }
-        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-                r = -errno;
-        } else {
-                if (fsync(dfd) < 0)
-                        r = -errno;
-                close(dfd);
-        }
-        free(dir);
-        return r;
-}
-
 int store_open(const char *path, store_t **ret) {
         if (!path || !*path || !ret)
                 return -EINVAL;
 
-        int r = s_create_file(path);
-        if (r < 0) {
-                log_debug("store: cannot create %s: %s", path, strerror(-r));
-                return r;
-        }
-
         store_t *s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
-
-        /* umask is process-wide; store_open runs at startup, before the
-         * coordinator starts threads. */
-        mode_t old_umask = umask(077);
-        r = s_setup(s, path);
-        umask(old_umask);
+        int r = sqldb_open(path, &schema, &s->db, s->stmt, s->last_error, sizeof s->last_error);
         if (r < 0) {
-                log_debug("store: cannot open %s: %s", path, s->last_error);
-                store_close(&s);
+                free(s);
                 return r;
         }
         *ret = s;
@@ -444,13 +258,7 @@ void store_close(store_t **sp) {
                 return;
         store_t *s = *sp;
 
-        if (s->db && !sqlite3_get_autocommit(s->db))
-                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        for (int i = 0; i < _STMT_MAX; i++)
-                sqlite3_finalize(s->stmt[i]);
-        /* All statements are finalized, so close cannot fail with BUSY; it
-         * checkpoints the WAL when this is the last connection. */
-        sqlite3_close(s->db);
+        sqldb_close(s->db, s->stmt, _STMT_MAX);
         free(s);
         *sp = NULL;
 }
