@@ -9,6 +9,7 @@
 
 #include "coordinator/agent_link.h"
 #include "coordinator/commands.h"
+#include "coordinator/coord_config.h"
 #include "coordinator/fleet.h"
 #include "coordinator/keyring.h"
 #include "coordinator/store.h"
@@ -24,6 +25,9 @@ typedef struct {
         commands_t *commands;
         const zap_stats_t *zap_stats;
         int64_t started;             /* unix seconds */
+        /* The running configuration, read through this pointer because a
+         * reload replaces it (plan check needs its inventory). */
+        coord_config_t *const *config;
 } admin_deps_t;
 
 /* Creates the socket's directory (0750) and binds ipc://path. */

@@ -9,7 +9,9 @@
 static const char *const known_keys[] = {
         "listen", "secret_key_file", "state_dir", "admin_socket", "preapproved_keys_dir",
         "heartbeat_interval", "node_timeout", "max_message_bytes", "max_pending_keys",
-        "pending_keys_per_second", "max_nodes", NULL,
+        "pending_keys_per_second", "max_nodes",
+        /* the inventory (inventory.h) */
+        "groups", "quorum_groups", "role_overrides", NULL,
 };
 
 int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) {
@@ -60,6 +62,8 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         conf_get_int(root, "pending_keys_per_second", false, 1, 100000, &rate, r);
         c->pending_keys_per_second = (double) rate;
         conf_get_int(root, "max_nodes", false, 1, 1000000, &c->max_nodes, r);
+        if (inventory_parse(root, &c->inventory, r) == -ENOMEM)
+                conf_report_add(r, NULL, NULL, "out of memory reading the inventory");
 
         if (!c->listen)
                 c->listen = strdup("tcp://*:7400");
@@ -89,6 +93,7 @@ void coord_config_free(coord_config_t **cp) {
         free(c->state_dir);
         free(c->admin_socket);
         free(c->preapproved_keys_dir);
+        inventory_clear(&c->inventory);
         free(c);
         *cp = NULL;
 }

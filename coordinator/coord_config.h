@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+#include "coordinator/inventory.h"
 
 #define COORD_DEFAULT_CONFIG "/etc/hitless/coordinator.conf"
 
@@ -21,6 +22,7 @@ typedef struct {
         long long max_pending_keys;   /* bound on the pending table, default 1000 */
         double pending_keys_per_second; /* new pending keys admitted, default 10/s */
         long long max_nodes;          /* ZMQ_MAX_SOCKETS / fd sizing, default 10000 */
+        inventory_t inventory;        /* groups, quorum_groups, role_overrides */
 } coord_config_t;
 
 int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *report);

@@ -203,7 +203,7 @@ static int setup(coordinator_t *c) {
         agent_link_set_hooks(c->agents, &(agent_link_hooks_t) {
                 .on_status = on_command_status, .on_hello = on_node_hello, .ud = c->commands });
         deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents, c->commands, &c->zap_stats,
-                                clock_wall_s() };
+                                clock_wall_s(), &c->cfg };
         if ((r = admin_new(c->ctx, c->cfg->admin_socket, &deps, &c->admin)) < 0)
                 return log_error_errno(r, "cannot bind admin socket %s: %m", c->cfg->admin_socket);
         if ((c->sigfd = daemon_signalfd_open()) < 0)

@@ -42,6 +42,7 @@ extern const ctl_command_t ctl_cmd_repoint;
 extern const ctl_command_t ctl_cmd_restart;
 extern const ctl_command_t ctl_cmd_check;
 extern const ctl_command_t ctl_cmd_rollback;
+extern const ctl_command_t ctl_cmd_plan;
 
 /* Sends req to the coordinator and waits for the response (owned by the
  * caller: hitless__admin_response__free_unpacked). Returns CTL_EXIT_OK or

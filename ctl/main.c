@@ -20,6 +20,7 @@ static const ctl_command_t *const commands[] = {
         &ctl_cmd_restart,
         &ctl_cmd_check,
         &ctl_cmd_rollback,
+        &ctl_cmd_plan,
 };
 
 static void usage(FILE *f) {

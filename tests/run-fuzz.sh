@@ -5,6 +5,7 @@
 set -u
 dir=$1; secs=$2
 top=$(cd "$(dirname "$0")/.." && pwd)
+export LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp:print_suppressions=0"
 passed=0; failed=0
 for f in "$dir"/fuzz_*; do
   [ -x "$f" ] || continue
