@@ -1,0 +1,577 @@
+/* Upgrade machine: scripted scenarios, each step checked against the rules
+ * written here (not by asking quorum.c). */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator/upgrade_machine.h"
+
+#define MAXN 8
+
+typedef struct {
+        plan_phase_t ph[2];
+        upgrade_phase_config_t pc[2];
+        int nodes[2][MAXN];
+        quorum_group_t g;
+        int members[MAXN];
+        upgrade_config_t cfg;
+        upgrade_machine_t *m;
+        const upgrade_action_t *a;
+        size_t na;
+} fx_t;
+
+static char *s_units[] = { "svc.service", NULL };
+
+/* n nodes, one phase over all of them; group over the first g_n nodes. */
+static void fx_init(fx_t *x, int n, int g_n, int batch) {
+        memset(x, 0, sizeof(*x));
+        x->ph[0] = (plan_phase_t) { .name = "p0", .min_healthy_time_ms = 1000,
+                                    .healthy_deadline_ms = 5000, .restart = s_units,
+                                    .on_failure = PLAN_ON_FAILURE_PAUSE };
+        for (int i = 0; i < n; i++)
+                x->nodes[0][i] = i;
+        x->pc[0] = (upgrade_phase_config_t) { .params = &x->ph[0], .nodes = x->nodes[0],
+                                              .n_nodes = (size_t) n, .batch_size = batch };
+        for (int i = 0; i < g_n; i++)
+                x->members[i] = i;
+        x->g = (quorum_group_t) { .name = "db", .members = x->members, .n_members = (size_t) g_n,
+                                  .max_down = QUORUM_MAX_DOWN_DEFAULT };
+        x->cfg = (upgrade_config_t) { .n_nodes = (size_t) n, .groups = &x->g,
+                                      .n_groups = g_n > 0 ? 1 : 0, .phases = x->pc, .n_phases = 1 };
+}
+
+static void fx_new(fx_t *x) {
+        ck_assert_int_eq(upgrade_machine_new(&x->cfg, &x->m), 0);
+}
+
+static void fx_free(fx_t *x) {
+        upgrade_machine_destroy(&x->m);
+        ck_assert_ptr_null(x->m);
+}
+
+static void tick(fx_t *x, int64_t now) {
+        ck_assert_int_eq(upgrade_machine_tick(x->m, now, &x->a, &x->na), 0);
+}
+
+/* The command id sent to node by the last event (cmd checked), or 0. */
+static uint64_t sent(const fx_t *x, int node, upgrade_cmd_t cmd) {
+        for (size_t k = 0; k < x->na; k++)
+                if (x->a[k].kind == UPGRADE_ACT_SEND && x->a[k].node == node) {
+                        ck_assert_str_eq(upgrade_cmd_name(x->a[k].cmd), upgrade_cmd_name(cmd));
+                        ck_assert_int_eq(x->a[k].allow_downgrade, cmd == UPGRADE_CMD_ROLLBACK);
+                        return x->a[k].cmd_id;
+                }
+        return 0;
+}
+
+static size_t count(const fx_t *x, upgrade_action_kind_t kind) {
+        size_t c = 0;
+        for (size_t k = 0; k < x->na; k++)
+                c += x->a[k].kind == kind;
+        return c;
+}
+
+static upgrade_step_t step(const fx_t *x, int node) {
+        upgrade_node_status_t st;
+        ck_assert_int_eq(upgrade_machine_node(x->m, node, &st), 0);
+        return st.step;
+}
+
+static uint64_t cmd_of(const fx_t *x, int node) {
+        upgrade_node_status_t st;
+        ck_assert_int_eq(upgrade_machine_node(x->m, node, &st), 0);
+        return st.cmd_id;
+}
+
+static void ok(fx_t *x, int node, int64_t now) {
+        uint64_t id = cmd_of(x, node);
+        ck_assert_uint_ne(id, 0);
+        ck_assert_int_eq(upgrade_machine_on_result(x->m, now, node, id, UPGRADE_RESULT_SUCCEEDED,
+                                                   true, true, NULL, &x->a, &x->na), 0);
+}
+
+static void nack(fx_t *x, int node, int64_t now, const char *err) {
+        uint64_t id = cmd_of(x, node);
+        ck_assert_uint_ne(id, 0);
+        ck_assert_int_eq(upgrade_machine_on_result(x->m, now, node, id, UPGRADE_RESULT_FAILED,
+                                                   false, false, err, &x->a, &x->na), 0);
+}
+
+static int in_step(const fx_t *x) {
+        int c = 0;
+        for (size_t i = 0; i < x->cfg.n_nodes; i++) {
+                upgrade_step_t s = step(x, (int) i);
+                c += s != UPGRADE_STEP_PENDING && s != UPGRADE_STEP_DONE &&
+                     s != UPGRADE_STEP_ROLLED_BACK && s != UPGRADE_STEP_SKIPPED;
+        }
+        return c;
+}
+
+START_TEST(test_quorum_one_at_a_time) {
+        fx_t x;
+        fx_init(&x, 3, 3, 3);   /* batch 3 would allow all; quorum allows 1 */
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        for (int round = 0; round < 3; round++) {
+                ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);
+                ck_assert_int_eq(in_step(&x), 1);
+                int node = -1;
+                for (size_t k = 0; k < x.na; k++)
+                        if (x.a[k].kind == UPGRADE_ACT_SEND)
+                                node = x.a[k].node;
+                ck_assert_uint_ne(sent(&x, node, UPGRADE_CMD_INSTALL), 0);
+                /* the others wait on the group, with the reason */
+                for (int i = 0; i < 3; i++) {
+                        if (step(&x, i) != UPGRADE_STEP_PENDING)
+                                continue;
+                        char buf[160];
+                        upgrade_machine_wait_reason(x.m, i, buf, sizeof(buf));
+                        ck_assert_msg(strstr(buf, "group db") != NULL, "reason: %s", buf);
+                }
+                ok(&x, node, t += 10);
+                ck_assert_uint_ne(sent(&x, node, UPGRADE_CMD_RESTART), 0);
+                ok(&x, node, t += 10);
+                ck_assert_int_eq(step(&x, node), UPGRADE_STEP_VERIFYING);
+                ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);   /* still down: verifying */
+                ck_assert_int_eq(upgrade_machine_next_due(x.m), t + 1000);
+                tick(&x, t += 999);
+                ck_assert_int_eq(step(&x, node), UPGRADE_STEP_VERIFYING);
+                tick(&x, t += 1);
+                ck_assert_int_eq(step(&x, node), UPGRADE_STEP_DONE);
+                ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_DONE), 1);
+        }
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 1);
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(c.complete.status);
+        ck_assert(!c.upgrading.status);
+        ck_assert_str_eq(c.upgrading.message, "3/3 nodes");
+        ck_assert(!c.error.status);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_unhealthy_member_blocks_group) {
+        fx_t x;
+        fx_init(&x, 4, 3, 4);   /* node 3 in no group */
+        fx_new(&x);
+        ck_assert_int_eq(upgrade_machine_on_health(x.m, 0, 1, false, &x.a, &x.na), 0);
+        /* group spent by node 1: only node 3 may start */
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);
+        ck_assert_uint_ne(sent(&x, 3, UPGRADE_CMD_INSTALL), 0);
+        char buf[160];
+        upgrade_machine_wait_reason(x.m, 0, buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, "unhealthy") != NULL, "%s", buf);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_install_failure_pauses) {
+        fx_t x;
+        fx_init(&x, 3, 0, 1);
+        fx_new(&x);
+        tick(&x, 0);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_INSTALL), 0);
+        nack(&x, 0, 10, "dpkg-lock: could not get lock");
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(c.paused);
+        ck_assert(c.error.status);
+        tick(&x, 100000);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(step(&x, 1), UPGRADE_STEP_PENDING);
+        /* the node's error names the step and the agent's error */
+        upgrade_node_status_t st;
+        upgrade_machine_node(x.m, 0, &st);
+        ck_assert_ptr_nonnull(strstr(st.error, "installing"));
+        ck_assert_ptr_nonnull(strstr(st.error, "dpkg-lock"));
+        char buf[200];
+        upgrade_machine_wait_reason(x.m, 1, buf, sizeof(buf));
+        ck_assert_ptr_nonnull(strstr(buf, "paused: failure budget"));
+        /* resume forgives the failure; the next node starts */
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 100001, UPGRADE_ADMIN_RESUME, 0, &x.a, &x.na), 0);
+        ck_assert_uint_ne(sent(&x, 1, UPGRADE_CMD_INSTALL), 0);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_failure_within_budget_continues) {
+        fx_t x;
+        fx_init(&x, 3, 0, 1);
+        x.pc[0].max_failures = 1;
+        fx_new(&x);
+        tick(&x, 0);
+        nack(&x, 0, 10, "boom");
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 0);
+        ck_assert_uint_ne(sent(&x, 1, UPGRADE_CMD_INSTALL), 0);
+        nack(&x, 1, 20, "boom");
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_rollback_node_policy) {
+        fx_t x;
+        fx_init(&x, 2, 0, 1);
+        x.ph[0].on_failure = PLAN_ON_FAILURE_ROLLBACK_NODE;
+        fx_new(&x);
+        tick(&x, 0);
+        ok(&x, 0, 10);
+        nack(&x, 0, 20, "unit failed");   /* restart fails */
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_ROLLBACK), 0);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_ROLLING_BACK);
+        ok(&x, 0, 30);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_ROLLED_BACK);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_ROLLED_BACK), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);   /* paused: budget 0 */
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_admin_rollback_done_node_respects_quorum) {
+        fx_t x;
+        fx_init(&x, 3, 3, 1);
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        ok(&x, 0, t += 1);
+        ok(&x, 0, t += 1);
+        tick(&x, t += 1000);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        ck_assert_uint_ne(sent(&x, 1, UPGRADE_CMD_INSTALL), 0);
+        /* node 1 is in step: rolling back node 0 would take a second member down */
+        ck_assert_int_eq(upgrade_machine_admin(x.m, t += 1, UPGRADE_ADMIN_ROLLBACK_NODE, 0, &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        char buf[160];
+        upgrade_machine_wait_reason(x.m, 0, buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, "group db") != NULL, "%s", buf);
+        ok(&x, 1, t += 1);
+        ok(&x, 1, t += 1);
+        tick(&x, t += 1000);
+        ck_assert_int_eq(step(&x, 1), UPGRADE_STEP_DONE);
+        /* node 1 done: the rollback of node 0 goes before node 2's upgrade */
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_ROLLBACK), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);
+        ok(&x, 0, t += 1);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_ROLLED_BACK);
+        ck_assert_uint_ne(sent(&x, 2, UPGRADE_CMD_INSTALL), 0);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_rollback_phase) {
+        fx_t x;
+        fx_init(&x, 4, 0, 2);
+        fx_new(&x);
+        tick(&x, 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 2);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 1, UPGRADE_ADMIN_ROLLBACK_PHASE, 0, &x.a, &x.na), 0);
+        ck_assert_int_eq(step(&x, 2), UPGRADE_STEP_SKIPPED);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);    /* installs in flight finish first */
+        ok(&x, 0, 2);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_ROLLBACK), 0);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 3, UPGRADE_ADMIN_ROLLBACK_PHASE, 7, &x.a, &x.na), -EINVAL);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_health_gate_flapping) {
+        fx_t x;
+        fx_init(&x, 1, 0, 1);
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        ok(&x, 0, t = 10);
+        ok(&x, 0, t = 20);            /* verifying from 20, healthy */
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_VERIFYING);
+        upgrade_machine_on_health(x.m, 520, 0, false, &x.a, &x.na);
+        tick(&x, 1100);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_VERIFYING);   /* flapped before 1000 ms */
+        upgrade_machine_on_health(x.m, 1300, 0, true, &x.a, &x.na);
+        tick(&x, 2299);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_VERIFYING);
+        tick(&x, 2300);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_health_gate_deadline) {
+        fx_t x;
+        fx_init(&x, 1, 0, 1);
+        fx_new(&x);
+        tick(&x, 0);
+        ok(&x, 0, 10);
+        ck_assert_int_eq(upgrade_machine_on_result(x.m, 20, 0, cmd_of(&x, 0), UPGRADE_RESULT_SUCCEEDED,
+                                                   true, false, NULL, &x.a, &x.na), 0);
+        ck_assert_int_eq(upgrade_machine_next_due(x.m), 5020);
+        /* healthy at 4500: 1000 ms would end after the deadline (5020) */
+        upgrade_machine_on_health(x.m, 4500, 0, true, &x.a, &x.na);
+        tick(&x, 5019);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_VERIFYING);
+        tick(&x, 5020);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_DONE), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_FAILED), 1);
+        tick(&x, 999999);
+        ck_assert_int_ne(step(&x, 0), UPGRADE_STEP_DONE);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_canary_waits_for_promote) {
+        fx_t x;
+        fx_init(&x, 4, 0, 2);
+        x.ph[0].canary = 1;
+        x.ph[0].restart = NULL;
+        fx_new(&x);
+        tick(&x, 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);
+        ok(&x, 0, 10);
+        tick(&x, 1010);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PROMOTE_WAIT), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        tick(&x, 99999);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        char buf[64];
+        upgrade_machine_wait_reason(x.m, 1, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "waiting for promote");
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(c.promote_pending);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 100000, UPGRADE_ADMIN_PROMOTE, 0, &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 2);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 100001, UPGRADE_ADMIN_PROMOTE, 0, &x.a, &x.na), -EALREADY);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_canary_auto_promote) {
+        fx_t x;
+        fx_init(&x, 3, 0, 2);
+        x.ph[0].canary = 1;
+        x.ph[0].auto_promote = true;
+        x.ph[0].restart = NULL;
+        fx_new(&x);
+        tick(&x, 0);
+        ok(&x, 0, 10);
+        tick(&x, 1010);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 2);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_pause_resume) {
+        fx_t x;
+        fx_init(&x, 2, 0, 1);
+        x.ph[0].restart = NULL;
+        x.ph[0].drain = true;
+        fx_new(&x);
+        tick(&x, 0);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_DRAIN), 0);
+        upgrade_machine_admin(x.m, 1, UPGRADE_ADMIN_PAUSE, 0, &x.a, &x.na);
+        ok(&x, 0, 2);   /* a node in its sequence goes on */
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_INSTALL), 0);
+        ok(&x, 0, 3);
+        tick(&x, 1003);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_UNDRAIN), 0);
+        ok(&x, 0, 1004);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);   /* paused: node 1 waits */
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 2000, UPGRADE_ADMIN_RESUME, 0, &x.a, &x.na), 0);
+        ck_assert_uint_ne(sent(&x, 1, UPGRADE_CMD_DRAIN), 0);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_abort) {
+        fx_t x;
+        fx_init(&x, 3, 0, 1);
+        fx_new(&x);
+        tick(&x, 0);
+        upgrade_machine_admin(x.m, 1, UPGRADE_ADMIN_ABORT, 0, &x.a, &x.na);
+        ok(&x, 0, 2);   /* install finishes and is reported; restart never sent */
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        upgrade_node_status_t st;
+        upgrade_machine_node(x.m, 0, &st);
+        ck_assert(st.halted);
+        ck_assert_int_eq(st.step, UPGRADE_STEP_INSTALLING);
+        char buf[64];
+        upgrade_machine_wait_reason(x.m, 0, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "aborted after installing");
+        tick(&x, 99999);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 100000, UPGRADE_ADMIN_RESUME, 0, &x.a, &x.na), -EPERM);
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(c.aborted);
+        ck_assert(!c.upgrading.status);
+        /* a rollback is still possible */
+        upgrade_machine_admin(x.m, 100001, UPGRADE_ADMIN_ROLLBACK_NODE, 0, &x.a, &x.na);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_ROLLBACK), 0);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_unreachable_mid_step) {
+        fx_t x;
+        fx_init(&x, 2, 0, 1);
+        x.pc[0].max_failures = 1;
+        fx_new(&x);
+        tick(&x, 0);
+        ok(&x, 0, 10);
+        uint64_t restart_id = cmd_of(&x, 0);
+        upgrade_machine_on_reachable(x.m, 20, 0, false, &x.a, &x.na);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_FAILED), 1);
+        /* the late result is stale: never counted, the node is never done */
+        upgrade_machine_on_reachable(x.m, 30, 0, true, &x.a, &x.na);
+        ck_assert_int_eq(upgrade_machine_on_result(x.m, 40, 0, restart_id, UPGRADE_RESULT_SUCCEEDED,
+                                                   true, true, NULL, &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_STALE_RESULT), 1);
+        tick(&x, 99999);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_unreachable_pending_counts_as_failure) {
+        fx_t x;
+        fx_init(&x, 3, 0, 1);
+        fx_new(&x);
+        upgrade_machine_on_reachable(x.m, 0, 2, false, &x.a, &x.na);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 1);
+        fx_free(&x);
+}
+END_TEST
+
+static void export_eq(upgrade_machine_t *a, upgrade_machine_t *b) {
+        upgrade_record_t *ra, *rb;
+        size_t na, nb;
+        ck_assert_int_eq(upgrade_machine_export(a, &ra, &na), 0);
+        ck_assert_int_eq(upgrade_machine_export(b, &rb, &nb), 0);
+        ck_assert_uint_eq(na, nb);
+        ck_assert(memcmp(ra, rb, na * sizeof(*ra)) == 0);
+        free(ra);
+        free(rb);
+}
+
+START_TEST(test_export_import_round_trip) {
+        fx_t x;
+        fx_init(&x, 5, 3, 2);
+        x.ph[0].drain = true;
+        fx_new(&x);
+        tick(&x, 0);
+        ok(&x, 0, 5);
+        upgrade_machine_on_health(x.m, 6, 4, false, &x.a, &x.na);
+
+        upgrade_record_t *r;
+        size_t n;
+        ck_assert_int_eq(upgrade_machine_export(x.m, &r, &n), 0);
+        upgrade_machine_t *m2;
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, n, &m2), 0);
+        export_eq(x.m, m2);
+        /* bad records are refused */
+        upgrade_record_t *bad = malloc(n * sizeof(*bad));
+        memcpy(bad, r, n * sizeof(*bad));
+        bad[n - 1].v[0] = 99;
+        upgrade_machine_t *m3 = NULL;
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, bad, n, &m3), -EINVAL);
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, n - 1, &m3), -EINVAL);
+        ck_assert_ptr_null(m3);
+        free(bad);
+        free(r);
+
+        /* the same events drive both to the same states and actions */
+        upgrade_machine_t *ms[2] = { x.m, m2 };
+        int64_t t = 10;
+        for (int round = 0; round < 40; round++) {
+                const upgrade_action_t *acts[2];
+                size_t nacts[2];
+                for (int k = 0; k < 2; k++) {
+                        int node = -1;
+                        upgrade_node_status_t st;
+                        for (int i = 0; i < 5 && node < 0; i++) {
+                                upgrade_machine_node(ms[k], i, &st);
+                                if (st.cmd_id)
+                                        node = i;
+                        }
+                        if (node >= 0) {
+                                upgrade_machine_node(ms[k], node, &st);
+                                upgrade_machine_on_result(ms[k], t, node, st.cmd_id, UPGRADE_RESULT_SUCCEEDED,
+                                                          true, true, NULL, &acts[k], &nacts[k]);
+                        } else {
+                                upgrade_machine_tick(ms[k], t, &acts[k], &nacts[k]);
+                        }
+                }
+                ck_assert_uint_eq(nacts[0], nacts[1]);
+                for (size_t j = 0; j < nacts[0]; j++) {
+                        ck_assert_int_eq(acts[0][j].kind, acts[1][j].kind);
+                        ck_assert_int_eq(acts[0][j].node, acts[1][j].node);
+                        ck_assert_uint_eq(acts[0][j].cmd_id, acts[1][j].cmd_id);
+                }
+                export_eq(ms[0], ms[1]);
+                t += 700;
+                if (round == 20)
+                        upgrade_machine_on_health(ms[0], t, 4, true, NULL, NULL),
+                        upgrade_machine_on_health(ms[1], t, 4, true, NULL, NULL);
+        }
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(m2, &c);
+        ck_assert(c.complete.status);
+        upgrade_machine_destroy(&m2);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_bad_config) {
+        fx_t x;
+        fx_init(&x, 3, 0, 1);
+        x.nodes[0][1] = 0;   /* node listed twice */
+        upgrade_machine_t *m = NULL;
+        ck_assert_int_eq(upgrade_machine_new(&x.cfg, &m), -EINVAL);
+        fx_init(&x, 3, 0, 0);
+        ck_assert_int_eq(upgrade_machine_new(&x.cfg, &m), -EINVAL);
+        fx_init(&x, 3, 0, 1);
+        fx_new(&x);
+        ck_assert_int_eq(upgrade_machine_on_health(x.m, 0, 3, true, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 0, UPGRADE_ADMIN_PROMOTE, 0, NULL, NULL), -EALREADY);
+        fx_free(&x);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("upgrade_machine");
+        TCase *tc = tcase_create("scenarios");
+        tcase_add_test(tc, test_quorum_one_at_a_time);
+        tcase_add_test(tc, test_unhealthy_member_blocks_group);
+        tcase_add_test(tc, test_install_failure_pauses);
+        tcase_add_test(tc, test_failure_within_budget_continues);
+        tcase_add_test(tc, test_rollback_node_policy);
+        tcase_add_test(tc, test_admin_rollback_done_node_respects_quorum);
+        tcase_add_test(tc, test_rollback_phase);
+        tcase_add_test(tc, test_health_gate_flapping);
+        tcase_add_test(tc, test_health_gate_deadline);
+        tcase_add_test(tc, test_canary_waits_for_promote);
+        tcase_add_test(tc, test_canary_auto_promote);
+        tcase_add_test(tc, test_pause_resume);
+        tcase_add_test(tc, test_abort);
+        tcase_add_test(tc, test_unreachable_mid_step);
+        tcase_add_test(tc, test_unreachable_pending_counts_as_failure);
+        tcase_add_test(tc, test_export_import_round_trip);
+        tcase_add_test(tc, test_bad_config);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int nf = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
