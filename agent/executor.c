@@ -30,19 +30,6 @@ struct executor {
         char current_id[64]; /* command being run, for progress messages */
 };
 
-static const char *action_kind(const Hitless__Command *cmd) {
-        switch (cmd->action_case) {
-        case HITLESS__COMMAND__ACTION_DRAIN: return "drain";
-        case HITLESS__COMMAND__ACTION_UNDRAIN: return "undrain";
-        case HITLESS__COMMAND__ACTION_INSTALL: return "install";
-        case HITLESS__COMMAND__ACTION_REPOINT: return "repoint";
-        case HITLESS__COMMAND__ACTION_RESTART: return "restart";
-        case HITLESS__COMMAND__ACTION_CHECK: return "check";
-        case HITLESS__COMMAND__ACTION_ROLLBACK: return "rollback";
-        default: return "unknown";
-        }
-}
-
 /* ---- statuses ----------------------------------------------------------- */
 
 /* Sends a packed CommandStatus to the main thread as an AgentMessage. */
@@ -61,15 +48,6 @@ static void send_status_blob(executor_t *e, const uint8_t *status, size_t len) {
                 free(buf);
         }
         hitless__command_status__free_unpacked(st, NULL);
-}
-
-static Hitless__HealthState wire_health(health_state_t h) {
-        switch (h) {
-        case HEALTH_STATE_HEALTHY: return HITLESS__HEALTH_STATE__HEALTH_HEALTHY;
-        case HEALTH_STATE_DEGRADED: return HITLESS__HEALTH_STATE__HEALTH_DEGRADED;
-        case HEALTH_STATE_UNHEALTHY: return HITLESS__HEALTH_STATE__HEALTH_UNHEALTHY;
-        default: return HITLESS__HEALTH_STATE__HEALTH_UNKNOWN;
-        }
 }
 
 /* Packs a CommandStatus for id from r (state, texts, health, packages). */
@@ -104,7 +82,7 @@ static int pack_status(const executor_t *e, const char *id, journal_state_t stat
                                 checks[i].duration_ms = r->health.checks[i].duration_ms;
                                 cp[i] = &checks[i];
                         }
-                        h.state = wire_health(r->health.state);
+                        h.state = health_state_to_wire(r->health.state);
                         h.n_checks = (checks && cp) ? n : 0;
                         h.checks = cp;
                         st.health = &h;
@@ -187,7 +165,7 @@ static void run_command(executor_t *e, const Hitless__Command *cmd, const uint8_
                 journal_command_clear(&known);
                 return;
         }
-        rc = journal_command_begin(e->journal, id, action_kind(cmd), raw, raw_len, "");
+        rc = journal_command_begin(e->journal, id, command_action_name(cmd), raw, raw_len, "");
         if (rc < 0) {
                 log_error("journal: cannot record command %s: %s", id, strerror(-rc));
                 return;
@@ -198,7 +176,7 @@ static void run_command(executor_t *e, const Hitless__Command *cmd, const uint8_
         else if (cmd->deadline && clock_wall_s() > cmd->deadline)
                 action_result_set(&r, JCMD_REFUSED, "expired", "deadline passed before the command arrived");
         if (r.state || !actions_policy_allows(&ctx, cmd, &r)) {
-                log_warning("refused %s %s: %s", action_kind(cmd), id, r.message);
+                log_warning("refused %s %s: %s", command_action_name(cmd), id, r.message);
                 finish(e, id, &r);
                 action_result_clear(&r);
                 return;
@@ -206,11 +184,11 @@ static void run_command(executor_t *e, const Hitless__Command *cmd, const uint8_
         send_state(e, id, JCMD_ACCEPTED, "accepted", NULL);
         journal_command_set_state(e->journal, id, JCMD_RUNNING);
         snprintf(e->current_id, sizeof e->current_id, "%s", id);
-        log_info("running %s %s", action_kind(cmd), id);
+        log_info("running %s %s", command_action_name(cmd), id);
         atomic_store(&e->busy, true);
         actions_run(&ctx, cmd, &r);
         atomic_store(&e->busy, false);
-        log_info("%s %s: %s%s%s", action_kind(cmd), id, journal_state_name(r.state), r.message[0] ? ": " : "",
+        log_info("%s %s: %s%s%s", command_action_name(cmd), id, journal_state_name(r.state), r.message[0] ? ": " : "",
                  r.message);
         finish(e, id, &r);
         action_result_clear(&r);

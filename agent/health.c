@@ -84,3 +84,12 @@ const char *health_state_name(health_state_t s) {
                 return "unknown";
         }
 }
+
+Hitless__HealthState health_state_to_wire(health_state_t s) {
+        switch (s) {
+        case HEALTH_STATE_HEALTHY: return HITLESS__HEALTH_STATE__HEALTH_HEALTHY;
+        case HEALTH_STATE_DEGRADED: return HITLESS__HEALTH_STATE__HEALTH_DEGRADED;
+        case HEALTH_STATE_UNHEALTHY: return HITLESS__HEALTH_STATE__HEALTH_UNHEALTHY;
+        default: return HITLESS__HEALTH_STATE__HEALTH_UNKNOWN;
+        }
+}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "agent/agent_config.h"
+#include "proto/hitless.pb-c.h"
 
 typedef enum {
         HEALTH_STATE_UNKNOWN,
@@ -80,3 +81,6 @@ int check_tcp_connect(const char *host, long long port, int64_t deadline_ms, int
 static inline int64_t check_timeout_ms(const check_config_t *c) {
         return c->timeout_ms > 0 ? c->timeout_ms : CHECK_DEFAULT_TIMEOUT_MS;
 }
+
+/* The wire's HealthState for a health_state_t. */
+Hitless__HealthState health_state_to_wire(health_state_t s);

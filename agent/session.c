@@ -265,15 +265,6 @@ static void send_hello(session_t *s) {
         package_list_free(pkgs, versions, n);
 }
 
-static Hitless__HealthState wire_health(health_state_t h) {
-        switch (h) {
-        case HEALTH_STATE_HEALTHY: return HITLESS__HEALTH_STATE__HEALTH_HEALTHY;
-        case HEALTH_STATE_DEGRADED: return HITLESS__HEALTH_STATE__HEALTH_DEGRADED;
-        case HEALTH_STATE_UNHEALTHY: return HITLESS__HEALTH_STATE__HEALTH_UNHEALTHY;
-        default: return HITLESS__HEALTH_STATE__HEALTH_UNKNOWN;
-        }
-}
-
 static void send_heartbeat(session_t *s) {
         Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT;
         Hitless__Heartbeat hb = HITLESS__HEARTBEAT__INIT;
@@ -301,7 +292,7 @@ static void send_heartbeat(session_t *s) {
                 items[i].duration_ms = hr.checks[i].duration_ms;
                 checks[i] = &items[i];
         }
-        rep.state = wire_health(hr.state);
+        rep.state = health_state_to_wire(hr.state);
         rep.n_checks = (items && checks) ? hr.n_checks : 0;
         rep.checks = checks;
         rep.packages = package_list(s, &versions, &n);

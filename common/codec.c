@@ -151,3 +151,28 @@ const char *health_state_label(Hitless__HealthState s) {
         default: return "unknown";
         }
 }
+
+const char *command_action_name(const Hitless__Command *cmd) {
+        switch (cmd->action_case) {
+        case HITLESS__COMMAND__ACTION_DRAIN: return "drain";
+        case HITLESS__COMMAND__ACTION_UNDRAIN: return "undrain";
+        case HITLESS__COMMAND__ACTION_INSTALL: return "install";
+        case HITLESS__COMMAND__ACTION_REPOINT: return "repoint";
+        case HITLESS__COMMAND__ACTION_RESTART: return "restart";
+        case HITLESS__COMMAND__ACTION_CHECK: return "check";
+        case HITLESS__COMMAND__ACTION_ROLLBACK: return "rollback";
+        default: return NULL;
+        }
+}
+
+const char *command_state_name(Hitless__CommandState s) {
+        switch (s) {
+        case HITLESS__COMMAND_STATE__COMMAND_ACCEPTED: return "accepted";
+        case HITLESS__COMMAND_STATE__COMMAND_RUNNING: return "running";
+        case HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED: return "succeeded";
+        case HITLESS__COMMAND_STATE__COMMAND_FAILED: return "failed";
+        case HITLESS__COMMAND_STATE__COMMAND_INTERRUPTED: return "interrupted";
+        case HITLESS__COMMAND_STATE__COMMAND_REFUSED: return "refused";
+        default: return "sent";
+        }
+}

@@ -59,3 +59,11 @@ int codec_encode(const ProtobufCMessage *msg, uint8_t **ret_buf, size_t *ret_len
 /* "healthy", "degraded", "unhealthy", "unknown": the words the CLI and
  * the logs use for a HealthState. */
 const char *health_state_label(Hitless__HealthState s);
+
+/* "drain", "install", ... for a Command's action; NULL when it has none
+ * this build knows. The same words name commands in journals and events. */
+const char *command_action_name(const Hitless__Command *cmd);
+
+/* "sent" (0, not yet acknowledged), "accepted", "running", "succeeded",
+ * "failed", "interrupted", "refused". */
+const char *command_state_name(Hitless__CommandState s);

@@ -28,33 +28,8 @@ struct commands {
         size_t n_waiters;
 };
 
-static const char *action_kind(const Hitless__Command *cmd) {
-        switch (cmd->action_case) {
-        case HITLESS__COMMAND__ACTION_DRAIN: return "drain";
-        case HITLESS__COMMAND__ACTION_UNDRAIN: return "undrain";
-        case HITLESS__COMMAND__ACTION_INSTALL: return "install";
-        case HITLESS__COMMAND__ACTION_REPOINT: return "repoint";
-        case HITLESS__COMMAND__ACTION_RESTART: return "restart";
-        case HITLESS__COMMAND__ACTION_CHECK: return "check";
-        case HITLESS__COMMAND__ACTION_ROLLBACK: return "rollback";
-        default: return NULL;
-        }
-}
-
 static bool is_final(int state) {
         return state >= HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED;
-}
-
-static const char *state_word(int state) {
-        switch (state) {
-        case HITLESS__COMMAND_STATE__COMMAND_ACCEPTED: return "accepted";
-        case HITLESS__COMMAND_STATE__COMMAND_RUNNING: return "running";
-        case HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED: return "succeeded";
-        case HITLESS__COMMAND_STATE__COMMAND_FAILED: return "failed";
-        case HITLESS__COMMAND_STATE__COMMAND_INTERRUPTED: return "interrupted";
-        case HITLESS__COMMAND_STATE__COMMAND_REFUSED: return "refused";
-        default: return "sent";
-        }
 }
 
 int commands_new(store_t *store, fleet_t *fleet, agent_link_t *link, commands_t **ret) {
@@ -161,7 +136,7 @@ void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const ch
         size_t len;
         node_t *n;
 
-        if (!req->command || !action_kind(req->command)) {
+        if (!req->command || !command_action_name(req->command)) {
                 reply_error(reply, token, HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST, "no action given");
                 return;
         }
@@ -205,7 +180,7 @@ void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const ch
         }
         snprintf(rec.id, sizeof rec.id, "%s", id);
         snprintf(rec.node_id, sizeof rec.node_id, "%s", n->id);
-        snprintf(rec.kind, sizeof rec.kind, "%s", action_kind(&cmd));
+        snprintf(rec.kind, sizeof rec.kind, "%s", command_action_name(&cmd));
         snprintf(rec.actor, sizeof rec.actor, "%s", actor);
         rec.request = buf;
         rec.request_len = len;
@@ -292,7 +267,7 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
                 r = store_command_update(c->store, st->command_id, (int) st->state, buf, len, clock_wall_s());
         if (r >= 0 && is_final((int) st->state)) {
                 char kind[32], msg[512];
-                snprintf(kind, sizeof kind, "command.%s", state_word((int) st->state));
+                snprintf(kind, sizeof kind, "command.%s", command_state_name(st->state));
                 snprintf(msg, sizeof msg, "%s%s%s", st->command_id, st->message[0] ? ": " : "", st->message);
                 r = store_event_append(c->store, clock_wall_s(), node_id, kind, "agent", msg, NULL);
         }
@@ -307,7 +282,7 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
         }
         if (is_final((int) st->state)) {
                 log_node(st->state == HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED ? LOG_INFO : LOG_WARNING, node_id,
-                         "%s %s%s%s", st->command_id, state_word((int) st->state), st->message[0] ? ": " : "",
+                         "%s %s%s%s", st->command_id, command_state_name(st->state), st->message[0] ? ": " : "",
                          st->message);
                 answer_waiters(c, st->command_id, node_id, st);
         }

@@ -26,18 +26,6 @@ typedef struct {
         size_t n_items;
 } action_args_t;
 
-static const char *state_word(Hitless__CommandState s) {
-        switch (s) {
-        case HITLESS__COMMAND_STATE__COMMAND_ACCEPTED: return "accepted";
-        case HITLESS__COMMAND_STATE__COMMAND_RUNNING: return "running";
-        case HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED: return "succeeded";
-        case HITLESS__COMMAND_STATE__COMMAND_FAILED: return "failed";
-        case HITLESS__COMMAND_STATE__COMMAND_INTERRUPTED: return "interrupted";
-        case HITLESS__COMMAND_STATE__COMMAND_REFUSED: return "refused";
-        default: return "sent";
-        }
-}
-
 static void print_json(const Hitless__CommandResult *r) {
         const Hitless__CommandStatus *s = r->status;
         printf("{\"command_id\":");
@@ -45,7 +33,7 @@ static void print_json(const Hitless__CommandResult *r) {
         printf(",\"node_id\":");
         json_string(stdout, r->node_id);
         printf(",\"state\":");
-        json_string(stdout, s ? state_word(s->state) : "sent");
+        json_string(stdout, s ? command_state_name(s->state) : "sent");
         if (s) {
                 printf(",\"progress\":");
                 json_string(stdout, s->progress);
@@ -82,7 +70,7 @@ static void print_json(const Hitless__CommandResult *r) {
 
 static void print_text(const char *verb, const Hitless__CommandResult *r) {
         const Hitless__CommandStatus *s = r->status;
-        printf("%s: %s %s %s", r->node_id, verb, r->command_id, s ? state_word(s->state) : "sent");
+        printf("%s: %s %s %s", r->node_id, verb, r->command_id, s ? command_state_name(s->state) : "sent");
         if (s && s->message[0])
                 printf(": %s", s->message);
         printf("\n");
