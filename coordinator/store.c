@@ -72,6 +72,30 @@ static const sqldb_migration_t migrations[] = {
           "  updated  INTEGER NOT NULL"
           ");"
           "CREATE INDEX commands_node_state ON commands(node_id, state);" },
+        /* Upgrades: the plan as given, the setup resolved at start (a
+         * packed UpgradeSetup: nodes, phases, quorum groups), and the
+         * executor's state as flat records, one row per record, rewritten
+         * in the transaction that precedes every command it sends. */
+        { 3,
+          "CREATE TABLE upgrades ("
+          "  seq       INTEGER PRIMARY KEY,"
+          "  id        TEXT NOT NULL UNIQUE,"
+          "  plan_name TEXT NOT NULL,"
+          "  file_name TEXT NOT NULL,"
+          "  content   TEXT NOT NULL,"
+          "  actor     TEXT NOT NULL,"
+          "  started   INTEGER NOT NULL,"
+          "  setup     BLOB NOT NULL"
+          ");"
+          "CREATE TABLE upgrade_records ("
+          "  upgrade_seq INTEGER NOT NULL,"
+          "  type INTEGER NOT NULL,"
+          "  idx  INTEGER NOT NULL,"
+          "  v0 INTEGER NOT NULL, v1 INTEGER NOT NULL, v2 INTEGER NOT NULL, v3 INTEGER NOT NULL,"
+          "  v4 INTEGER NOT NULL, v5 INTEGER NOT NULL, v6 INTEGER NOT NULL, v7 INTEGER NOT NULL,"
+          "  text TEXT NOT NULL,"
+          "  PRIMARY KEY (upgrade_seq, type, idx)"
+          ") WITHOUT ROWID;" },
 };
 
 /* ---- cached statements ---------------------------------------------------- */
@@ -95,6 +119,11 @@ typedef enum {
         STMT_COMMAND_UPDATE,
         STMT_COMMAND_GET,
         STMT_COMMANDS_UNFINISHED,
+        STMT_UPGRADE_PUT,
+        STMT_UPGRADE_LATEST,
+        STMT_UPGRADE_RECORD_PUT,
+        STMT_UPGRADE_RECORDS,
+        STMT_HISTORY,
         _STMT_MAX,
 } store_stmt_id_t;
 
@@ -123,6 +152,27 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_COMMAND_GET] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE id = ?1",
         [STMT_COMMANDS_UNFINISHED] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE state < ?1"
                                      " AND (?2 = '' OR node_id = ?2) ORDER BY created, id",
+        [STMT_UPGRADE_PUT] = "INSERT INTO upgrades (seq, id, plan_name, file_name, content, actor, started, setup)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        [STMT_UPGRADE_LATEST] = "SELECT seq, id, plan_name, file_name, content, actor, started, setup"
+                                " FROM upgrades ORDER BY seq DESC LIMIT 1",
+        [STMT_UPGRADE_RECORD_PUT] = "INSERT OR REPLACE INTO upgrade_records"
+                                    " (upgrade_seq, type, idx, v0, v1, v2, v3, v4, v5, v6, v7, text)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        [STMT_UPGRADE_RECORDS] = "SELECT type, idx, v0, v1, v2, v3, v4, v5, v6, v7, text FROM upgrade_records"
+                                 " WHERE upgrade_seq = ?1 ORDER BY type, idx",
+        /* Admin actions (events caused by a unix user, or about upgrades;
+         * command.* events are left out: the commands rows say more) and
+         * commands, merged by time; the newest ?1, oldest first. */
+        [STMT_HISTORY] = "SELECT * FROM ("
+                         " SELECT time AS t, 0 AS c, id AS o, actor, node_id, kind, message,"
+                         "  '', NULL, NULL, 0, 0 FROM events"
+                         "  WHERE (actor LIKE 'unix:%' OR kind LIKE 'upgrade.%') AND kind NOT LIKE 'command.%'"
+                         "  AND (?2 = '' OR node_id = ?2)"
+                         " UNION ALL"
+                         " SELECT created, 1, rowid, actor, node_id, kind, '', id, request, result, state, updated"
+                         "  FROM commands WHERE (?2 = '' OR node_id = ?2)"
+                         " ORDER BY t DESC, c DESC, o DESC LIMIT ?1) ORDER BY t, c, o",
         [STMT_EVENT_APPEND] = "INSERT INTO events (time, node_id, kind, actor, message) VALUES (?1, ?2, ?3, ?4, ?5)",
         /* The newest `limit` rows, turned back to oldest first. */
         [STMT_EVENTS_ALL] = "SELECT * FROM (SELECT " EVENT_COLUMNS " FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
@@ -645,4 +695,146 @@ int store_commands_unfinished(store_t *s, const char *node_id, int final_from,
         sqlite3_bind_int(s->stmt[STMT_COMMANDS_UNFINISHED], 1, final_from);
         sqlite3_bind_text(s->stmt[STMT_COMMANDS_UNFINISHED], 2, node_id ? node_id : "", -1, SQLITE_TRANSIENT);
         return s_commands_walk(s, STMT_COMMANDS_UNFINISHED, cb, ud, "commands_unfinished");
+}
+
+/* ---- upgrades ---------------------------------------------------------------- */
+
+int store_upgrade_put(store_t *s, const upgrade_row_t *u) {
+        if (!u || u->seq < 1 || !u->id || !u->plan_name || !u->file_name || !u->content || !u->actor ||
+            !u->setup || u->setup_len > INT_MAX)
+                return s_invalid(s, "upgrade_put: bad record");
+        sqlite3_stmt *st = s->stmt[STMT_UPGRADE_PUT];
+        sqlite3_bind_int64(st, 1, u->seq);
+        sqlite3_bind_text(st, 2, u->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, u->plan_name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, u->file_name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, u->content, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, u->actor, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, u->started);
+        sqlite3_bind_blob(st, 8, u->setup, (int) u->setup_len, SQLITE_STATIC);
+        return s_step_done(s, st, "upgrade_put");
+}
+
+int store_upgrade_latest(store_t *s, int (*cb)(const upgrade_row_t *u, void *ud), void *ud) {
+        if (!cb)
+                return s_invalid(s, "upgrade_latest: no callback");
+        sqlite3_stmt *st = s->stmt[STMT_UPGRADE_LATEST];
+        int rc = sqlite3_step(st), r;
+        if (rc == SQLITE_ROW) {
+                upgrade_row_t u = {
+                        .seq = sqlite3_column_int64(st, 0),
+                        .id = (const char *) sqlite3_column_text(st, 1),
+                        .plan_name = (const char *) sqlite3_column_text(st, 2),
+                        .file_name = (const char *) sqlite3_column_text(st, 3),
+                        .content = (const char *) sqlite3_column_text(st, 4),
+                        .actor = (const char *) sqlite3_column_text(st, 5),
+                        .started = sqlite3_column_int64(st, 6),
+                        .setup = sqlite3_column_blob(st, 7),
+                        .setup_len = (size_t) sqlite3_column_bytes(st, 7),
+                };
+                r = u.id && u.plan_name && u.file_name && u.content && u.actor ? cb(&u, ud)
+                                                                              : s_invalid(s, "upgrade_latest: NULL column");
+        } else {
+                r = rc == SQLITE_DONE ? -ENOENT : s_fail(s, rc, "upgrade_latest");
+        }
+        s_finish(st);
+        return r;
+}
+
+int store_upgrade_records_put(store_t *s, int64_t seq, const upgrade_record_t *recs, size_t n) {
+        sqlite3_stmt *st = s->stmt[STMT_UPGRADE_RECORD_PUT];
+        for (size_t i = 0; i < n; i++) {
+                sqlite3_bind_int64(st, 1, seq);
+                sqlite3_bind_int(st, 2, recs[i].type);
+                sqlite3_bind_int(st, 3, recs[i].index);
+                for (int k = 0; k < 8; k++)
+                        sqlite3_bind_int64(st, 4 + k, recs[i].v[k]);
+                sqlite3_bind_text(st, 12, recs[i].text, (int) strnlen(recs[i].text, sizeof recs[i].text),
+                                  SQLITE_STATIC);
+                int r = s_step_done(s, st, "upgrade_record_put");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int store_upgrade_records_get(store_t *s, int64_t seq, upgrade_record_t **ret, size_t *ret_n) {
+        sqlite3_stmt *st = s->stmt[STMT_UPGRADE_RECORDS];
+        upgrade_record_t *recs = NULL;
+        size_t n = 0, cap = 0;
+        int rc;
+        sqlite3_bind_int64(st, 1, seq);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 64;
+                        upgrade_record_t *grown = realloc(recs, cap * sizeof *recs);
+                        if (!grown) {
+                                free(recs);
+                                s_finish(st);
+                                return -ENOMEM;
+                        }
+                        recs = grown;
+                }
+                upgrade_record_t *x = &recs[n++];
+                memset(x, 0, sizeof *x);
+                x->type = sqlite3_column_int(st, 0);
+                x->index = sqlite3_column_int(st, 1);
+                for (int k = 0; k < 8; k++)
+                        x->v[k] = sqlite3_column_int64(st, 2 + k);
+                s_column_text(st, 10, x->text, sizeof x->text);
+        }
+        s_finish(st);
+        if (rc != SQLITE_DONE) {
+                free(recs);
+                return s_fail(s, rc, "upgrade_records_get");
+        }
+        *ret = recs;
+        *ret_n = n;
+        return 0;
+}
+
+/* ---- history ----------------------------------------------------------------- */
+
+int store_history_foreach(store_t *s, const char *node_id, uint32_t limit,
+                          int (*cb)(const history_record_t *h, void *ud), void *ud) {
+        if (!cb)
+                return s_invalid(s, "history: no callback");
+        if (s_busy(s, STMT_HISTORY))
+                return -EBUSY;
+        sqlite3_stmt *st = s->stmt[STMT_HISTORY];
+        sqlite3_bind_int64(st, 1, limit ? limit : STORE_HISTORY_DEFAULT_LIMIT);
+        sqlite3_bind_text(st, 2, node_id ? node_id : "", -1, SQLITE_TRANSIENT);
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                history_record_t h = { 0 };
+                command_record_t c = { 0 };
+                char message[512];
+                h.time = sqlite3_column_int64(st, 0);
+                h.is_command = sqlite3_column_int(st, 1) == 1;
+                s_column_text(st, 3, c.actor, sizeof c.actor);
+                s_column_text(st, 4, c.node_id, sizeof c.node_id);
+                s_column_text(st, 5, h.is_command ? c.kind : h.kind, h.is_command ? sizeof c.kind : sizeof h.kind);
+                s_column_text(st, 6, message, sizeof message);
+                h.actor = c.actor;
+                h.node_id = c.node_id;
+                h.message = message;
+                if (h.is_command) {
+                        s_column_text(st, 7, c.id, sizeof c.id);
+                        c.request = sqlite3_column_blob(st, 8);
+                        c.request_len = (size_t) sqlite3_column_bytes(st, 8);
+                        c.result = sqlite3_column_blob(st, 9);
+                        c.result_len = (size_t) sqlite3_column_bytes(st, 9);
+                        c.state = sqlite3_column_int(st, 10);
+                        c.created = h.time;
+                        c.updated = sqlite3_column_int64(st, 11);
+                        h.command = &c;
+                }
+                r = cb(&h, ud);
+                if (r != 0)
+                        break;
+        }
+        s_finish(st);
+        if (r != 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : s_fail(s, rc, "history");
 }

@@ -20,6 +20,7 @@
 
 #include "common/ids.h"
 #include "common/keys.h"
+#include "coordinator/upgrade_machine.h"
 
 typedef struct store store_t;
 
@@ -135,3 +136,45 @@ int store_command_get(store_t *s, const char *id, int (*cb)(const command_record
  * (or all when node_id is NULL/""), oldest first. */
 int store_commands_unfinished(store_t *s, const char *node_id, int final_from,
                               int (*cb)(const command_record_t *c, void *ud), void *ud);
+
+/* Upgrades. seq numbers them (1, 2, ...; the latest is the current one);
+ * id is "up-SEQ"; setup is the packed UpgradeSetup the executor resolved
+ * at start. put returns -EIO (constraint) for a seq or id already used. */
+typedef struct {
+        int64_t seq;
+        const char *id;
+        const char *plan_name;
+        const char *file_name;
+        const char *content;         /* the plan file's text */
+        const char *actor;
+        int64_t started;             /* unix seconds */
+        const uint8_t *setup;
+        size_t setup_len;
+} upgrade_row_t;
+
+int store_upgrade_put(store_t *s, const upgrade_row_t *u);
+/* Calls cb with the latest upgrade (strings and blob borrowed for the
+ * call), or returns -ENOENT when there is none. */
+int store_upgrade_latest(store_t *s, int (*cb)(const upgrade_row_t *u, void *ud), void *ud);
+/* Inserts or replaces the records (keyed by type and index) of upgrade seq. */
+int store_upgrade_records_put(store_t *s, int64_t seq, const upgrade_record_t *recs, size_t n);
+/* Every record of upgrade seq, by type then index (malloc'ed; caller frees). */
+int store_upgrade_records_get(store_t *s, int64_t seq, upgrade_record_t **ret, size_t *ret_n);
+
+/* History: admin actions (events whose actor is a unix user, and upgrade.*
+ * events) and every command, merged by time: the newest `limit` (200 when
+ * 0), passed to cb oldest first, for one node or all (NULL/""). Pointers
+ * are valid during the call only. */
+#define STORE_HISTORY_DEFAULT_LIMIT 200
+typedef struct {
+        int64_t time;
+        bool is_command;
+        const char *actor;
+        const char *node_id;
+        char kind[32];                      /* events only: the event kind */
+        const char *message;                /* events only */
+        const command_record_t *command;    /* commands only: the whole row */
+} history_record_t;
+
+int store_history_foreach(store_t *s, const char *node_id, uint32_t limit,
+                          int (*cb)(const history_record_t *h, void *ud), void *ud);
