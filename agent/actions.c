@@ -421,7 +421,9 @@ void actions_run(const action_ctx_t *ctx, const Hitless__Command *cmd, action_re
         case HITLESS__COMMAND__ACTION_REPOINT: do_repoint(ctx, cmd, r); break;
         case HITLESS__COMMAND__ACTION_RESTART: do_restart(ctx, cmd, r); break;
         case HITLESS__COMMAND__ACTION_CHECK: do_check(ctx, r); break;
-        case HITLESS__COMMAND__ACTION_ROLLBACK: actions_rollback(ctx, cmd->rollback->snapshot_id, r); break;
+        case HITLESS__COMMAND__ACTION_ROLLBACK:
+                actions_rollback(ctx, cmd->rollback->snapshot_id, cmd->upgrade_id, r);
+                break;
         default: action_result_set(r, JCMD_REFUSED, "bad-request", "unknown action"); break;
         }
 }
@@ -520,14 +522,25 @@ static int collect_active_unit(const char *unit, const char *state, void *ud) {
         return 0;
 }
 
-void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, action_result_t *r) {
+void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, const char *upgrade_id,
+                      action_result_t *r) {
         journal_snapshot_t s;
         file_restore_t files = { r, 0 };
         unit_list_t units = { .n = 0 };
         bool drained = false;
+        bool by_upgrade = !(snapshot_id && snapshot_id[0]) && upgrade_id && upgrade_id[0];
         int e = snapshot_id && snapshot_id[0] ? journal_snapshot_get(ctx->journal, snapshot_id, &s)
-                                              : journal_snapshot_find_open(ctx->journal, "", &s);
+                                              : journal_snapshot_find_open(ctx->journal, by_upgrade ? upgrade_id : "", &s);
 
+        if (e < 0 && by_upgrade) {
+                /* The upgrade changed nothing here, or its changes were
+                 * already rolled back: this node is where it was before. */
+                record_health(ctx, r);
+                record_packages(ctx, r);
+                action_result_set(r, JCMD_SUCCEEDED, "", "no open snapshot of upgrade %s: nothing to roll back",
+                                  upgrade_id);
+                return;
+        }
         if (e < 0) {
                 action_result_set(r, JCMD_FAILED, "no-snapshot", "no %s snapshot to roll back to",
                                   snapshot_id && snapshot_id[0] ? "such" : "open");

@@ -57,9 +57,13 @@ int actions_ensure_snapshot(const action_ctx_t *ctx, const char *upgrade_id, cha
 /* Runs the command's action. r->state tells the outcome. */
 void actions_run(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r);
 
-/* Rollback to snapshot_id ("" = the newest open snapshot): also used by
- * `hitless-agent rollback` without a coordinator. */
-void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, action_result_t *r);
+/* Rollback to snapshot_id; when it is "" or NULL, to the open snapshot of
+ * upgrade_id, or with upgrade_id "" or NULL, to the newest open snapshot.
+ * Within an upgrade, no open snapshot means the upgrade changed nothing
+ * here (or was rolled back already): that succeeds with nothing to do.
+ * Also used by `hitless-agent rollback` without a coordinator. */
+void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, const char *upgrade_id,
+                      action_result_t *r);
 
 /* For a command the journal shows unfinished after a restart: fills r
  * with the node's real state now (installed versions): state INTERRUPTED,

@@ -130,7 +130,7 @@ int local_rollback(const agent_config_t *cfg, int argc, char **argv) {
         }
         printf("rolling back %s%s\n", snapshot[0] ? "to " : "to the newest open snapshot", snapshot);
         action_ctx_t ctx = { cfg, j, print_progress, NULL };
-        actions_rollback(&ctx, snapshot, &res);
+        actions_rollback(&ctx, snapshot, NULL, &res);
         st.command_id = id;
         st.state = (Hitless__CommandState) res.state;
         st.error_code = res.error_code;

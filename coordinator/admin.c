@@ -14,8 +14,8 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
-#include "coordinator/plan.h"
-#include "coordinator/plan_preview.h"
+#include "coordinator/admin_plan.h"
+#include "coordinator/admin_upgrade.h"
 
 /* Requests are small; responses (a 10,000 node list) may be large. */
 #define ADMIN_MAX_REQUEST (64 * 1024)
@@ -378,189 +378,6 @@ static void do_status(admin_t *a, Hitless__AdminResponse *resp, Hitless__Coordin
         resp->coordinator_status = st;
 }
 
-/* ---- plan check: a preview, with no side effect --------------------------
- * Reads the fleet, the keyring and the store's keys; writes nothing (no
- * flush, no event). */
-
-typedef struct {
-        plan_node_t *nodes;
-        size_t n, cap;
-        plan_installed_t *pkgs;      /* every node's packages, one array */
-        size_t *pkg_off;             /* nodes[i]'s first entry in pkgs */
-        size_t n_pkgs, cap_pkgs;
-        key_record_t *keys;          /* every key that names a node id */
-        size_t n_keys, cap_keys;
-        keyring_t *keyring;
-        bool oom;
-        plan_t *plan;
-        plan_preview_t *pv;
-        conf_report_t report;
-        bool have_report;
-        char error[64];
-} plan_check_ctx_t;
-
-static int collect_plan_key(const key_record_t *rec, void *ud) {
-        plan_check_ctx_t *pc = ud;
-        if (!rec->node_id[0])
-                return 0;
-        if (pc->n_keys == pc->cap_keys) {
-                size_t cap = 2 * pc->cap_keys + 16;
-                key_record_t *v = realloc(pc->keys, cap * sizeof *v);
-                if (!v) {
-                        pc->oom = true;
-                        return 1;
-                }
-                pc->keys = v;
-                pc->cap_keys = cap;
-        }
-        pc->keys[pc->n_keys++] = *rec;
-        return 0;
-}
-
-/* The state of the key that claims node_id without being accepted. */
-static const char *plan_key_state(const plan_check_ctx_t *pc, const char *node_id) {
-        for (size_t i = 0; i < pc->n_keys; i++)
-                if (strcmp(pc->keys[i].node_id, node_id) == 0 && pc->keys[i].state != KEY_ACCEPTED)
-                        return key_state_name(pc->keys[i].state);
-        return "missing";
-}
-
-static int collect_plan_node(node_t *n, void *ud) {
-        plan_check_ctx_t *pc = ud;
-        const Hitless__NodeInfo *info = n->info;
-        Hitless__HealthState h = info->health ? info->health->state : HITLESS__HEALTH_STATE__HEALTH_UNKNOWN;
-        plan_node_t *pn;
-
-        if (pc->n == pc->cap) {
-                pc->oom = true;
-                return 1;
-        }
-        pn = &pc->nodes[pc->n++];
-        pn->id = n->id;
-        pn->roles = (const char *const *) info->roles;
-        pn->n_roles = info->n_roles;
-        pn->registered = true;
-        pn->accepted = keyring_key_of_node(pc->keyring, n->id) != NULL;
-        pn->key_state = pn->accepted ? NULL : plan_key_state(pc, n->id);
-        pn->online = n->online;
-        /* Degraded: only non-critical checks fail, the service is up. */
-        pn->healthy = h == HITLESS__HEALTH_STATE__HEALTH_HEALTHY || h == HITLESS__HEALTH_STATE__HEALTH_DEGRADED;
-        /* An offset now, a pointer once pkgs stops moving. */
-        pc->pkg_off[pc->n - 1] = pc->n_pkgs;
-        pn->n_packages = info->n_packages;
-        for (size_t i = 0; i < info->n_packages; i++) {
-                if (pc->n_pkgs == pc->cap_pkgs) {
-                        size_t cap = 2 * pc->cap_pkgs + 64;
-                        plan_installed_t *v = realloc(pc->pkgs, cap * sizeof *v);
-                        if (!v) {
-                                pc->oom = true;
-                                return 1;
-                        }
-                        pc->pkgs = v;
-                        pc->cap_pkgs = cap;
-                }
-                pc->pkgs[pc->n_pkgs++] = (plan_installed_t) { info->packages[i]->name,
-                                                              info->packages[i]->version };
-        }
-        return 0;
-}
-
-/* The snapshot plan_preview_build() reads: every node of the fleet, then
- * every node id a key claims that the fleet does not hold (pending, or
- * accepted but never registered). */
-static int plan_snapshot(admin_t *a, plan_check_ctx_t *pc) {
-        pc->keyring = a->d.keyring;
-        if (store_keys_foreach(a->d.store, collect_plan_key, pc) < 0 || pc->oom)
-                return -EIO;
-        pc->cap = fleet_size(a->d.fleet) + pc->n_keys;
-        pc->nodes = calloc(pc->cap + 1, sizeof *pc->nodes);
-        pc->pkg_off = calloc(pc->cap + 1, sizeof *pc->pkg_off);
-        if (!pc->nodes || !pc->pkg_off)
-                return -ENOMEM;
-        fleet_foreach_sorted(a->d.fleet, collect_plan_node, pc);
-        if (pc->oom)
-                return -ENOMEM;
-        for (size_t i = 0; i < pc->n; i++)
-                pc->nodes[i].packages = pc->pkgs + pc->pkg_off[i];
-        for (size_t k = 0; k < pc->n_keys; k++) {
-                const key_record_t *rec = &pc->keys[k];
-                plan_node_t *pn = NULL;
-                if (fleet_find(a->d.fleet, rec->node_id))
-                        continue;
-                for (size_t i = 0; i < pc->n && !pn; i++)
-                        if (strcmp(pc->nodes[i].id, rec->node_id) == 0)
-                                pn = &pc->nodes[i];
-                if (!pn) {
-                        pn = &pc->nodes[pc->n++];
-                        pn->id = rec->node_id;
-                        pn->key_state = key_state_name(rec->state);
-                }
-                if (rec->state == KEY_ACCEPTED) {
-                        pn->accepted = true;
-                        pn->key_state = NULL;
-                }
-        }
-        return 0;
-}
-
-static void plan_check_clear(plan_check_ctx_t *pc) {
-        plan_preview_free(&pc->pv);
-        plan_free(&pc->plan);
-        if (pc->have_report)
-                conf_report_free(&pc->report);
-        free(pc->nodes);
-        free(pc->pkgs);
-        free(pc->pkg_off);
-        free(pc->keys);
-}
-
-static void do_plan_check(admin_t *a, const Hitless__PlanCheckRequest *req, const char *actor,
-                          Hitless__AdminResponse *resp, Hitless__PlanPreview *errors,
-                          plan_check_ctx_t *pc) {
-        const char *file = req->file_name[0] ? req->file_name : "plan";
-        const coord_config_t *cfg = *a->d.config;
-        Hitless__PlanPreview *preview;
-        plan_fleet_t fleet;
-        int r;
-
-        if (strlen(file) > 1024) {
-                resp->status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
-                resp->error = "file name too long";
-                return;
-        }
-        conf_report_init(&pc->report, file);
-        pc->have_report = true;
-        r = plan_parse_string(file, req->content, strlen(req->content), &pc->plan, &pc->report);
-        if (r < 0) {
-                log_info("plan check of %s by %s: %zu error(s)", file, actor, pc->report.n_lines);
-                errors->file_name = (char *) file;
-                errors->n_errors = pc->report.n_lines;
-                errors->errors = pc->report.lines;
-                snprintf(pc->error, sizeof pc->error, "the plan has %zu error(s)", pc->report.n_lines);
-                resp->status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
-                resp->error = r == -ENOMEM ? "out of memory" : pc->error;
-                resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_PLAN_PREVIEW;
-                resp->plan_preview = errors;
-                return;
-        }
-        r = plan_snapshot(a, pc);
-        if (r >= 0) {
-                fleet = (plan_fleet_t) { pc->nodes, pc->n };
-                r = plan_preview_build(pc->plan, &cfg->inventory, &fleet, &pc->pv);
-        }
-        if (r >= 0)
-                r = plan_preview_to_proto(pc->pv, file, &preview);
-        if (r < 0) {
-                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
-                resp->error = r == -EIO ? "cannot read keys from the store" : "cannot build the preview";
-                return;
-        }
-        log_info("plan check of %s (%s) by %s: %s, %zu refusal(s)", file, pc->plan->name, actor,
-                 pc->pv->valid ? "valid" : "invalid", pc->pv->n_refusals);
-        resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_PLAN_PREVIEW;
-        resp->plan_preview = preview;
-}
-
 static void reply(admin_t *a, zmq_msg_t *rid, const Hitless__AdminResponse *resp) {
         uint8_t *buf;
         size_t len;
@@ -610,6 +427,28 @@ static void do_command(admin_t *a, zmq_msg_t *rid, const Hitless__CommandRequest
         commands_submit(a->d.commands, req, actor, reply_deferred, d, clock_mono_ms());
 }
 
+/* `hitlessctl rollback NODE...|--phase P|--all`: within the current
+ * upgrade. One node outside it gets a direct rollback command, answered
+ * when it ends, as `hitlessctl rollback NODE --snapshot ...` would. True
+ * when the answer is deferred. */
+static bool do_rollback(admin_t *a, zmq_msg_t *rid, const Hitless__RollbackRequest *req, const char *actor,
+                        Hitless__AdminResponse *resp, admin_upgrade_answer_t *ans) {
+        if (req->n_node_ids == 1 && !req->phase[0] && !req->all &&
+            !upgrade_includes(a->d.upgrade, req->node_ids[0])) {
+                Hitless__CommandRequest creq = HITLESS__COMMAND_REQUEST__INIT;
+                Hitless__Command cmd = HITLESS__COMMAND__INIT;
+                Hitless__RollbackAction rb = HITLESS__ROLLBACK_ACTION__INIT;
+                cmd.node_id = req->node_ids[0];
+                cmd.action_case = HITLESS__COMMAND__ACTION_ROLLBACK;
+                cmd.rollback = &rb;
+                creq.command = &cmd;
+                do_command(a, rid, &creq, actor, resp);
+                return true;
+        }
+        admin_upgrade_rollback(&a->d, req, actor, resp, ans);
+        return false;
+}
+
 static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         Hitless__AdminResponse resp = HITLESS__ADMIN_RESPONSE__INIT;
         Hitless__NodeList nodes = HITLESS__NODE_LIST__INIT;
@@ -622,8 +461,9 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         key_vec_t kv = { 0 };
         key_action_ctx_t kc = { 0 };
         event_vec_t ev = { 0 };
-        Hitless__PlanPreview plan_errors = HITLESS__PLAN_PREVIEW__INIT;
-        plan_check_ctx_t pc = { 0 };
+        admin_plan_ctx_t *pc = NULL;
+        admin_upgrade_answer_t ua = { 0 };
+        bool deferred = false;
         Hitless__AdminRequest *req;
         char actor[64];
         int r;
@@ -657,16 +497,36 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
                 break;
         case HITLESS__ADMIN_REQUEST__BODY_COMMAND:
                 do_command(a, rid, req->command, actor, &resp);
+                deferred = true;
                 break;
         case HITLESS__ADMIN_REQUEST__BODY_PLAN_CHECK:
-                do_plan_check(a, req->plan_check, actor, &resp, &plan_errors, &pc);
+                if ((pc = admin_plan_ctx_new()))
+                        admin_plan_check(&a->d, req->plan_check, actor, &resp, pc);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_UPGRADE_START:
+                if ((pc = admin_plan_ctx_new()))
+                        admin_upgrade_start(&a->d, req->upgrade_start, actor, &resp, pc);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_UPGRADE_STATUS:
+                admin_upgrade_status(&a->d, &resp, &ua);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_UPGRADE_CONTROL:
+                admin_upgrade_control(&a->d, req->upgrade_control, actor, &resp, &ua);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_ROLLBACK:
+                deferred = do_rollback(a, rid, req->rollback, actor, &resp, &ua);
                 break;
         default:
                 resp.status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
                 resp.error = "unknown request";
                 break;
         }
-        if (req->body_case != HITLESS__ADMIN_REQUEST__BODY_COMMAND)
+        if ((req->body_case == HITLESS__ADMIN_REQUEST__BODY_PLAN_CHECK ||
+             req->body_case == HITLESS__ADMIN_REQUEST__BODY_UPGRADE_START) && !pc) {
+                resp.status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
+                resp.error = "out of memory";
+        }
+        if (!deferred)
                 reply(a, rid, &resp);
 
         for (size_t i = 0; i < nv.n; i++)
@@ -679,7 +539,8 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         free(ev.v);
         free(ev.items);
         free(ev.recs);
-        plan_check_clear(&pc);
+        admin_plan_clear(pc);
+        admin_upgrade_answer_clear(&ua);
         hitless__admin_request__free_unpacked(req, NULL);
 }
 

@@ -13,6 +13,7 @@
 #include "coordinator/fleet.h"
 #include "coordinator/keyring.h"
 #include "coordinator/store.h"
+#include "coordinator/upgrade.h"
 #include "coordinator/zap.h"
 
 typedef struct admin admin_t;
@@ -28,6 +29,7 @@ typedef struct {
         /* The running configuration, read through this pointer because a
          * reload replaces it (plan check needs its inventory). */
         coord_config_t *const *config;
+        upgrade_t *upgrade;
 } admin_deps_t;
 
 /* Creates the socket's directory (0750) and binds ipc://path. */

@@ -26,6 +26,8 @@ struct commands {
         agent_link_t *link;
         waiter_t waiters[MAX_WAITERS];
         size_t n_waiters;
+        commands_observer_fn observer;
+        void *observer_ud;
 };
 
 static bool is_final(int state) {
@@ -124,16 +126,54 @@ static int on_lookup(const command_record_t *rec, void *ud) {
         return 0;
 }
 
+int commands_record(commands_t *c, const Hitless__Command *cmd, const char *actor) {
+        command_record_t rec = { 0 };
+        uint8_t *buf;
+        size_t len;
+        char msg[256];
+
+        if (!command_action_name(cmd) || !id_valid(cmd->command_id))
+                return -EINVAL;
+        if (codec_encode(&cmd->base, &buf, &len) < 0)
+                return -ENOMEM;
+        snprintf(rec.id, sizeof rec.id, "%s", cmd->command_id);
+        snprintf(rec.node_id, sizeof rec.node_id, "%s", cmd->node_id);
+        snprintf(rec.kind, sizeof rec.kind, "%s", command_action_name(cmd));
+        snprintf(rec.actor, sizeof rec.actor, "%s", actor);
+        rec.request = buf;
+        rec.request_len = len;
+        rec.created = clock_wall_s();
+        int r = store_command_put(c->store, &rec);
+        if (r >= 0) {
+                snprintf(msg, sizeof msg, "%s %s sent", rec.kind, rec.id);
+                r = store_event_append(c->store, rec.created, rec.node_id, "command.sent", actor, msg, NULL);
+        }
+        free(buf);
+        return r;
+}
+
+int commands_deliver(commands_t *c, const Hitless__Command *cmd) {
+        Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
+        node_t *n = fleet_find(c->fleet, cmd->node_id);
+        if (!n || !n->online)
+                return -ENOTCONN;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND;
+        m.command = (Hitless__Command *) cmd;
+        return agent_link_send(c->link, n, &m);
+}
+
+void commands_set_observer(commands_t *c, commands_observer_fn fn, void *ud) {
+        c->observer = fn;
+        c->observer_ud = ud;
+}
+
 void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const char *actor,
                      commands_reply_fn reply, void *token, int64_t now_ms) {
-        Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
         Hitless__Command cmd;
-        command_record_t rec = { 0 };
         lookup_t known = { 0 };
         char id[64];
         uint32_t wait_s = req->timeout_s ? req->timeout_s : DEFAULT_WAIT_S;
-        uint8_t *buf;
-        size_t len;
         node_t *n;
 
         if (!req->command || !command_action_name(req->command)) {
@@ -173,43 +213,24 @@ void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const ch
         else
                 new_command_id(id, sizeof id);
         cmd.command_id = id;
+        cmd.node_id = n->id;
         cmd.deadline = clock_wall_s() + wait_s;
-        if (codec_encode(&cmd.base, &buf, &len) < 0) {
-                reply_error(reply, token, HITLESS__ADMIN_STATUS__ADMIN_FAILED, "out of memory");
-                return;
-        }
-        snprintf(rec.id, sizeof rec.id, "%s", id);
-        snprintf(rec.node_id, sizeof rec.node_id, "%s", n->id);
-        snprintf(rec.kind, sizeof rec.kind, "%s", command_action_name(&cmd));
-        snprintf(rec.actor, sizeof rec.actor, "%s", actor);
-        rec.request = buf;
-        rec.request_len = len;
-        rec.created = clock_wall_s();
         /* Committed before it is sent: a coordinator killed right after
          * sending still knows to ask the agent about it. */
         int r = store_begin(c->store);
         if (r >= 0)
-                r = store_command_put(c->store, &rec);
-        if (r >= 0) {
-                char msg[256];
-                snprintf(msg, sizeof msg, "%s %s sent", rec.kind, id);
-                r = store_event_append(c->store, rec.created, n->id, "command.sent", actor, msg, NULL);
-        }
+                r = commands_record(c, &cmd, actor);
         if (r >= 0)
                 r = store_commit(c->store);
         else
                 store_rollback(c->store);
-        free(buf);
         if (r < 0) {
                 reply_error(reply, token, HITLESS__ADMIN_STATUS__ADMIN_FAILED, "store: %s",
                             store_last_error(c->store));
                 return;
         }
-        m.protocol_version = HITLESS_PROTOCOL_VERSION;
-        m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND;
-        m.command = &cmd;
-        agent_link_send(c->link, n, &m);
-        log_node(LOG_INFO, n->id, "%s %s sent by %s", rec.kind, id, actor);
+        commands_deliver(c, &cmd);
+        log_node(LOG_INFO, n->id, "%s %s sent by %s", command_action_name(&cmd), id, actor);
         if (req->no_wait) {
                 reply_status(reply, token, id, n->id, NULL, "sent");
                 return;
@@ -256,6 +277,8 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
         if (st->state == HITLESS__COMMAND_STATE__COMMAND_STATE_UNSPECIFIED) {
                 /* The agent has no record of it: it never arrived. */
                 log_node(LOG_WARNING, node_id, "agent has no record of %s: %s", st->command_id, st->message);
+                if (known.state == HITLESS__COMMAND_STATE__COMMAND_STATE_UNSPECIFIED && c->observer)
+                        c->observer(c->observer_ud, node_id, st);
                 goto out;
         }
         if (is_final(known.state) || (int) st->state < known.state)
@@ -285,6 +308,8 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
                          "%s %s%s%s", st->command_id, command_state_name(st->state), st->message[0] ? ": " : "",
                          st->message);
                 answer_waiters(c, st->command_id, node_id, st);
+                if (c->observer)
+                        c->observer(c->observer_ud, node_id, st);
         }
 out:
         if (known.status)

@@ -28,6 +28,22 @@ void commands_destroy(commands_t **c);
 void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const char *actor,
                      commands_reply_fn reply, void *token, int64_t now_ms);
 
+/* Commands of another module (the upgrade executor), which chooses their
+ * ids and deadlines. commands_record writes cmd (and its command.sent
+ * event) inside the caller's open store transaction; once that is
+ * committed, commands_deliver sends it: -ENOTCONN when its node is not
+ * online (the executor learns of that from the fleet). record: -EINVAL for
+ * a bad id or no action, -ENOMEM, or the store's error. */
+int commands_record(commands_t *c, const Hitless__Command *cmd, const char *actor);
+int commands_deliver(commands_t *c, const Hitless__Command *cmd);
+
+/* Who hears about results: fn is called with every final status once it is
+ * recorded, and with an UNSPECIFIED status when an agent answers a
+ * CommandQuery with no record of a command still recorded as only sent
+ * (it never arrived: the owner may deliver it again, under the same id). */
+typedef void (*commands_observer_fn)(void *ud, const char *node_id, const Hitless__CommandStatus *st);
+void commands_set_observer(commands_t *c, commands_observer_fn fn, void *ud);
+
 /* A status from node_id's agent (agent_link calls this). */
 void commands_on_status(commands_t *c, const char *node_id, const Hitless__CommandStatus *st);
 

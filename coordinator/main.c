@@ -23,6 +23,7 @@
 #include "coordinator/fleet.h"
 #include "coordinator/keyring.h"
 #include "coordinator/store.h"
+#include "coordinator/upgrade.h"
 #include "coordinator/zap.h"
 
 #define TICK_MS 1000
@@ -38,6 +39,7 @@ typedef struct {
         zap_stats_t zap_stats;
         agent_link_t *agents;
         commands_t *commands;
+        upgrade_t *upgrade;
         admin_t *admin;
         int sigfd;
         char status[256];
@@ -202,8 +204,13 @@ static int setup(coordinator_t *c) {
                 return log_error_errno(r, "cannot set up commands: %m");
         agent_link_set_hooks(c->agents, &(agent_link_hooks_t) {
                 .on_status = on_command_status, .on_hello = on_node_hello, .ud = c->commands });
+        r = upgrade_new(&(upgrade_deps_t) { .store = c->store, .fleet = c->fleet, .commands = c->commands,
+                                            .node_timeout_ms = c->cfg->node_timeout_ms },
+                        clock_wall_ms(), &c->upgrade);
+        if (r < 0)
+                return log_error_errno(r, "cannot load the upgrade from %s: %s", dbpath, store_last_error(c->store));
         deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents, c->commands, &c->zap_stats,
-                                clock_wall_s(), &c->cfg };
+                                clock_wall_s(), &c->cfg, c->upgrade };
         if ((r = admin_new(c->ctx, c->cfg->admin_socket, &deps, &c->admin)) < 0)
                 return log_error_errno(r, "cannot bind admin socket %s: %m", c->cfg->admin_socket);
         if ((c->sigfd = daemon_signalfd_open()) < 0)
@@ -217,6 +224,7 @@ static void teardown(coordinator_t *c) {
         if (c->keyring)
                 keyring_flush(c->keyring);
         admin_destroy(&c->admin);
+        upgrade_destroy(&c->upgrade);
         commands_destroy(&c->commands);
         agent_link_destroy(&c->agents);
         if (c->zap)
@@ -275,6 +283,12 @@ static int run(coordinator_t *c) {
                         wait = agent_link_next_due(c->agents) - now;
                 if (commands_next_due(c->commands) - now < wait)
                         wait = commands_next_due(c->commands) - now;
+                /* The upgrade's timers are wall-clock (they are stored). */
+                int64_t upgrade_wait = upgrade_next_due(c->upgrade) - clock_wall_ms();
+                if (upgrade_wait < 20)
+                        upgrade_wait = 20;   /* never a busy loop on a due time in the past */
+                if (upgrade_wait < wait)
+                        wait = upgrade_wait;
                 if (zmq_poll(items, 4, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
                         return log_error_errno(errno, "poll failed: %m");
                 now = clock_mono_ms();
@@ -304,8 +318,11 @@ static int run(coordinator_t *c) {
                                 return 0;
                         }
                 }
-                if (now >= next_tick) {
+                if (now >= next_tick || clock_wall_ms() >= upgrade_next_due(c->upgrade)) {
                         fleet_expire(c->fleet, now);
+                        upgrade_tick(c->upgrade, clock_wall_ms());
+                }
+                if (now >= next_tick) {
                         if (fleet_flush(c->fleet) < 0)
                                 log_error("store: cannot save node state: %s", store_last_error(c->store));
                         if (now >= next_keyflush) {

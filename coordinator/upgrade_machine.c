@@ -19,6 +19,8 @@ typedef enum {
         WAIT_PLANNER,         /* see verdict */
         WAIT_ROLLBACK_QUORUM,
         WAIT_ROLLBACK_UNREACHABLE,
+        WAIT_ROLLBACK_ORDER,  /* a later phase rolls back first */
+        WAIT_ROLLBACK_BATCH,  /* batch_size of its phase already rolling back */
 } wait_t;
 
 typedef struct {
@@ -342,12 +344,35 @@ static void s_check_failure_budget(upgrade_machine_t *m) {
         s_pause(m, why);
 }
 
+/* Rollbacks undo the upgrade in reverse: the last phase with a rollback
+ * pending or running goes first, at most batch_size of its nodes at once,
+ * each under the quorum budgets. */
 static void s_start_rollbacks(upgrade_machine_t *m) {
         quorum_fleet_t f = s_fleet(m);
+        int last = -1;
+        for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+                const s_node_t *n = &m->nodes[i];
+                if ((n->rollback_pending || n->step == UPGRADE_STEP_ROLLING_BACK) && n->phase > last)
+                        last = n->phase;
+        }
+        if (last < 0)
+                return;
+        int rolling = 0;
+        for (size_t i = 0; i < m->cfg->n_nodes; i++)
+                if (m->nodes[i].phase == last && m->nodes[i].step == UPGRADE_STEP_ROLLING_BACK)
+                        rolling++;
         for (size_t i = 0; i < m->cfg->n_nodes; i++) {
                 s_node_t *n = &m->nodes[i];
                 if (!n->rollback_pending || n->cmd != UPGRADE_CMD_NONE)
                         continue;
+                if (n->phase != last) {
+                        n->wait = WAIT_ROLLBACK_ORDER;
+                        continue;
+                }
+                if (rolling >= m->cfg->phases[last].batch_size) {
+                        n->wait = WAIT_ROLLBACK_BATCH;
+                        continue;
+                }
                 if (!n->reachable || !n->registered) {
                         n->wait = WAIT_ROLLBACK_UNREACHABLE;
                         continue;
@@ -365,6 +390,7 @@ static void s_start_rollbacks(upgrade_machine_t *m) {
                 n->deadline = -1;
                 s_send(m, node, UPGRADE_STEP_ROLLING_BACK, UPGRADE_CMD_ROLLBACK);
                 m->status[i] = NODE_STATUS_IN_STEP;
+                rolling++;
         }
 }
 
@@ -576,11 +602,7 @@ int upgrade_machine_on_result(upgrade_machine_t *m, int64_t now_ms, int node, ui
         return s_end(m, now_ms, ret_actions, ret_n);
 }
 
-int upgrade_machine_on_health(upgrade_machine_t *m, int64_t now_ms, int node, bool healthy,
-                              const upgrade_action_t **ret_actions, size_t *ret_n) {
-        int r = s_begin(m, node, ret_actions, ret_n);
-        if (r < 0 || node < 0)
-                return r < 0 ? r : -EINVAL;
+static void s_apply_health(upgrade_machine_t *m, int64_t now_ms, int node, bool healthy) {
         s_node_t *n = &m->nodes[node];
         if (n->step == UPGRADE_STEP_VERIFYING) {
                 /* Gates due before this change are judged first. */
@@ -593,14 +615,9 @@ int upgrade_machine_on_health(upgrade_machine_t *m, int64_t now_ms, int node, bo
                 }
         }
         n->healthy = healthy;
-        return s_end(m, now_ms, ret_actions, ret_n);
 }
 
-int upgrade_machine_on_reachable(upgrade_machine_t *m, int64_t now_ms, int node, bool reachable,
-                                 const upgrade_action_t **ret_actions, size_t *ret_n) {
-        int r = s_begin(m, node, ret_actions, ret_n);
-        if (r < 0 || node < 0)
-                return r < 0 ? r : -EINVAL;
+static void s_apply_reachable(upgrade_machine_t *m, int64_t now_ms, int node, bool reachable) {
         s_check_gates(m, now_ms);
         s_node_t *n = &m->nodes[node];
         n->reachable = reachable;
@@ -612,6 +629,23 @@ int upgrade_machine_on_reachable(upgrade_machine_t *m, int64_t now_ms, int node,
                 if (was_rollback)
                         n->rollback_pending = true;   /* retried under a new id once back */
         }
+}
+
+int upgrade_machine_on_health(upgrade_machine_t *m, int64_t now_ms, int node, bool healthy,
+                              const upgrade_action_t **ret_actions, size_t *ret_n) {
+        int r = s_begin(m, node, ret_actions, ret_n);
+        if (r < 0 || node < 0)
+                return r < 0 ? r : -EINVAL;
+        s_apply_health(m, now_ms, node, healthy);
+        return s_end(m, now_ms, ret_actions, ret_n);
+}
+
+int upgrade_machine_on_reachable(upgrade_machine_t *m, int64_t now_ms, int node, bool reachable,
+                                 const upgrade_action_t **ret_actions, size_t *ret_n) {
+        int r = s_begin(m, node, ret_actions, ret_n);
+        if (r < 0 || node < 0)
+                return r < 0 ? r : -EINVAL;
+        s_apply_reachable(m, now_ms, node, reachable);
         return s_end(m, now_ms, ret_actions, ret_n);
 }
 
@@ -621,6 +655,27 @@ int upgrade_machine_on_registered(upgrade_machine_t *m, int64_t now_ms, int node
         if (r < 0 || node < 0)
                 return r < 0 ? r : -EINVAL;
         m->nodes[node].registered = registered;
+        return s_end(m, now_ms, ret_actions, ret_n);
+}
+
+int upgrade_machine_on_nodes(upgrade_machine_t *m, int64_t now_ms, const upgrade_node_report_t *reports,
+                             size_t n, const upgrade_action_t **ret_actions, size_t *ret_n) {
+        int r = s_begin(m, -1, ret_actions, ret_n);
+        if (r < 0)
+                return r;
+        if (n && !reports)
+                return -EINVAL;
+        for (size_t k = 0; k < n; k++)
+                if (reports[k].node < 0 || (size_t) reports[k].node >= m->cfg->n_nodes)
+                        return -EINVAL;
+        for (size_t k = 0; k < n; k++) {
+                const upgrade_node_report_t *x = &reports[k];
+                m->nodes[x->node].registered = x->registered;
+                if (x->reachable != m->nodes[x->node].reachable)
+                        s_apply_reachable(m, now_ms, x->node, x->reachable);
+                if (x->healthy != m->nodes[x->node].healthy)
+                        s_apply_health(m, now_ms, x->node, x->healthy);
+        }
         return s_end(m, now_ms, ret_actions, ret_n);
 }
 
@@ -667,6 +722,10 @@ int upgrade_machine_admin(upgrade_machine_t *m, int64_t now_ms, upgrade_admin_t 
                 if (arg < 0 || (size_t) arg >= m->cfg->n_phases)
                         return -EINVAL;
                 s_rollback_phase_nodes(m, (size_t) arg);
+                break;
+        case UPGRADE_ADMIN_ROLLBACK_ALL:
+                for (size_t p = 0; p < m->cfg->n_phases; p++)
+                        s_rollback_phase_nodes(m, p);
                 break;
         default:
                 return -EINVAL;
@@ -749,6 +808,12 @@ size_t upgrade_machine_wait_reason(const upgrade_machine_t *m, int node, char *b
                 break;
         case WAIT_ROLLBACK_UNREACHABLE:
                 s = "rollback waits: agent unreachable";
+                break;
+        case WAIT_ROLLBACK_ORDER:
+                s = "rollback waits: a later phase rolls back first";
+                break;
+        case WAIT_ROLLBACK_BATCH:
+                s = "rollback waits: a batch of its phase is rolling back";
                 break;
         case WAIT_ROLLBACK_QUORUM:
         case WAIT_PLANNER: {

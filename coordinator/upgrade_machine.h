@@ -45,7 +45,9 @@
  *     commands finish and are reported; nodes stay where they stopped,
  *     shown as halted.
  *   - rollbacks (admin or policy) proceed while paused or aborted, under the
- *     quorum budgets.
+ *     quorum budgets, in reverse phase order (the last phase with a rollback
+ *     pending or running goes first) and at most batch_size nodes of a
+ *     phase at once. Rolling back a phase (or all) skips its pending nodes.
  * Resume clears a pause and forgives the failed nodes counted so far (pending
  * nodes still unreachable go on counting). */
 #pragma once
@@ -172,6 +174,18 @@ int upgrade_machine_on_reachable(upgrade_machine_t *m, int64_t now_ms, int node,
 int upgrade_machine_on_registered(upgrade_machine_t *m, int64_t now_ms, int node, bool registered,
                                   const upgrade_action_t **ret_actions, size_t *ret_n);
 
+/* What the shell knows of several nodes at once (e.g. every node at start,
+ * or every change seen in one tick): all are applied, each with the
+ * meaning of the single events above, before the machine advances once,
+ * so no decision is made on a mix of old and new reports. */
+typedef struct {
+        int node;
+        bool registered, reachable, healthy;
+} upgrade_node_report_t;
+
+int upgrade_machine_on_nodes(upgrade_machine_t *m, int64_t now_ms, const upgrade_node_report_t *reports,
+                             size_t n, const upgrade_action_t **ret_actions, size_t *ret_n);
+
 typedef enum {
         UPGRADE_ADMIN_PAUSE = 0,
         UPGRADE_ADMIN_RESUME,        /* -EPERM after abort */
@@ -179,6 +193,7 @@ typedef enum {
         UPGRADE_ADMIN_PROMOTE,       /* -EALREADY when nothing waits for it */
         UPGRADE_ADMIN_ROLLBACK_NODE, /* arg: node; -EINVAL for a node in no phase */
         UPGRADE_ADMIN_ROLLBACK_PHASE,/* arg: phase index */
+        UPGRADE_ADMIN_ROLLBACK_ALL,  /* every phase; arg unused */
 } upgrade_admin_t;
 
 int upgrade_machine_admin(upgrade_machine_t *m, int64_t now_ms, upgrade_admin_t op, int arg,

@@ -170,8 +170,8 @@ START_TEST(test_open_creates_private_file) {
         store_close(&s); /* NULL is accepted */
         umask(old);
 
-        /* The file is in WAL mode with schema version 1. */
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 2);
+        /* The file is in WAL mode with the latest schema version. */
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 3);
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -257,7 +257,7 @@ START_TEST(test_reopen_keeps_schema) {
         s = open_ok();
         ck_assert_int_eq(count_events(s, NULL), 1);
         store_close(&s);
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 2);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 3);
 }
 END_TEST
 
@@ -796,6 +796,62 @@ START_TEST(test_commands_lifecycle) {
 }
 END_TEST
 
+static int s_latest_seq(const upgrade_row_t *u, void *ud) {
+        int64_t *seq = ud;
+        ck_assert_str_eq(u->id, *seq == 0 ? "up-2" : "?");
+        ck_assert_str_eq(u->plan_name, "second");
+        ck_assert_str_eq(u->content, "name = \"second\";");
+        ck_assert_uint_eq(u->setup_len, 3);
+        ck_assert_mem_eq(u->setup, "\x01\x00\x02", 3);
+        *seq = u->seq;
+        return 0;
+}
+
+/* Upgrades: the latest is found; records are keyed by (type, index), so a
+ * put replaces a record and leaves the others; a duplicate seq is refused. */
+START_TEST(test_upgrades_and_records) {
+        store_t *s = open_ok();
+        int64_t seq = 0;
+        ck_assert_int_eq(store_upgrade_latest(s, s_latest_seq, &seq), -ENOENT);
+        upgrade_row_t a = { .seq = 1, .id = "up-1", .plan_name = "first", .file_name = "a.conf",
+                            .content = "name = \"first\";", .actor = "unix:root", .started = 100,
+                            .setup = (const uint8_t *) "\x01", .setup_len = 1 };
+        upgrade_row_t b = { .seq = 2, .id = "up-2", .plan_name = "second", .file_name = "b.conf",
+                            .content = "name = \"second\";", .actor = "unix:root", .started = 200,
+                            .setup = (const uint8_t *) "\x01\x00\x02", .setup_len = 3 };
+        ck_assert_int_eq(store_upgrade_put(s, &a), 0);
+        ck_assert_int_eq(store_upgrade_put(s, &b), 0);
+        ck_assert_int_eq(store_upgrade_put(s, &b), -EIO);
+        ck_assert_int_eq(store_upgrade_latest(s, s_latest_seq, &seq), 0);
+        ck_assert_int_eq(seq, 2);
+
+        upgrade_record_t r[3] = { { .type = 1, .index = 0, .v = { 5, -1 } },
+                                  { .type = 3, .index = 1, .v = { 7 }, .text = "db2 failed" },
+                                  { .type = 3, .index = 0, .v = { INT64_MAX, INT64_MIN } } };
+        ck_assert_int_eq(store_upgrade_records_put(s, 2, r, 3), 0);
+        r[1].v[0] = 8;
+        snprintf(r[1].text, sizeof r[1].text, "db2 rolled back");
+        ck_assert_int_eq(store_upgrade_records_put(s, 2, &r[1], 1), 0);
+        ck_assert_int_eq(store_upgrade_records_put(s, 1, &r[0], 1), 0);
+        upgrade_record_t *got = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(store_upgrade_records_get(s, 2, &got, &n), 0);
+        ck_assert_uint_eq(n, 3);
+        /* by type, then index */
+        ck_assert_int_eq(got[0].type, 1);
+        ck_assert_int_eq(got[0].v[1], -1);
+        ck_assert_int_eq(got[1].index, 0);
+        ck_assert(got[1].v[0] == INT64_MAX && got[1].v[1] == INT64_MIN);
+        ck_assert_int_eq(got[2].v[0], 8);
+        ck_assert_str_eq(got[2].text, "db2 rolled back");
+        free(got);
+        ck_assert_int_eq(store_upgrade_records_get(s, 3, &got, &n), 0);
+        ck_assert_uint_eq(n, 0);
+        free(got);
+        store_close(&s);
+}
+END_TEST
+
 static Suite *store_suite(void) {
         Suite *su = suite_create("store");
         TCase *tc;
@@ -827,6 +883,11 @@ static Suite *store_suite(void) {
         tc = tcase_create("commands");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_commands_lifecycle);
+        suite_add_tcase(su, tc);
+
+        tc = tcase_create("upgrades");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_upgrades_and_records);
         suite_add_tcase(su, tc);
 
         tc = tcase_create("events");
