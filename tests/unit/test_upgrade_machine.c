@@ -453,6 +453,111 @@ START_TEST(test_unreachable_pending_counts_as_failure) {
 }
 END_TEST
 
+/* Two phases: nodes 0-1 (p0, batch 1), nodes 2-4 (p1, batch 2); no group. */
+static void fx_init_two_phases(fx_t *x) {
+        fx_init(x, 5, 0, 1);
+        x->pc[0].n_nodes = 2;
+        x->ph[1] = x->ph[0];
+        x->ph[1].name = "p1";
+        for (int i = 0; i < 3; i++)
+                x->nodes[1][i] = 2 + i;
+        x->pc[1] = (upgrade_phase_config_t) { .params = &x->ph[1], .nodes = x->nodes[1], .n_nodes = 3,
+                                              .batch_size = 2 };
+        x->cfg.n_phases = 2;
+}
+
+/* Drives every node in a step to done (results succeed, health gates pass). */
+static void finish_all(fx_t *x, int64_t *t) {
+        for (int guard = 0; guard < 100; guard++) {
+                bool busy = false;
+                for (size_t i = 0; i < x->cfg.n_nodes; i++) {
+                        upgrade_step_t st = step(x, (int) i);
+                        if (st == UPGRADE_STEP_VERIFYING) {
+                                busy = true;
+                        } else if (cmd_of(x, (int) i)) {
+                                ok(x, (int) i, *t += 10);
+                                busy = true;
+                        }
+                }
+                tick(x, *t += 1000);
+                if (!busy && count(x, UPGRADE_ACT_SEND) == 0)
+                        return;
+        }
+        ck_abort_msg("the upgrade did not settle");
+}
+
+static int rolling_back(const fx_t *x, int from, int to) {
+        int c = 0;
+        for (int i = from; i <= to; i++)
+                c += step(x, i) == UPGRADE_STEP_ROLLING_BACK;
+        return c;
+}
+
+START_TEST(test_rollback_all_reverse_phase_order_in_batches) {
+        fx_t x;
+        char why[160];
+        int64_t t = 0;
+        fx_init_two_phases(&x);
+        fx_new(&x);
+        tick(&x, t);
+        finish_all(&x, &t);
+        for (int i = 0; i < 5; i++)
+                ck_assert_int_eq(step(&x, i), UPGRADE_STEP_DONE);
+
+        ck_assert_int_eq(upgrade_machine_admin(x.m, t += 10, UPGRADE_ADMIN_ROLLBACK_ALL, 0, &x.a, &x.na), 0);
+        /* the last phase first, batch_size (2) at a time */
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 2);
+        ck_assert_int_eq(rolling_back(&x, 2, 4), 2);
+        ck_assert_int_eq(rolling_back(&x, 0, 1), 0);
+        int waiting = step(&x, 4) == UPGRADE_STEP_ROLLING_BACK ? 3 : 4;
+        upgrade_machine_wait_reason(x.m, waiting, why, sizeof why);
+        ck_assert_str_eq(why, "rollback waits: a batch of its phase is rolling back");
+        upgrade_machine_wait_reason(x.m, 0, why, sizeof why);
+        ck_assert_str_eq(why, "rollback waits: a later phase rolls back first");
+        for (int i = 2; i <= 4; i++)
+                if (i != waiting)
+                        ok(&x, i, t += 10);
+        ck_assert_int_eq(rolling_back(&x, 0, 1), 0);   /* p1 is not finished */
+        ck_assert_int_eq(step(&x, waiting), UPGRADE_STEP_ROLLING_BACK);
+        ok(&x, waiting, t += 10);
+        /* now p0, one at a time */
+        ck_assert_int_eq(rolling_back(&x, 0, 1), 1);
+        int first = step(&x, 0) == UPGRADE_STEP_ROLLING_BACK ? 0 : 1;
+        ok(&x, first, t += 10);
+        ck_assert_int_eq(step(&x, 1 - first), UPGRADE_STEP_ROLLING_BACK);
+        ok(&x, 1 - first, t += 10);
+        for (int i = 0; i < 5; i++)
+                ck_assert_int_eq(step(&x, i), UPGRADE_STEP_ROLLED_BACK);
+        fx_free(&x);
+}
+END_TEST
+
+/* Reports applied together: the machine never decides on half of them. A
+ * group of 3 (max_down 1) with node 0 in a step; node 1 goes unhealthy and
+ * node 0 unreachable in one report: node 0 fails, and nothing else starts
+ * (2 of 3 down). */
+START_TEST(test_node_reports_applied_together) {
+        fx_t x;
+        fx_init(&x, 3, 3, 1);
+        fx_new(&x);
+        tick(&x, 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);
+        int busy = cmd_of(&x, 0) ? 0 : cmd_of(&x, 1) ? 1 : 2;
+        int other = (busy + 1) % 3;
+        upgrade_node_report_t r[2] = {
+                { .node = other, .registered = true, .reachable = true, .healthy = false },
+                { .node = busy, .registered = true, .reachable = false, .healthy = false },
+        };
+        ck_assert_int_eq(upgrade_machine_on_nodes(x.m, 10, r, 2, &x.a, &x.na), 0);
+        ck_assert_int_eq(step(&x, busy), UPGRADE_STEP_FAILED);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_FAILED), 1);
+        upgrade_node_report_t bad = { .node = 7 };
+        ck_assert_int_eq(upgrade_machine_on_nodes(x.m, 11, &bad, 1, &x.a, &x.na), -EINVAL);
+        fx_free(&x);
+}
+END_TEST
+
 static void export_eq(upgrade_machine_t *a, upgrade_machine_t *b) {
         upgrade_record_t *ra, *rb;
         size_t na, nb;
@@ -558,6 +663,8 @@ int main(void) {
         tcase_add_test(tc, test_rollback_node_policy);
         tcase_add_test(tc, test_admin_rollback_done_node_respects_quorum);
         tcase_add_test(tc, test_rollback_phase);
+        tcase_add_test(tc, test_rollback_all_reverse_phase_order_in_batches);
+        tcase_add_test(tc, test_node_reports_applied_together);
         tcase_add_test(tc, test_health_gate_flapping);
         tcase_add_test(tc, test_health_gate_deadline);
         tcase_add_test(tc, test_canary_waits_for_promote);
