@@ -458,7 +458,7 @@ static void s_reload(upgrade_t *u, int64_t now_ms);
 
 /* The durability contract: the machine's changed records, the commands it
  * decided to send and its events, in one transaction; then the sends. */
-static void s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_t n, int64_t now_ms) {
+static int s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_t n, int64_t now_ms) {
         current_t *c = u->cur;
         upgrade_record_t *recs = NULL;
         size_t n_recs = 0, n_out = 0;
@@ -469,13 +469,13 @@ static void s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_
         if (upgrade_machine_export(c->m, &recs, &n_recs) < 0) {
                 log_error("upgrade %s: out of memory exporting its state; reloading it", c->id);
                 s_reload(u, now_ms);
-                return;
+                return -ENOMEM;
         }
         for (size_t i = 0; !changed && i < n_recs; i++)
                 changed = i >= c->n_saved || memcmp(&recs[i], &c->saved[i], sizeof recs[i]) != 0;
         if (!changed && n == 0) {
                 free(recs);
-                return;
+                return 0;
         }
         out = calloc(n ? n : 1, sizeof *out);
         r = out ? store_begin(u->d.store) : -ENOMEM;
@@ -519,14 +519,15 @@ static void s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_
         free(out);
         if (r < 0)
                 s_reload(u, now_ms);
+        return r < 0 ? r : 0;
 }
 
-/* After a machine event: act on its result. */
+/* After a machine event: act on its result. On failure (the event, or
+ * persisting it) u->cur may have been rebuilt: callers re-read it. */
 static int s_after(upgrade_t *u, int r, const upgrade_action_t *acts, size_t n, int64_t now_ms) {
         if (r < 0)
                 return r;
-        s_persist_and_send(u, acts, n, now_ms);
-        return 0;
+        return s_persist_and_send(u, acts, n, now_ms);
 }
 
 /* ---- results ----------------------------------------------------------------- */
@@ -631,8 +632,8 @@ static void s_on_command(void *ud, const char *node_id, const Hitless__CommandSt
 /* Results the commands module recorded before a crash but the machine never
  * saw (they are committed separately): feed them now. */
 static void s_replay_results(upgrade_t *u, int64_t now_ms) {
-        current_t *c = u->cur;
-        for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+        const current_t *c = u->cur;
+        for (size_t i = 0; u->cur == c && i < c->cfg.n_nodes; i++) {
                 upgrade_node_status_t ns;
                 char id[64];
                 stored_cmd_t s = { 0 };
@@ -854,11 +855,13 @@ int upgrade_control(upgrade_t *u, Hitless__UpgradeOp op, const char *actor, int6
                   "promoted: the phase goes on past its canaries" },
         };
         current_t *c = u->cur;
+        char id[32];
 
         if (!c) {
                 s_err(msg, msg_len, "no upgrade has been started");
                 return -ENOENT;
         }
+        snprintf(id, sizeof id, "%s", c->id);   /* c may be rebuilt below */
         for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
                 if (ops[i].op != op)
                         continue;
@@ -881,7 +884,7 @@ int upgrade_control(upgrade_t *u, Hitless__UpgradeOp op, const char *actor, int6
                         s_err(msg, msg_len, "cannot record the request: %s", store_last_error(u->d.store));
                         return r;
                 }
-                s_err(msg, msg_len, "upgrade %s %s", c->id, ops[i].done);
+                s_err(msg, msg_len, "upgrade %s %s", id, ops[i].done);
                 return 0;
         }
         s_err(msg, msg_len, "unknown upgrade operation");
@@ -899,7 +902,7 @@ int upgrade_rollback(upgrade_t *u, const Hitless__RollbackRequest *req, const ch
                      char *msg, size_t msg_len) {
         current_t *c = u->cur;
         int forms = (req->n_node_ids > 0) + (req->phase[0] != 0) + req->all;
-        char what[256];
+        char what[256], id[32];
         int r = 0;
 
         if (forms != 1) {
@@ -910,6 +913,7 @@ int upgrade_rollback(upgrade_t *u, const Hitless__RollbackRequest *req, const ch
                 s_err(msg, msg_len, "no upgrade has been started");
                 return -ENOENT;
         }
+        snprintf(id, sizeof id, "%s", c->id);   /* c may be rebuilt below */
         if (req->all) {
                 snprintf(what, sizeof what, "rollback of every phase, last phase first");
                 r = s_admin(u, UPGRADE_ADMIN_ROLLBACK_ALL, 0, actor, "upgrade.rollback", what, now_ms);
@@ -932,8 +936,9 @@ int upgrade_rollback(upgrade_t *u, const Hitless__RollbackRequest *req, const ch
                         }
                 for (size_t k = 0; r >= 0 && k < req->n_node_ids; k++) {
                         snprintf(what, sizeof what, "rollback of node %s", req->node_ids[k]);
-                        r = s_admin(u, UPGRADE_ADMIN_ROLLBACK_NODE, s_node_index(c, req->node_ids[k]), actor,
-                                    "upgrade.rollback", what, now_ms);
+                        r = u->cur ? s_admin(u, UPGRADE_ADMIN_ROLLBACK_NODE, s_node_index(u->cur, req->node_ids[k]),
+                                             actor, "upgrade.rollback", what, now_ms)
+                                   : -EIO;
                 }
                 snprintf(what, sizeof what, "rollback of %zu node%s", req->n_node_ids,
                          req->n_node_ids == 1 ? "" : "s");
@@ -942,8 +947,7 @@ int upgrade_rollback(upgrade_t *u, const Hitless__RollbackRequest *req, const ch
                 s_err(msg, msg_len, "cannot record the request: %s", store_last_error(u->d.store));
                 return -EIO;
         }
-        s_err(msg, msg_len, "upgrade %s: %s queued (quorum and batch rules apply; see upgrade status)", c->id,
-              what);
+        s_err(msg, msg_len, "upgrade %s: %s queued (quorum and batch rules apply; see upgrade status)", id, what);
         return 0;
 }
 
