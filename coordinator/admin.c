@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
+#include "coordinator/admin_history.h"
 #include "coordinator/admin_plan.h"
 #include "coordinator/admin_upgrade.h"
 
@@ -515,6 +516,18 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
                 break;
         case HITLESS__ADMIN_REQUEST__BODY_ROLLBACK:
                 deferred = do_rollback(a, rid, req->rollback, actor, &resp, &ua);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_HISTORY:
+                /* Answered here, so the list is freed right after. */
+                if (admin_history_build(a->d.store, req->history, &resp.history) < 0) {
+                        resp.status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
+                        resp.error = "cannot read the history from the store";
+                } else {
+                        resp.body_case = HITLESS__ADMIN_RESPONSE__BODY_HISTORY;
+                }
+                reply(a, rid, &resp);
+                admin_history_free(resp.history);
+                deferred = true;
                 break;
         default:
                 resp.status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;

@@ -29,7 +29,7 @@ struct admin_plan_ctx {
         plan_preview_t *pv;
         conf_report_t report;
         bool have_report;
-        char error[64];
+        char error[320];
         Hitless__PlanPreview errors;     /* the parse errors' answer */
         Hitless__UpgradeStatus *status;  /* upgrade start's answer */
 };
@@ -240,7 +240,7 @@ void admin_upgrade_start(const admin_deps_t *d, const Hitless__UpgradeStartReque
         if (upgrade_start(d->upgrade, pc->plan, pc->pv, &(*d->config)->inventory, file, req->content, actor,
                           now_ms, err, sizeof err) < 0) {
                 resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
-                snprintf(pc->error, sizeof pc->error, "%.63s", err);
+                snprintf(pc->error, sizeof pc->error, "%s", err);
                 resp->error = pc->error;
                 log_warning("upgrade start of %s by %s refused: %s", file, actor, err);
                 return;

@@ -86,6 +86,25 @@ int ctl_call(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminRespons
         return rc;
 }
 
+int ctl_request(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminResponse__BodyCase body,
+                Hitless__AdminResponse **ret) {
+        Hitless__AdminResponse *resp;
+        int rc = ctl_call(ctl, req, &resp);
+        if (rc != CTL_EXIT_OK)
+                return rc;
+        rc = ctl_response_status(resp);
+        if (rc == CTL_EXIT_OK && resp->body_case != body) {
+                fprintf(stderr, "hitlessctl: unexpected answer from the coordinator\n");
+                rc = CTL_EXIT_FAILED;
+        }
+        if (rc != CTL_EXIT_OK) {
+                hitless__admin_response__free_unpacked(resp, NULL);
+                return rc;
+        }
+        *ret = resp;
+        return CTL_EXIT_OK;
+}
+
 int ctl_response_status(const Hitless__AdminResponse *resp) {
         switch (resp->status) {
         case HITLESS__ADMIN_STATUS__ADMIN_OK:

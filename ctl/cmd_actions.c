@@ -1,7 +1,14 @@
 /* hitlessctl drain|undrain|install|repoint|restart|check|rollback NODE ...:
  * one action on one node, through the coordinator, waiting for its result
  * (--no-wait prints the command id instead). Exit 1 when the action did
- * not succeed. */
+ * not succeed.
+ *
+ * rollback NODE..., --phase P or --all asks the coordinator instead
+ * (RollbackRequest): nodes of the current upgrade are rolled back under
+ * its quorum and batch rules (the answer is the upgrade's status), and a
+ * single node outside any upgrade gets the direct command. The options of
+ * a direct command (--snapshot, --id, --no-wait, --wait, --upgrade) keep
+ * rollback the plain action on one node. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +99,33 @@ static void print_text(const char *verb, const Hitless__CommandResult *r) {
                        s->output_tail[strlen(s->output_tail) - 1] == '\n' ? "" : "\n");
 }
 
+/* Prints the result of a command; exit 1 unless it succeeded (or, with
+ * no_wait, was sent). */
+static int command_answer(const ctl_t *ctl, const char *verb, const Hitless__AdminResponse *resp, bool no_wait) {
+        int rc = ctl_response_status(resp);
+        if (rc != CTL_EXIT_OK)
+                return rc;
+        if (resp->body_case != HITLESS__ADMIN_RESPONSE__BODY_COMMAND_RESULT) {
+                fprintf(stderr, "hitlessctl: unexpected answer from the coordinator\n");
+                return CTL_EXIT_FAILED;
+        }
+        const Hitless__CommandStatus *s = resp->command_result->status;
+        if (ctl->json)
+                print_json(resp->command_result);
+        else
+                print_text(verb, resp->command_result);
+        return !no_wait && (!s || s->state != HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED) ? CTL_EXIT_FAILED
+                                                                                     : CTL_EXIT_OK;
+}
+
+/* The coordinator waits up to wait_s (default 600) for a result: wait as
+ * long, and a little more. */
+static void wait_for_result(ctl_t *ctl, uint32_t wait_s) {
+        long want = ((long) (wait_s ? wait_s : 600) + 10) * 1000;
+        if (ctl->timeout_ms < want)
+                ctl->timeout_ms = (int) want;
+}
+
 /* Options common to every action; the rest are the action's items. */
 static int parse_args(const char *verb, int argc, char **argv, action_args_t *a) {
         for (int i = 2; i < argc; i++) {
@@ -140,7 +174,8 @@ static char **split_list(const char *s, size_t *ret_n) {
         return v;
 }
 
-static int action_exec(const char *verb, const char *usage, ctl_t *ctl, int argc, char **argv) {
+static int action_exec(const ctl_command_t *self, ctl_t *ctl, int argc, char **argv) {
+        const char *verb = self->name;
         Hitless__AdminRequest req = HITLESS__ADMIN_REQUEST__INIT;
         Hitless__CommandRequest cr = HITLESS__COMMAND_REQUEST__INIT;
         Hitless__Command cmd = HITLESS__COMMAND__INIT;
@@ -224,24 +259,11 @@ static int action_exec(const char *verb, const char *usage, ctl_t *ctl, int argc
         cr.timeout_s = a.wait_s;
         req.body_case = HITLESS__ADMIN_REQUEST__BODY_COMMAND;
         req.command = &cr;
-        /* Wait as long as the coordinator does, and a little more. */
-        if (!a.no_wait) {
-                long want = ((long) (a.wait_s ? a.wait_s : 600) + 10) * 1000;
-                if (ctl->timeout_ms < want)
-                        ctl->timeout_ms = (int) want;
-        }
+        if (!a.no_wait)
+                wait_for_result(ctl, a.wait_s);
         rc = ctl_call(ctl, &req, &resp);
         if (rc == CTL_EXIT_OK) {
-                rc = ctl_response_status(resp);
-                if (rc == CTL_EXIT_OK && resp->body_case == HITLESS__ADMIN_RESPONSE__BODY_COMMAND_RESULT) {
-                        const Hitless__CommandStatus *s = resp->command_result->status;
-                        if (ctl->json)
-                                print_json(resp->command_result);
-                        else
-                                print_text(verb, resp->command_result);
-                        if (!a.no_wait && (!s || s->state != HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED))
-                                rc = CTL_EXIT_FAILED;
-                }
+                rc = command_answer(ctl, verb, resp, a.no_wait);
                 hitless__admin_response__free_unpacked(resp, NULL);
         }
         for (size_t i = 0; cmd.action_case == HITLESS__COMMAND__ACTION_REPOINT && i < a.n_kinds; i++) {
@@ -251,13 +273,12 @@ static int action_exec(const char *verb, const char *usage, ctl_t *ctl, int argc
         }
         return rc;
 usage:
-        fprintf(stderr, "usage: hitlessctl %s\n", usage);
-        return CTL_EXIT_USAGE;
+        return ctl_usage(self);
 }
 
 #define ACTION(verb, usage_text)                                                     \
         static int verb##_exec(ctl_t *ctl, int argc, char **argv) {                  \
-                return action_exec(#verb, usage_text, ctl, argc, argv);               \
+                return action_exec(&ctl_cmd_##verb, ctl, argc, argv);                \
         }                                                                            \
         const ctl_command_t ctl_cmd_##verb = { #verb, usage_text, verb##_exec }
 
@@ -269,4 +290,66 @@ ACTION(repoint, "repoint NODE [--controller H:P,...] [--collector H:P,...] [--dn
                 "[--kind NAME=H:P,...] " COMMON);
 ACTION(restart, "restart NODE UNIT... " COMMON);
 ACTION(check, "check NODE " COMMON);
-ACTION(rollback, "rollback NODE [--snapshot ID] " COMMON);
+
+/* ---- rollback ------------------------------------------------------------------ */
+
+static bool direct_rollback(int argc, char **argv) {
+        static const char *const direct[] = { "--snapshot", "--id", "--no-wait", "--wait", "--upgrade" };
+        for (int i = 2; i < argc; i++)
+                for (size_t k = 0; k < sizeof direct / sizeof *direct; k++)
+                        if (strcmp(argv[i], direct[k]) == 0)
+                                return true;
+        return false;
+}
+
+/* NODE... | --phase P | --all, exactly one of them. The node ids are
+ * gathered at the front of argv (they stay argv's strings). */
+static int parse_rollback(int argc, char **argv, Hitless__RollbackRequest *rr) {
+        size_t n = 0;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--phase") == 0 && i + 1 < argc && !rr->phase[0])
+                        rr->phase = argv[++i];
+                else if (strcmp(argv[i], "--all") == 0)
+                        rr->all = true;
+                else if (argv[i][0] == '-')
+                        return -1;
+                else
+                        argv[n++] = argv[i];
+        }
+        rr->node_ids = argv;
+        rr->n_node_ids = n;
+        return (n > 0) + (rr->phase[0] != '\0') + rr->all == 1 ? 0 : -1;
+}
+
+static int rollback_exec(ctl_t *ctl, int argc, char **argv) {
+        Hitless__AdminRequest req = HITLESS__ADMIN_REQUEST__INIT;
+        Hitless__RollbackRequest rr = HITLESS__ROLLBACK_REQUEST__INIT;
+        Hitless__AdminResponse *resp;
+        int rc;
+
+        argc = ctl_take_json_flag(ctl, argc, argv);
+        if (direct_rollback(argc, argv))
+                return action_exec(&ctl_cmd_rollback, ctl, argc, argv);
+        if (parse_rollback(argc, argv, &rr) < 0)
+                return ctl_usage(&ctl_cmd_rollback);
+        req.body_case = HITLESS__ADMIN_REQUEST__BODY_ROLLBACK;
+        req.rollback = &rr;
+        /* A node outside any upgrade is rolled back now, and answered
+         * with the result. */
+        wait_for_result(ctl, 0);
+        if ((rc = ctl_call(ctl, &req, &resp)) != CTL_EXIT_OK)
+                return rc;
+        if (resp->body_case == HITLESS__ADMIN_RESPONSE__BODY_UPGRADE_STATUS)
+                rc = ctl_upgrade_answer(ctl, resp);
+        else
+                rc = command_answer(ctl, "rollback", resp, false);
+        hitless__admin_response__free_unpacked(resp, NULL);
+        return rc;
+}
+
+const ctl_command_t ctl_cmd_rollback = {
+        .name = "rollback",
+        .usage = "rollback NODE... | --phase PHASE | --all [--json]\n"
+                 "rollback NODE [--snapshot ID] " COMMON,
+        .exec = rollback_exec,
+};

@@ -4,9 +4,11 @@
  * parses it against its inventory and the fleet as it is now.
  *
  * Exit: 0 valid, 1 invalid (refusals), 2 usage or a plan that does not
- * parse, 3 coordinator unreachable. */
+ * parse, 3 coordinator unreachable.
+ *
+ * Reading and sending the file, and printing a preview, serve `upgrade
+ * start` too (ctl.h), so a refused upgrade reads exactly like plan check. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,57 +17,6 @@
 #include "ctl/ctl.h"
 
 /* ---- text ------------------------------------------------------------------ */
-
-/* A table whose columns are as wide as their widest cell. */
-#define TABLE_COLS 8
-typedef struct {
-        char **cells;          /* rows * cols */
-        size_t rows, cap, cols;
-} table_t;
-
-static void table_add(table_t *t, ...) {
-        va_list ap;
-        if (t->rows == t->cap) {
-                size_t cap = 2 * t->cap + 16;
-                char **v = realloc(t->cells, cap * t->cols * sizeof *v);
-                if (!v)
-                        return;
-                t->cells = v;
-                t->cap = cap;
-        }
-        va_start(ap, t);
-        for (size_t c = 0; c < t->cols; c++) {
-                const char *s = va_arg(ap, const char *);
-                t->cells[t->rows * t->cols + c] = strdup(s && *s ? s : "-");
-        }
-        va_end(ap);
-        t->rows++;
-}
-
-static void table_print(table_t *t, const char *indent) {
-        size_t w[TABLE_COLS] = { 0 };
-        for (size_t r = 0; r < t->rows; r++)
-                for (size_t c = 0; c < t->cols; c++) {
-                        const char *s = t->cells[r * t->cols + c];
-                        if (s && strlen(s) > w[c])
-                                w[c] = strlen(s);
-                }
-        for (size_t r = 0; r < t->rows; r++) {
-                printf("%s", indent);
-                for (size_t c = 0; c < t->cols; c++) {
-                        const char *s = t->cells[r * t->cols + c];
-                        if (c + 1 == t->cols)
-                                printf("%s\n", s ? s : "");
-                        else
-                                printf("%-*s  ", (int) w[c], s ? s : "");
-                }
-        }
-        for (size_t i = 0; i < t->rows * t->cols; i++)
-                free(t->cells[i]);
-        free(t->cells);
-        t->cells = NULL;
-        t->rows = t->cap = 0;
-}
 
 static void join(char *const *v, size_t n, char *buf, size_t len) {
         size_t off = 0;
@@ -130,13 +81,13 @@ static void print_phase(size_t i, size_t n, const Hitless__PlanPhasePreview *p) 
 }
 
 static void print_groups(const Hitless__PlanPreview *pv) {
-        table_t t = { .cols = 7 };
+        ctl_table_t t = { .cols = 7 };
         char members[2048], maxd[64], budget[16], down[2048], up[16], rounds[16];
 
         if (pv->n_groups == 0)
                 return;
         printf("\nquorum groups:\n");
-        table_add(&t, "GROUP", "MEMBERS", "MAX_DOWN", "BUDGET", "DOWN NOW", "TO UPGRADE", "ROUNDS");
+        ctl_table_add(&t, "GROUP", "MEMBERS", "MAX_DOWN", "BUDGET", "DOWN NOW", "TO UPGRADE", "ROUNDS");
         for (size_t g = 0; g < pv->n_groups; g++) {
                 const Hitless__PlanGroupPreview *gp = pv->groups[g];
                 size_t off = 0;
@@ -156,29 +107,29 @@ static void print_groups(const Hitless__PlanPreview *pv) {
                         snprintf(rounds, sizeof rounds, "never");
                 else
                         snprintf(rounds, sizeof rounds, "%d", gp->min_rounds);
-                table_add(&t, gp->name, members, maxd, budget, down, up, rounds);
+                ctl_table_add(&t, gp->name, members, maxd, budget, down, up, rounds);
         }
-        table_print(&t, "  ");
+        ctl_table_print(stdout, &t, "  ");
 }
 
 static void print_nodes(const Hitless__PlanPreview *pv) {
-        table_t t = { .cols = 7 };
+        ctl_table_t t = { .cols = 7 };
 
         if (pv->n_nodes == 0)
                 return;
         printf("\nversions:\n");
-        table_add(&t, "NODE", "PHASE", "STATE", "PACKAGE", "FROM", "TO", "ACTION");
+        ctl_table_add(&t, "NODE", "PHASE", "STATE", "PACKAGE", "FROM", "TO", "ACTION");
         for (size_t i = 0; i < pv->n_nodes; i++) {
                 const Hitless__PlanNodePreview *n = pv->nodes[i];
                 if (n->n_packages == 0)
-                        table_add(&t, n->node_id, n->phase, n->state, "", "", "", "");
+                        ctl_table_add(&t, n->node_id, n->phase, n->state, "", "", "", "");
                 for (size_t k = 0; k < n->n_packages; k++) {
                         const Hitless__PlanPackageChange *c = n->packages[k];
-                        table_add(&t, k ? "" : n->node_id, k ? "" : n->phase, k ? "" : n->state, c->name,
+                        ctl_table_add(&t, k ? "" : n->node_id, k ? "" : n->phase, k ? "" : n->state, c->name,
                                   c->from[0] ? c->from : "(none)", c->to, c->action);
                 }
         }
-        table_print(&t, "  ");
+        ctl_table_print(stdout, &t, "  ");
 }
 
 static void print_text(const Hitless__PlanPreview *pv) {
@@ -199,21 +150,10 @@ static void print_text(const Hitless__PlanPreview *pv) {
 
 /* ---- JSON (schema in the README) ------------------------------------------- */
 
-static void json_key(const char *sep, const char *key) {
-        printf("%s", sep);
-        json_string(stdout, key);
-        printf(":");
-}
-
-static void json_kv(const char *sep, const char *key, const char *value) {
-        json_key(sep, key);
-        json_string(stdout, value);
-}
-
 /* key NULL: the array alone. */
 static void json_strv(const char *sep, const char *key, char *const *v, size_t n) {
         if (key)
-                json_key(sep, key);
+                ctl_json_key(stdout, sep, key);
         else
                 printf("%s", sep);
         printf("[");
@@ -225,31 +165,31 @@ static void json_strv(const char *sep, const char *key, char *const *v, size_t n
 }
 
 static void json_notes(const char *key, Hitless__PlanNodeNote *const *v, size_t n) {
-        json_key(",", key);
+        ctl_json_key(stdout, ",", key);
         printf("[");
         for (size_t i = 0; i < n; i++) {
-                json_kv(i ? ",{" : "{", "node", v[i]->node_id);
-                json_kv(",", "reason", v[i]->reason);
-                json_kv(",", "message", v[i]->message);
+                ctl_json_kv(stdout, i ? ",{" : "{", "node", v[i]->node_id);
+                ctl_json_kv(stdout, ",", "reason", v[i]->reason);
+                ctl_json_kv(stdout, ",", "message", v[i]->message);
                 printf("}");
         }
         printf("]");
 }
 
 static void print_json(const Hitless__PlanPreview *pv) {
-        json_kv("{", "file", pv->file_name);
-        json_kv(",", "plan", pv->plan_name);
+        ctl_json_kv(stdout, "{", "file", pv->file_name);
+        ctl_json_kv(stdout, ",", "plan", pv->plan_name);
         printf(",\"valid\":%s", pv->valid && pv->n_errors == 0 ? "true" : "false");
-        json_key(",", "phases");
+        ctl_json_key(stdout, ",", "phases");
         printf("[");
         for (size_t i = 0; i < pv->n_phases; i++) {
                 const Hitless__PlanPhasePreview *p = pv->phases[i];
-                json_kv(i ? ",{" : "{", "name", p->name);
-                json_kv(",", "selector", p->selector);
-                json_kv(",", "mode", p->mode);
+                ctl_json_kv(stdout, i ? ",{" : "{", "name", p->name);
+                ctl_json_kv(stdout, ",", "selector", p->selector);
+                ctl_json_kv(stdout, ",", "mode", p->mode);
                 printf(",\"batch_size\":%u,\"canary\":%u,\"auto_promote\":%s,\"max_failures\":%u",
                        p->batch_size, p->canary, p->auto_promote ? "true" : "false", p->max_failures);
-                json_kv(",", "on_failure", p->on_failure);
+                ctl_json_kv(stdout, ",", "on_failure", p->on_failure);
                 printf(",\"drain\":%s,\"min_healthy_time_ms\":%llu,\"healthy_deadline_ms\":%llu,"
                        "\"pause_between_batches_ms\":%llu", p->drain ? "true" : "false",
                        (unsigned long long) p->min_healthy_time_ms, (unsigned long long) p->healthy_deadline_ms,
@@ -257,7 +197,7 @@ static void print_json(const Hitless__PlanPreview *pv) {
                 json_strv(",", "restart", p->restart, p->n_restart);
                 printf(",\"repoint\":{");
                 for (size_t k = 0; k < p->n_repoint; k++) {
-                        json_key(k ? "," : "", p->repoint[k]->kind);
+                        ctl_json_key(stdout, k ? "," : "", p->repoint[k]->kind);
                         json_strv("", NULL, p->repoint[k]->endpoints, p->repoint[k]->n_endpoints);
                 }
                 printf("}");
@@ -274,50 +214,50 @@ static void print_json(const Hitless__PlanPreview *pv) {
                 printf("}");
         }
         printf("]");
-        json_key(",", "groups");
+        ctl_json_key(stdout, ",", "groups");
         printf("[");
         for (size_t g = 0; g < pv->n_groups; g++) {
                 const Hitless__PlanGroupPreview *gp = pv->groups[g];
-                json_kv(g ? ",{" : "{", "name", gp->name);
+                ctl_json_kv(stdout, g ? ",{" : "{", "name", gp->name);
                 json_strv(",", "members", gp->member_ids, gp->n_member_ids);
                 printf(",\"quorum_max_down\":%u,\"max_down\":%u,\"budget\":%u,\"down\":[", gp->quorum_max_down,
                        gp->max_down, gp->budget);
                 for (size_t d = 0; d < gp->n_down; d++) {
-                        json_kv(d ? ",{" : "{", "node", gp->down[d]->node_id);
-                        json_kv(",", "why", gp->down[d]->why);
+                        ctl_json_kv(stdout, d ? ",{" : "{", "node", gp->down[d]->node_id);
+                        ctl_json_kv(stdout, ",", "why", gp->down[d]->why);
                         printf("}");
                 }
                 printf("],\"to_upgrade\":%u,\"min_rounds\":%d}", gp->to_upgrade, gp->min_rounds);
         }
         printf("]");
-        json_key(",", "nodes");
+        ctl_json_key(stdout, ",", "nodes");
         printf("[");
         for (size_t i = 0; i < pv->n_nodes; i++) {
                 const Hitless__PlanNodePreview *n = pv->nodes[i];
-                json_kv(i ? ",{" : "{", "node", n->node_id);
-                json_kv(",", "phase", n->phase);
-                json_kv(",", "state", n->state);
+                ctl_json_kv(stdout, i ? ",{" : "{", "node", n->node_id);
+                ctl_json_kv(stdout, ",", "phase", n->phase);
+                ctl_json_kv(stdout, ",", "state", n->state);
                 printf(",\"packages\":[");
                 for (size_t k = 0; k < n->n_packages; k++) {
-                        json_kv(k ? ",{" : "{", "name", n->packages[k]->name);
-                        json_kv(",", "from", n->packages[k]->from);
-                        json_kv(",", "to", n->packages[k]->to);
-                        json_kv(",", "action", n->packages[k]->action);
+                        ctl_json_kv(stdout, k ? ",{" : "{", "name", n->packages[k]->name);
+                        ctl_json_kv(stdout, ",", "from", n->packages[k]->from);
+                        ctl_json_kv(stdout, ",", "to", n->packages[k]->to);
+                        ctl_json_kv(stdout, ",", "action", n->packages[k]->action);
                         printf("}");
                 }
                 printf("]}");
         }
         printf("]");
-        json_key(",", "refusals");
+        ctl_json_key(stdout, ",", "refusals");
         printf("[");
         for (size_t i = 0; i < pv->n_refusals; i++) {
                 const Hitless__PlanRefusal *r = pv->refusals[i];
-                json_kv(i ? ",{" : "{", "kind", r->kind);
-                json_kv(",", "phase", r->phase);
-                json_kv(",", "node", r->node_id);
-                json_kv(",", "group", r->group);
-                json_kv(",", "package", r->package);
-                json_kv(",", "message", r->message);
+                ctl_json_kv(stdout, i ? ",{" : "{", "kind", r->kind);
+                ctl_json_kv(stdout, ",", "phase", r->phase);
+                ctl_json_kv(stdout, ",", "node", r->node_id);
+                ctl_json_kv(stdout, ",", "group", r->group);
+                ctl_json_kv(stdout, ",", "package", r->package);
+                ctl_json_kv(stdout, ",", "message", r->message);
                 printf("}");
         }
         printf("]");
@@ -325,14 +265,26 @@ static void print_json(const Hitless__PlanPreview *pv) {
         printf("}\n");
 }
 
-/* ---- the command ----------------------------------------------------------- */
+/* ---- shared with upgrade start --------------------------------------------- */
 
-static int usage_error(void) {
-        fprintf(stderr, "usage: hitlessctl %s\n", ctl_cmd_plan.usage);
-        return CTL_EXIT_USAGE;
+int ctl_plan_preview_report(const ctl_t *ctl, const Hitless__PlanPreview *pv) {
+        if (pv->n_errors > 0) {
+                /* The plan does not parse: FILE:LINE: KEY: message lines. */
+                if (ctl->json)
+                        print_json(pv);
+                else
+                        for (size_t i = 0; i < pv->n_errors; i++)
+                                fprintf(stderr, "%s\n", pv->errors[i]);
+                return CTL_EXIT_USAGE;
+        }
+        if (ctl->json)
+                print_json(pv);
+        else
+                print_text(pv);
+        return pv->valid ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 }
 
-/* The whole file, NUL-terminated; CTL_EXIT_OK or CTL_EXIT_USAGE (printed). */
+/* The whole file, NUL-terminated; CTL_EXIT_OK or the exit code, printed. */
 static int read_plan(const char *path, char **ret, size_t *ret_len) {
         FILE *f = fopen(path, "re");
         char *buf;
@@ -371,45 +323,47 @@ static int read_plan(const char *path, char **ret, size_t *ret_len) {
         return CTL_EXIT_OK;
 }
 
-static int plan_check(ctl_t *ctl, const char *path) {
+int ctl_send_plan(const ctl_t *ctl, const char *path, Hitless__AdminRequest__BodyCase body,
+                  Hitless__AdminResponse **ret) {
         Hitless__AdminRequest req = HITLESS__ADMIN_REQUEST__INIT;
         Hitless__PlanCheckRequest pc = HITLESS__PLAN_CHECK_REQUEST__INIT;
-        Hitless__AdminResponse *resp;
+        Hitless__UpgradeStartRequest us = HITLESS__UPGRADE_START_REQUEST__INIT;
         char *content = NULL;
         size_t len;
         int rc;
 
         if ((rc = read_plan(path, &content, &len)) != CTL_EXIT_OK)
                 return rc;
-        pc.file_name = (char *) path;
-        pc.content = content;
-        req.body_case = HITLESS__ADMIN_REQUEST__BODY_PLAN_CHECK;
-        req.plan_check = &pc;
-        rc = ctl_call(ctl, &req, &resp);
+        req.body_case = body;
+        if (body == HITLESS__ADMIN_REQUEST__BODY_UPGRADE_START) {
+                us.file_name = (char *) path;
+                us.content = content;
+                req.upgrade_start = &us;
+        } else {
+                pc.file_name = (char *) path;
+                pc.content = content;
+                req.plan_check = &pc;
+        }
+        rc = ctl_call(ctl, &req, ret);
         free(content);
+        return rc;
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+static int plan_check(ctl_t *ctl, const char *path) {
+        Hitless__AdminResponse *resp;
+        int rc = ctl_send_plan(ctl, path, HITLESS__ADMIN_REQUEST__BODY_PLAN_CHECK, &resp);
         if (rc != CTL_EXIT_OK)
                 return rc;
-
         if (resp->body_case != HITLESS__ADMIN_RESPONSE__BODY_PLAN_PREVIEW) {
                 rc = ctl_response_status(resp);
                 if (rc == CTL_EXIT_OK) {
                         fprintf(stderr, "hitlessctl: unexpected answer from the coordinator\n");
                         rc = CTL_EXIT_FAILED;
                 }
-        } else if (resp->plan_preview->n_errors > 0) {
-                /* The plan does not parse: FILE:LINE: KEY: message lines. */
-                if (ctl->json)
-                        print_json(resp->plan_preview);
-                else
-                        for (size_t i = 0; i < resp->plan_preview->n_errors; i++)
-                                fprintf(stderr, "%s\n", resp->plan_preview->errors[i]);
-                rc = CTL_EXIT_USAGE;
-        } else if ((rc = ctl_response_status(resp)) == CTL_EXIT_OK) {
-                if (ctl->json)
-                        print_json(resp->plan_preview);
-                else
-                        print_text(resp->plan_preview);
-                rc = resp->plan_preview->valid ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+        } else if (resp->plan_preview->n_errors > 0 || (rc = ctl_response_status(resp)) == CTL_EXIT_OK) {
+                rc = ctl_plan_preview_report(ctl, resp->plan_preview);
         }
         hitless__admin_response__free_unpacked(resp, NULL);
         return rc;
@@ -418,14 +372,14 @@ static int plan_check(ctl_t *ctl, const char *path) {
 static int plan_exec(ctl_t *ctl, int argc, char **argv) {
         argc = ctl_take_json_flag(ctl, argc, argv);
         if (argc < 2)
-                return usage_error();
+                return ctl_usage(&ctl_cmd_plan);
         if (strcmp(argv[1], "check") == 0) {
                 if (argc != 3 || argv[2][0] == '-')
-                        return usage_error();
+                        return ctl_usage(&ctl_cmd_plan);
                 return plan_check(ctl, argv[2]);
         }
         fprintf(stderr, "hitlessctl: unknown plan command '%s'\n", argv[1]);
-        return usage_error();
+        return ctl_usage(&ctl_cmd_plan);
 }
 
 const ctl_command_t ctl_cmd_plan = {

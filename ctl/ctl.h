@@ -6,6 +6,7 @@
  *   3 coordinator unreachable. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/json.h"
@@ -27,7 +28,7 @@ typedef struct {
 
 typedef struct {
         const char *name;
-        const char *usage;         /* one line per form, after "hitlessctl " */
+        const char *usage;         /* its forms, "\n"-separated, each after "hitlessctl " */
         int (*exec)(ctl_t *ctl, int argc, char **argv);
 } ctl_command_t;
 
@@ -43,6 +44,8 @@ extern const ctl_command_t ctl_cmd_restart;
 extern const ctl_command_t ctl_cmd_check;
 extern const ctl_command_t ctl_cmd_rollback;
 extern const ctl_command_t ctl_cmd_plan;
+extern const ctl_command_t ctl_cmd_upgrade;
+extern const ctl_command_t ctl_cmd_history;
 
 /* Sends req to the coordinator and waits for the response (owned by the
  * caller: hitless__admin_response__free_unpacked). Returns CTL_EXIT_OK or
@@ -51,12 +54,72 @@ extern const ctl_command_t ctl_cmd_plan;
  * with ctl_response_status(). */
 int ctl_call(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminResponse **ret);
 
+/* ctl_call() for an answer that must be ADMIN_OK with this body: *ret is
+ * set only then; otherwise the exit code, the error printed. */
+int ctl_request(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminResponse__BodyCase body,
+                Hitless__AdminResponse **ret);
+
 /* Prints a failed response's error; returns its exit code. */
 int ctl_response_status(const Hitless__AdminResponse *resp);
 
 /* Strips --json (anywhere) from argv into ctl->json; returns the new argc. */
 int ctl_take_json_flag(ctl_t *ctl, int argc, char **argv);
 
-/* JSON output: json_string() from common/json.h. */
+/* Prints each line (form) of cmd->usage after a prefix: first, then rest. */
+void ctl_print_forms(FILE *f, const ctl_command_t *cmd, const char *first, const char *rest);
+/* Prints "usage: hitlessctl FORM" lines to stderr; returns CTL_EXIT_USAGE. */
+int ctl_usage(const ctl_command_t *cmd);
+
+/* [--node NODE] [--limit N] after argv[0], for events and history: sets
+ * *ret_node / *ret_limit (1..CTL_LIMIT_MAX) when given. CTL_EXIT_OK, or
+ * CTL_EXIT_USAGE having said why. */
+#define CTL_LIMIT_MAX 10000
+int ctl_parse_node_limit(const ctl_command_t *cmd, int argc, char **argv, char **ret_node,
+                         uint32_t *ret_limit);
+
 /* "3s ago", "2h ago", "never" for a unix time. */
 const char *ctl_ago(long long unix_time, char *buf, size_t len);
+/* "2024-05-01 10:00:03" in local time ("@T" when it cannot be shown). */
+const char *ctl_local_time(long long unix_time, char *buf, size_t len);
+
+/* A text table whose columns are as wide as their widest cell; the last
+ * column is not padded. Cells are copied; NULL or "" shows as "-". */
+#define CTL_TABLE_COLS 8
+typedef struct {
+        char **cells;          /* rows * cols */
+        size_t rows, cap, cols;
+} ctl_table_t;
+
+/* Adds a row of t->cols (<= CTL_TABLE_COLS) strings; a row that cannot be
+ * allocated is left out. */
+void ctl_table_add(ctl_table_t *t, ...);
+/* Prints every row, each after indent, and empties the table. */
+void ctl_table_print(FILE *f, ctl_table_t *t, const char *indent);
+
+/* JSON output: json_string() from common/json.h, and these for objects:
+ * sep (",", "{", ...) then "key": and for ctl_json_kv the string value. */
+void ctl_json_key(FILE *f, const char *sep, const char *key);
+void ctl_json_kv(FILE *f, const char *sep, const char *key, const char *value);
+void ctl_json_bool(FILE *f, const char *sep, const char *key, bool value);
+void ctl_json_int(FILE *f, const char *sep, const char *key, long long value);
+/* sep "key": [item, ...], each item printed by print_item. */
+void ctl_json_array(FILE *f, const char *sep, const char *key, void *const *items, size_t n,
+                    void (*print_item)(FILE *f, const void *item));
+
+/* Plans (ctl/cmd_plan.c), for plan check and upgrade start. */
+/* Reads the plan file at path and sends it as body (PLAN_CHECK or
+ * UPGRADE_START); like ctl_call(), and CTL_EXIT_USAGE for a file that
+ * cannot be read or is not a plan-sized text (said why). */
+int ctl_send_plan(const ctl_t *ctl, const char *path, Hitless__AdminRequest__BodyCase body,
+                  Hitless__AdminResponse **ret);
+/* Prints a PlanPreview (JSON with ctl->json): a plan that does not parse
+ * as its FILE:LINE: KEY lines on stderr (CTL_EXIT_USAGE), otherwise the
+ * preview with its refusals (CTL_EXIT_FAILED when it has any, else
+ * CTL_EXIT_OK). */
+int ctl_plan_preview_report(const ctl_t *ctl, const Hitless__PlanPreview *pv);
+
+/* Prints an answer carrying an UpgradeStatus (upgrade start, pause, ...,
+ * and rollback within an upgrade): with ctl->json the status as JSON,
+ * otherwise its message and a short status. Returns the exit code: the
+ * response's status (its error printed), else CTL_EXIT_OK. */
+int ctl_upgrade_answer(const ctl_t *ctl, const Hitless__AdminResponse *resp);

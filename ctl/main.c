@@ -21,6 +21,8 @@ static const ctl_command_t *const commands[] = {
         &ctl_cmd_check,
         &ctl_cmd_rollback,
         &ctl_cmd_plan,
+        &ctl_cmd_upgrade,
+        &ctl_cmd_history,
 };
 
 static void usage(FILE *f) {
@@ -39,7 +41,7 @@ static void usage(FILE *f) {
                 "Commands:\n",
                 COORD_DEFAULT_CONFIG);
         for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-                fprintf(f, "  hitlessctl %s\n", commands[i]->usage);
+                ctl_print_forms(f, commands[i], "  hitlessctl", "  hitlessctl");
         fprintf(f, "\nExit status: 0 ok, 1 operation failed, 2 usage or config error, "
                    "3 coordinator unreachable.\n");
 }

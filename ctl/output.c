@@ -1,7 +1,44 @@
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ctl/ctl.h"
+
+void ctl_print_forms(FILE *f, const ctl_command_t *cmd, const char *first, const char *rest) {
+        const char *form = cmd->usage;
+        for (const char *prefix = first; *form; prefix = rest) {
+                size_t n = strcspn(form, "\n");
+                fprintf(f, "%s %.*s\n", prefix, (int) n, form);
+                form += n + (form[n] == '\n');
+        }
+}
+
+int ctl_usage(const ctl_command_t *cmd) {
+        ctl_print_forms(stderr, cmd, "usage: hitlessctl", "       hitlessctl");
+        return CTL_EXIT_USAGE;
+}
+
+int ctl_parse_node_limit(const ctl_command_t *cmd, int argc, char **argv, char **ret_node,
+                         uint32_t *ret_limit) {
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
+                        *ret_node = argv[++i];
+                } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
+                        char *end;
+                        long v = strtol(argv[++i], &end, 10);
+                        if (*end || v <= 0 || v > CTL_LIMIT_MAX) {
+                                fprintf(stderr, "hitlessctl: --limit must be 1..%d\n", CTL_LIMIT_MAX);
+                                return CTL_EXIT_USAGE;
+                        }
+                        *ret_limit = (uint32_t) v;
+                } else {
+                        return ctl_usage(cmd);
+                }
+        }
+        return CTL_EXIT_OK;
+}
 
 const char *ctl_ago(long long t, char *buf, size_t len) {
         /* t comes from the coordinator's answer: compute the difference only
@@ -22,4 +59,90 @@ const char *ctl_ago(long long t, char *buf, size_t len) {
         else
                 snprintf(buf, len, "%lldd ago", d / 86400);
         return buf;
+}
+
+const char *ctl_local_time(long long t, char *buf, size_t len) {
+        time_t tt = (time_t) t;
+        struct tm tm;
+        if (localtime_r(&tt, &tm) && strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) > 0)
+                return buf;
+        snprintf(buf, len, "@%lld", t);
+        return buf;
+}
+
+void ctl_table_add(ctl_table_t *t, ...) {
+        va_list ap;
+        if (t->rows == t->cap) {
+                size_t cap = 2 * t->cap + 16;
+                char **v = realloc(t->cells, cap * t->cols * sizeof *v);
+                if (!v)
+                        return;
+                t->cells = v;
+                t->cap = cap;
+        }
+        va_start(ap, t);
+        for (size_t c = 0; c < t->cols; c++) {
+                const char *s = va_arg(ap, const char *);
+                t->cells[t->rows * t->cols + c] = strdup(s && *s ? s : "-");
+        }
+        va_end(ap);
+        t->rows++;
+}
+
+void ctl_table_print(FILE *f, ctl_table_t *t, const char *indent) {
+        size_t w[CTL_TABLE_COLS] = { 0 };
+        for (size_t r = 0; r < t->rows; r++)
+                for (size_t c = 0; c < t->cols; c++) {
+                        const char *s = t->cells[r * t->cols + c];
+                        if (s && strlen(s) > w[c])
+                                w[c] = strlen(s);
+                }
+        for (size_t r = 0; r < t->rows; r++) {
+                fprintf(f, "%s", indent);
+                for (size_t c = 0; c < t->cols; c++) {
+                        const char *s = t->cells[r * t->cols + c];
+                        if (c + 1 == t->cols)
+                                fprintf(f, "%s\n", s ? s : "");
+                        else
+                                fprintf(f, "%-*s  ", (int) w[c], s ? s : "");
+                }
+        }
+        for (size_t i = 0; i < t->rows * t->cols; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        t->cells = NULL;
+        t->rows = t->cap = 0;
+}
+
+void ctl_json_key(FILE *f, const char *sep, const char *key) {
+        fputs(sep, f);
+        json_string(f, key);
+        fputc(':', f);
+}
+
+void ctl_json_kv(FILE *f, const char *sep, const char *key, const char *value) {
+        ctl_json_key(f, sep, key);
+        json_string(f, value);
+}
+
+void ctl_json_bool(FILE *f, const char *sep, const char *key, bool value) {
+        ctl_json_key(f, sep, key);
+        fputs(value ? "true" : "false", f);
+}
+
+void ctl_json_int(FILE *f, const char *sep, const char *key, long long value) {
+        ctl_json_key(f, sep, key);
+        fprintf(f, "%lld", value);
+}
+
+void ctl_json_array(FILE *f, const char *sep, const char *key, void *const *items, size_t n,
+                    void (*print_item)(FILE *f, const void *item)) {
+        ctl_json_key(f, sep, key);
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        fputc(',', f);
+                print_item(f, items[i]);
+        }
+        fputc(']', f);
 }
