@@ -1,90 +1,234 @@
 #!/bin/bash
-# make demo: a local fleet on 127.0.0.1. One coordinator and five agents,
-# each with its own config, key pair and state directory under a temporary
-# directory. Their keys show up pending, the demo accepts them with
-# hitlessctl, the nodes register and report health, and `hitlessctl nodes`
-# shows them. Ctrl-C stops everything (DEMO_SECONDS=N stops after N s).
+# make demo: a whole fleet upgrade on real nodes, on this machine.
+#
+#   scripts/demo.sh [BUILD_DIR]          (as root; `make demo` runs it)
+#
+# Nine systemd-nspawn containers (tests/lib/fleet.sh) with real systemd, dpkg
+# and apt: db1-3 (a Cassandra-like quorum group, max_down 1), ctrl1-2,
+# compute1-4, each running hitless-agent and a test service at 1.0, and one
+# coordinator, all in one private network namespace. The demo writes a plan
+# upgrading the fleet to 2.0 in three phases, checks it (`hitlessctl plan
+# check`), starts it and shows `hitlessctl upgrade status --watch` until it
+# completes. compute3 is a TSN node, a mode 2.0 no longer supports: its
+# service refuses to run after the upgrade, its health gate fails and the
+# policy (on_failure = rollback_node) rolls it back to 1.0. Then an operator
+# rolls compute1 back by hand (`hitlessctl rollback compute1`), and the demo
+# shows what every node really runs, the repointed config of a compute, the
+# database nodes' drain windows (never two at once), `upgrade status` and
+# `history`.
+#
+# Then it watches the fleet until Ctrl-C; DEMO_SECONDS=N stops after N s
+# (0: at once). Either way every container, the coordinator, the network
+# namespace and the temporary directory are removed on exit.
+# DEMO_EVIDENCE=DIR (for tests) copies the nodes' real state, the plan
+# check, status and history JSON and status samples taken during the run
+# into DIR before cleaning up.
 set -u
-BUILD=$(cd "${1:-build}" && pwd)
-D=$(mktemp -d /tmp/hitless-demo.XXXXXX)
-PIDS=()
-NODES="db1 db2 db3 ctrl1 compute1"
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "demo: no build directory ${1:-build}" >&2; exit 2; }
+export TOP BUILD
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo: needs root (systemd-nspawn containers, a network namespace)" >&2
+  exit 2
+fi
+"$TOP/scripts/install-deps.sh" build integration nspawn || exit 1
+
+# shellcheck source=../tests/lib/fleet.sh
+. "$TOP/tests/lib/fleet.sh"
+
+DEMO_START=$(date +%s)
+SAMPLER_PID=
+WATCH_PID=
+RC=0
 
 stop() {
   trap - INT TERM EXIT
-  echo; echo "== stopping (pids ${PIDS[*]})"
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$D"
-  echo "== stopped; removed $D"
-  exit 0
+  local dir=$FLEET_DIR
+  [ -n "$SAMPLER_PID" ] && kill -TERM "$SAMPLER_PID" 2>/dev/null && wait "$SAMPLER_PID" 2>/dev/null
+  [ -n "$WATCH_PID" ] && kill -TERM "$WATCH_PID" 2>/dev/null && wait "$WATCH_PID" 2>/dev/null
+  if [ -n "${DEMO_EVIDENCE:-}" ] && [ -n "$dir" ] && [ -d "$dir" ]; then
+    mkdir -p "$DEMO_EVIDENCE"
+    cp -r "$dir"/demo-* "$dir/coordinator.log" "$DEMO_EVIDENCE"/ 2>/dev/null
+    # The nodes' state as the demo leaves them.
+    [ ${#FLEET_NODES[@]} -gt 0 ] && fleet_collect "$DEMO_EVIDENCE/nodes"
+  fi
+  echo; echo "== stopping: ${#FLEET_NODES[@]} containers, the coordinator, netns ${FLEET_NS:-none}"
+  fleet_cleanup
+  echo "== stopped after $(( $(date +%s) - DEMO_START ))s; removed ${dir:-nothing}"
+  exit "$RC"
 }
-trap stop INT TERM EXIT
+trap stop EXIT
+trap 'RC=130; exit 130' INT TERM
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-ctl() { "$BUILD/hitlessctl" --socket "$D/run/admin.sock" "$@"; }
+if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B='' N=''; fi
+say() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
+note() { printf '   %s\n' "$*"; }
+hitlessctl() { fleet_ctl "$@"; }
+run() { printf '%s$ hitlessctl %s%s\n' "$B" "${*:2}" "$N"; "$@"; }
+fail() { printf '\ndemo: FAILED: %s\n' "$*" >&2; RC=1; exit 1; }
 
-say "coordinator: key pair, config, start (everything under $D)"
-mkdir -p "$D/coordinator"
-"$BUILD/hitlessctl" keys gen "$D/coordinator" --name coordinator >/dev/null 2>&1
-cat > "$D/coordinator/coordinator.conf" <<CONF
-listen = "tcp://127.0.0.1:0";
-secret_key_file = "$D/coordinator/coordinator.key_secret";
-state_dir = "$D/coordinator/state";
-admin_socket = "$D/run/admin.sock";
-heartbeat_interval = "2s";
-CONF
-"$BUILD/hitless-coordinator" -c "$D/coordinator/coordinator.conf" 2>"$D/coordinator/log" &
-PIDS+=("$!")
-for _ in $(seq 100); do [ -s "$D/coordinator/state/agents.endpoint" ] && [ -S "$D/run/admin.sock" ] && break; sleep 0.05; done
-endpoint=$(cat "$D/coordinator/state/agents.endpoint")
-pubkey=$(sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$D/coordinator/coordinator.key")
-echo "listening on $endpoint, public key $pubkey"
+NODES=(db1:database db2:database db3:database ctrl1:controller ctrl2:controller
+       compute1:compute compute2:compute compute3:compute compute4:compute)
 
-say "five agents, each with its own key pair, config and state directory"
-for n in $NODES; do
-  case $n in db*) role=database;; ctrl*) role=controller;; *) role=compute;; esac
-  mkdir -p "$D/$n"
-  cat > "$D/$n/agent.conf" <<CONF
-node_id = "$n";
-roles = ["$role"];
-secret_key_file = "$D/$n/agent.key_secret";
-state_dir = "$D/$n/state";
-heartbeat_interval = "2s";
-coordinator = { endpoint = "$endpoint"; public_key = "$pubkey"; };
-checks = (
-  { name = "coordinator-port"; kind = "tcp"; host = "127.0.0.1"; port = ${endpoint##*:}; },
-  { name = "true"; kind = "exec"; argv = ["/bin/true"]; }
+say "a fleet of ${#NODES[@]} real nodes: systemd-nspawn containers, one private network namespace"
+fleet_inventory '
+groups = ( { name = "controllers"; roles = ["controller"]; },
+           { name = "computes"; roles = ["compute"]; } );
+quorum_groups = ( { name = "cassandra"; members = ["db1", "db2", "db3"]; max_down = 1; } );'
+FLEET_QUIET=1 fleet_setup "${NODES[@]}" || fail "the fleet could not be set up"
+note "set up in: $FLEET_TIMES"
+note "each node: its own systemd, dpkg and apt (local repo at /repo), hitless-agent as a unit,"
+note "hitless-test-svc + hitless-test-lib 1.0, the service on its own port in the shared netns:"
+note "$(for n in "${FLEET_NODES[@]}"; do printf '%s :%s  ' "$n" "$(fleet_port "$n")"; done)"
+note "coordinator.conf inventory:"
+sed -n '/^# Inventory/,$p' "$FLEET_DIR/coordinator.conf" | sed '1d;/^$/d;s/^/     /'
+run hitlessctl nodes
+
+say "compute3 is a TSN node (agent_mode=tsn in its vrouter conf): 1.0 supports it, 2.0 no longer does"
+fleet_sh compute3 "sed -i 's/^agent_mode=\$/agent_mode=tsn/' $FLEET_VR && grep -n '^agent_mode' $FLEET_VR" |
+  sed 's/^/   compute3 /'
+if ! fleet_sh compute3 'systemctl restart hitless-test-svc' || ! fleet_wait_healthy 20 compute3; then
+  fail "compute3 not healthy on 1.0 as a TSN node"
+fi
+note "compute3 still answers on 1.0: $(fleet_http compute3)"
+
+PLAN=$FLEET_DIR/fleet-2.0.plan
+cat >"$PLAN" <<'PLAN'
+# Upgrade the whole fleet to 2.0: databases one at a time (quorum), then the
+# controllers, then the computes (one canary, then two at a time), which
+# move to the new controller cluster.
+name = "fleet-2.0";
+packages = ( { name = "hitless-test-svc"; version = "2.0"; },
+             { name = "hitless-test-lib"; version = "2.0"; } );
+allowed_paths = ( { from = "1.*"; to = "2.*"; } );
+phases = (
+  { name = "database"; nodes = { group = "cassandra"; }; batch = 1; drain = true;
+    restart = ["hitless-test-svc.service"];
+    min_healthy_time = "3s"; healthy_deadline = "20s"; },
+  { name = "controllers"; nodes = { group = "controllers"; }; batch = 1;
+    restart = ["hitless-test-svc.service"];
+    min_healthy_time = "3s"; healthy_deadline = "20s"; },
+  { name = "computes"; nodes = { group = "computes"; }; canary = 1; auto_promote = true;
+    batch = 2; drain = true; on_failure = "rollback_node"; max_failures = 1;
+    repoint = { controller = ["10.0.1.11:5269", "10.0.1.12:5269"];
+                collector = ["10.0.1.11:8086", "10.0.1.12:8086"]; };
+    restart = ["hitless-test-svc.service"];
+    min_healthy_time = "3s"; healthy_deadline = "20s"; }
 );
-CONF
-  chmod 644 "$D/$n/agent.conf"
-  printf '%-9s key %s\n' "$n" "$("$BUILD/hitless-agent" -c "$D/$n/agent.conf" --gen-key)"
-  "$BUILD/hitless-agent" -c "$D/$n/agent.conf" 2>"$D/$n/log" &
-  PIDS+=("$!")
+PLAN
+say "the plan ($PLAN)"
+sed 's/^/   /' "$PLAN"
+
+say "check it against the inventory and the fleet as it is now (no side effect)"
+cd "$FLEET_DIR" || fail "cd $FLEET_DIR"
+run hitlessctl plan check fleet-2.0.plan; rc=$?
+hitlessctl plan check fleet-2.0.plan --json >"$FLEET_DIR/demo-plan-check.json" 2>&1
+[ "$rc" = 0 ] || fail "plan check: exit $rc"
+
+if "$BUILD/hitlessctl" upgrade status 2>&1 | grep -q "unknown command 'upgrade'"; then
+  fail "$BUILD/hitlessctl has no upgrade command yet (the upgrade executor is not built)"
+fi
+
+# Samples of the coordinator's view while the upgrade runs (for tests).
+sample() {
+  while :; do
+    printf '{"t": %s, "status": %s}\n' "$(date +%s.%N)" \
+      "$(hitlessctl upgrade status --json 2>/dev/null || echo null)"
+    sleep 0.5
+  done >>"$FLEET_DIR/demo-status-samples.jsonl"
+}
+
+say "start the upgrade"
+date +%s.%N >"$FLEET_DIR/demo-upgrade-started"
+run hitlessctl upgrade start fleet-2.0.plan || fail "upgrade start refused the plan"
+UPGRADE_START=$(date +%s)
+if [ -n "${DEMO_EVIDENCE:-}" ]; then sample & SAMPLER_PID=$!; fi
+
+say "live status (hitlessctl upgrade status --watch), until the upgrade completes"
+printf '%s$ hitlessctl upgrade status --watch%s\n' "$B" "$N"
+# In the background and waited for, so that Ctrl-C reaches the trap at once.
+timeout --foreground 300 "$BUILD/hitlessctl" --socket "$FLEET_SOCK" upgrade status --watch &
+WATCH_PID=$!
+wait "$WATCH_PID"; rc=$?
+WATCH_PID=
+state=$(hitlessctl upgrade status --json 2>/dev/null | "$FLEET_PY" -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
+echo "upgrade $state after $(( $(date +%s) - UPGRADE_START ))s (watch exit $rc$([ "$rc" = 1 ] && echo ': the Error condition holds'))"
+if [ -n "$SAMPLER_PID" ]; then kill -TERM "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null; SAMPLER_PID=; fi
+hitlessctl upgrade status --json >"$FLEET_DIR/demo-status-after-upgrade.json" 2>&1
+[ "$state" = complete ] || fail "the upgrade did not complete (state: ${state:-unknown})"
+run hitlessctl upgrade status
+
+say "why compute3 was rolled back: its service, on the node"
+fleet_exec compute3 journalctl -q --no-pager -o cat -u hitless-test-svc.service |
+  grep -m 1 'not supported any more' | sed 's/^/   compute3: /'
+note "now: $(fleet_http compute3)"
+
+say "an operator rolls compute1 back (its snapshot: packages, files, units)"
+run hitlessctl rollback compute1; rc=$?
+[ "$rc" = 0 ] || fail "rollback compute1: exit $rc"
+# Queued within the upgrade (quorum and batch rules): wait until it is done.
+step() {
+  hitlessctl upgrade status --json 2>/dev/null | "$FLEET_PY" -c '
+import json, sys
+print({n["node_id"]: n["step"] for n in json.load(sys.stdin)["nodes"]}.get(sys.argv[1], ""))' "$1" 2>/dev/null
+}
+t=$(date +%s)
+while [ "$(step compute1)" != rolled_back ]; do
+  [ $(( $(date +%s) - t )) -lt 60 ] || fail "compute1 not rolled back within 60s (step: $(step compute1))"
+  sleep 0.5
+done
+note "compute1 rolled back in $(( $(date +%s) - t ))s"
+
+say "what every node really runs (dpkg-query and the service's answer, in each node)"
+printf '   %-10s %-11s %-18s %-18s %s\n' node roles hitless-test-svc hitless-test-lib "GET /"
+for n in "${FLEET_NODES[@]}"; do
+  printf '   %-10s %-11s %-18s %-18s %s\n' "$n" "${FLEET_ROLES[$n]}" "$(fleet_version "$n" hitless-test-svc)" \
+    "$(fleet_version "$n" hitless-test-lib)" "$(fleet_http "$n" | sed 's/^hitless-test-svc //')"
 done
 
-say "their keys arrive as pending: the coordinator refuses them until accepted"
-for _ in $(seq 100); do
-  [ "$(ctl keys list --json | grep -o '"state":"pending"' | wc -l)" -ge 5 ] && break; sleep 0.1
+say "a compute on the new controller cluster (compute2), and one rolled back to its old file (compute1)"
+for n in compute2 compute1; do
+  note "$n: $FLEET_VR"
+  fleet_exec "$n" grep -E '^\[(CONTROL-NODE|DEFAULT|DNS)\]|^(servers|collectors)=' "$FLEET_VR" | sed 's/^/       /'
 done
-run ctl keys list
 
-say "accept them"
-run ctl keys accept --all
-
-say "the nodes register and report health"
-for _ in $(seq 150); do
-  [ "$(ctl nodes --json | grep -o '"health":"healthy"' | wc -l)" -ge 5 ] && break; sleep 0.1
+say "the quorum group, from the nodes: database drain windows (drain and undrain hooks' log)"
+for n in db1 db2 db3; do
+  fleet_sh "$n" 'cat /var/log/hitless-test-hooks.log 2>/dev/null' | "$FLEET_PY" -c '
+import sys, time
+ev = [l.split() for l in sys.stdin if l.strip()]
+fmt = lambda t: time.strftime("%H:%M:%S", time.localtime(float(t))) + ".%03d" % (float(t) % 1 * 1000)
+w = [fmt(t) for _, t in ev]
+print("   %s: %s" % (sys.argv[1], ", ".join("%s %s" % (k, t) for (k, _), t in zip(ev, w)) or "never drained"))' "$n"
 done
-run ctl nodes
-run ctl events --limit 12
-run ctl status
+fleet_collect "$FLEET_DIR/demo-nodes" || true
+"$FLEET_PY" - "$FLEET_DIR/demo-nodes" <<'PYEOF'
+import sys
+wins = []
+for n in ("db1", "db2", "db3"):
+    ev = [l.split() for l in open("%s/%s.hooks" % (sys.argv[1], n)) if l.strip()]
+    start = None
+    for kind, t in ev:
+        if kind == "drain": start = float(t)
+        elif kind == "undrain" and start is not None: wins.append((start, float(t), n)); start = None
+    if start is not None: wins.append((start, float("inf"), n))
+wins.sort()
+overlap = [(a[2], b[2]) for i, a in enumerate(wins) for b in wins[i + 1:] if b[0] < a[1]]
+print("   %d drain windows; %s" % (len(wins), "never two database nodes drained at once" if not overlap
+      else "OVERLAPPING: %s" % overlap))
+PYEOF
 
-say "watching the fleet (Ctrl-C stops everything)"
+say "the upgrade and the history"
+run hitlessctl upgrade status
+hitlessctl upgrade status --json >"$FLEET_DIR/demo-status-final.json" 2>&1
+run hitlessctl history
+hitlessctl history --json >"$FLEET_DIR/demo-history.json" 2>&1
+echo "demo: upgrade and rollbacks done in $(( $(date +%s) - DEMO_START ))s"
+
+say "watching the fleet (Ctrl-C stops and removes everything)"
 start=$(date +%s)
 while :; do
-  sleep 5
   if [ -n "${DEMO_SECONDS:-}" ] && [ $(( $(date +%s) - start )) -ge "$DEMO_SECONDS" ]; then break; fi
-  echo; date '+%H:%M:%S'; ctl nodes
+  sleep 5
+  echo; date '+%H:%M:%S'; hitlessctl nodes
 done

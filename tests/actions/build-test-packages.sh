@@ -22,6 +22,16 @@
 #   hitless-test-slow 1.0, 2.0  2.0's postinst sleeps $SLOW_SECONDS (20), or what
 #                               /etc/hitless-test-slow.seconds says.
 #   hitless-test-other 1.0      not in the agent's policy.
+#   hitless-test-lib 1.0, 2.0   data only (/usr/share/hitless-test-lib/VERSION),
+#                               no scripts: a second managed package for the
+#                               fleet demo (tests/lib/fleet.sh).
+#
+# hitless-test-svc 2.0 starts through /usr/lib/hitless-test-svc/start, which
+# execs the binary (same PID, same behaviour) unless the node's vrouter conf
+# says agent_mode=tsn: TSN mode is gone in 2.0, so after loading for 1 s it
+# logs why on stderr and exits 1 (Restart=on-failure, no start limit: the
+# unit keeps trying, its http check fails). 1.0 runs anywhere. The fleet demo
+# makes one compute a TSN node to show a failed health gate and a rollback.
 #
 # Every maintainer script appends "PKG VERSION SCRIPT ARGS" to
 # /var/log/hitless-test-maint.log, so a test can count how often it ran.
@@ -139,15 +149,34 @@ for ver in 1.0 2.0; do
         gcc -std=c11 -O2 -Wall -Wextra -Werror -DSVC_VERSION="\"$ver\"" \
                 -o "$d/usr/bin/hitless-test-svc" "$here/test-svc.c"
         strip "$d/usr/bin/hitless-test-svc"
-        cat >"$d/lib/systemd/system/hitless-test-svc.service" <<'EOF'
+        start=/usr/bin/hitless-test-svc limit=
+        if [ "$ver" = 2.0 ]; then
+                start=/usr/lib/hitless-test-svc/start
+                limit=$'\nStartLimitIntervalSec=0'
+                mkdir -p "$d/usr/lib/hitless-test-svc"
+                cat >"$d$start" <<'EOF'
+#!/bin/sh
+# hitless-test-svc 2.0: TSN mode was removed in 2.0; refuse a node set up
+# for it (after loading, as a real service would), run anywhere else.
+conf=/etc/contrail/contrail-vrouter-agent.conf
+if grep -Eqs '^[[:space:]]*agent_mode[[:space:]]*=[[:space:]]*tsn[[:space:]]*$' "$conf"; then
+        sleep 1
+        echo "hitless-test-svc 2.0: agent_mode=tsn in $conf is not supported any more (TSN mode was removed in 2.0); not starting" >&2
+        exit 1
+fi
+exec /usr/bin/hitless-test-svc "$@"
+EOF
+                chmod 0755 "$d$start"
+        fi
+        cat >"$d/lib/systemd/system/hitless-test-svc.service" <<EOF
 [Unit]
-Description=hitless test service (answers HTTP GET with its version)
+Description=hitless test service (answers HTTP GET with its version)$limit
 
 [Service]
 Type=simple
 Environment=PORT=18085
 EnvironmentFile=-/etc/default/hitless-test-svc
-ExecStart=/usr/bin/hitless-test-svc --port ${PORT}
+ExecStart=$start --port \${PORT}
 Restart=on-failure
 RestartSec=1s
 
@@ -204,6 +233,15 @@ echo 'hitless-test-slow: done'" >"$d/DEBIAN/postinst"
         else
                 maint hitless-test-slow "$ver" postinst ':' >"$d/DEBIAN/postinst"
         fi
+        build
+done
+
+# ---- hitless-test-lib (data only)
+for ver in 1.0 2.0; do
+        d=$work/lib-$ver
+        control hitless-test-lib "$ver" "hitless test package (data only)"
+        mkdir -p "$d/usr/share/hitless-test-lib"
+        echo "$ver" >"$d/usr/share/hitless-test-lib/VERSION"
         build
 done
 
