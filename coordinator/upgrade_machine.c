@@ -853,12 +853,10 @@ void upgrade_machine_conditions(const upgrade_machine_t *m, upgrade_conditions_t
                  pc->n_nodes);
         ret->error.status = m->error[0] != 0;
         if (ret->error.status) {
-                char nb[32];
+                /* The message names the node and step already (s_fail). */
                 snprintf(ret->error.reason, sizeof(ret->error.reason), "%s",
                          m->error_node >= 0 ? "NodeFailed" : "FailureBudget");
-                snprintf(ret->error.message, sizeof(ret->error.message), "%s%s%s", m->error,
-                         m->error_node >= 0 ? " node=" : "",
-                         m->error_node >= 0 ? s_name(m, m->error_node, nb, sizeof(nb)) : "");
+                snprintf(ret->error.message, sizeof(ret->error.message), "%s", m->error);
         }
         ret->complete.status = m->complete;
         snprintf(ret->complete.reason, sizeof(ret->complete.reason), "%s",
