@@ -19,6 +19,11 @@
  * runs). */
 #define COMMAND_DEADLINE_S 600
 
+/* After a restart, how long agents have to reconnect (libzmq's reconnect
+ * interval plus the agent's own backoff, on a loaded machine) before one
+ * still absent counts as unreachable, failing its step. */
+#define RECONNECT_GRACE_MS(node_timeout_ms) (2 * (node_timeout_ms) + 5000)
+
 /* The current (latest) upgrade: what was stored at its start, the config
  * rebuilt from it, and the machine. */
 typedef struct {
@@ -693,7 +698,7 @@ static int s_load(upgrade_t *u, int64_t now_ms) {
         l.c->saved = recs;
         l.c->n_saved = n;
         u->cur = l.c;
-        u->grace_until_ms = now_ms + u->d.node_timeout_ms;
+        u->grace_until_ms = now_ms + RECONNECT_GRACE_MS(u->d.node_timeout_ms);
         s_replay_results(u, now_ms);
         return 0;
 }
@@ -746,6 +751,40 @@ static void s_err(char *err, size_t len, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* Whether c still acts on the fleet (err says how): it runs, or, complete
+ * or aborted, a node of it has a command in flight (a step finishing after
+ * an abort, a rollback) or a rollback waiting. A new upgrade never starts
+ * beside it: its machine would count those nodes as up, and their results
+ * and rollbacks would be dropped with the old machine. */
+static bool s_busy(const current_t *c, char *err, size_t len) {
+        if (!s_over(c)) {
+                s_err(err, len, "upgrade %s (%s) is under way: let it complete or abort it first", c->id,
+                      c->plan_name);
+                return true;
+        }
+        /* A command in flight first: it says best what is going on. */
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+                        upgrade_node_status_t ns;
+                        if (upgrade_machine_node(c->m, (int) i, &ns) < 0)
+                                continue;
+                        if (pass == 0 && ns.cmd != UPGRADE_CMD_NONE) {
+                                s_err(err, len, "upgrade %s (%s) is over, but node %s still runs its %s (%s-%llu): "
+                                      "wait until it finishes", c->id, c->plan_name, c->setup->node_ids[i],
+                                      upgrade_cmd_name(ns.cmd), c->id, (unsigned long long) ns.cmd_id);
+                                return true;
+                        }
+                        if (pass == 1 && ns.rollback_pending) {
+                                s_err(err, len, "upgrade %s (%s) is over, but the rollback of node %s waits: wait "
+                                      "until it is done (see upgrade status)", c->id, c->plan_name,
+                                      c->setup->node_ids[i]);
+                                return true;
+                        }
+                }
+        }
+        return false;
+}
+
 int upgrade_start(upgrade_t *u, const plan_t *plan, const plan_preview_t *pv, const inventory_t *inv,
                   const char *file_name, const char *content, const char *actor, int64_t now_ms,
                   char *err, size_t err_len) {
@@ -755,11 +794,8 @@ int upgrade_start(upgrade_t *u, const plan_t *plan, const plan_preview_t *pv, co
         upgrade_record_t *recs = NULL;
         size_t n_recs = 0;
 
-        if (u->cur && !s_over(u->cur)) {
-                s_err(err, err_len, "upgrade %s (%s) is under way: let it complete or abort it first", u->cur->id,
-                      u->cur->plan_name);
+        if (u->cur && s_busy(u->cur, err, err_len))
                 return -EBUSY;
-        }
         int r = s_pack_setup(pv, inv, &setup, &setup_len, &n_upgrade);
         if (r >= 0 && n_upgrade == 0) {
                 s_err(err, err_len, "nothing to upgrade: every node the plan selects is current or skipped");

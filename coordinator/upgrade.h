@@ -18,9 +18,9 @@
  * stored with it, so a restart or an inventory reload cannot change an
  * upgrade under way.
  *
- * Times are wall-clock milliseconds (they are stored). After a start, a
+ * Times are wall-clock milliseconds (they are stored). After a restart, a
  * node that has not said Hello yet is not counted unreachable until
- * node_timeout has passed: agents need that long to reconnect.
+ * 2 * node_timeout + 5 s have passed: agents need time to reconnect.
  *
  * Command ids are "<upgrade id>-<n>" (e.g. "up-3-17"), upgrade ids "up-<seq>";
  * commands carry the upgrade id, so each node takes one snapshot per
@@ -60,7 +60,10 @@ void upgrade_destroy(upgrade_t **u);
  * file_name are stored as given; the executor re-parses content, so plan
  * is only read here. Errors (message in err):
  * -EBUSY an upgrade is running (not complete or aborted), -EINVAL nothing
- * to upgrade, -EIO the store failed, -ENOMEM. */
+ * to upgrade, -EIO the store failed, -ENOMEM. -EBUSY also while the last
+ * upgrade, complete or aborted, still has a command in flight or a
+ * rollback waiting on one of its nodes: a new machine would count those
+ * nodes as up, and their results would be lost. */
 int upgrade_start(upgrade_t *u, const plan_t *plan, const plan_preview_t *pv, const inventory_t *inv,
                   const char *file_name, const char *content, const char *actor, int64_t now_ms,
                   char *err, size_t err_len);

@@ -58,6 +58,7 @@ struct upgrade_machine {
         char pause_reason[UPGRADE_TEXT_MAX];
         int error_node;       /* -1: no Error condition */
         upgrade_step_t error_step;
+        bool error_budget;    /* the Error is a tripped failure budget */
         char error[UPGRADE_TEXT_MAX];
         /* work space */
         node_status_t *status;
@@ -168,6 +169,7 @@ static void s_send(upgrade_machine_t *m, int i, upgrade_step_t step, upgrade_cmd
 static void s_set_error(upgrade_machine_t *m, int i, upgrade_step_t step, const char *msg) {
         m->error_node = i;
         m->error_step = step;
+        m->error_budget = false;
         snprintf(m->error, sizeof(m->error), "%s", msg);
         s_act(m, UPGRADE_ACT_ERROR, i, i >= 0 ? m->nodes[i].phase : -1, "%s", msg);
 }
@@ -340,7 +342,25 @@ static void s_check_failure_budget(upgrade_machine_t *m) {
         } else if (pc->params->on_failure == PLAN_ON_FAILURE_ROLLBACK_PHASE) {
                 s_rollback_phase_nodes(m, p);
         }
-        s_set_error(m, -1, UPGRADE_STEP_PENDING, why);
+        /* A node's failure in this event tripped the budget: the Error
+         * keeps naming it, its step and the agent's error (the budget is
+         * in the pause reason); else the budget alone (pending nodes
+         * unreachable). */
+        int failed = -1;
+        for (size_t a = 0; a < m->n_actions; a++)
+                if (m->actions[a].kind == UPGRADE_ACT_NODE_FAILED && m->actions[a].node >= 0 &&
+                    m->nodes[m->actions[a].node].phase == (int) p)
+                        failed = m->actions[a].node;
+        if (failed >= 0) {
+                char msg[UPGRADE_TEXT_MAX];
+                snprintf(msg, sizeof(msg), "%s; failure budget of phase %s exceeded (max_failures %d)",
+                         m->nodes[failed].error, pc->params->name, pc->max_failures);
+                s_set_error(m, failed, m->error_node == failed ? m->error_step : UPGRADE_STEP_FAILED, msg);
+                m->error_budget = true;
+        } else {
+                s_set_error(m, -1, UPGRADE_STEP_PENDING, why);
+                m->error_budget = true;
+        }
         s_pause(m, why);
 }
 
@@ -855,7 +875,7 @@ void upgrade_machine_conditions(const upgrade_machine_t *m, upgrade_conditions_t
         if (ret->error.status) {
                 /* The message names the node and step already (s_fail). */
                 snprintf(ret->error.reason, sizeof(ret->error.reason), "%s",
-                         m->error_node >= 0 ? "NodeFailed" : "FailureBudget");
+                         m->error_budget || m->error_node < 0 ? "FailureBudget" : "NodeFailed");
                 snprintf(ret->error.message, sizeof(ret->error.message), "%s", m->error);
         }
         ret->complete.status = m->complete;
@@ -961,6 +981,7 @@ int upgrade_machine_export(const upgrade_machine_t *m, upgrade_record_t **ret, s
         r[k].type = UPGRADE_REC_ERROR;
         r[k].index = m->error_node;
         r[k].v[0] = m->error_step;
+        r[k].v[1] = m->error_budget;
         snprintf(r[k].text, sizeof(r[k].text), "%s", m->error);
         k++;
         for (size_t p = 0; p < m->cfg->n_phases; p++, k++) {
@@ -1025,6 +1046,7 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                                 goto bad;
                         m->error_node = x->index;
                         m->error_step = (upgrade_step_t) x->v[0];
+                        m->error_budget = x->v[1] != 0;
                         snprintf(m->error, sizeof(m->error), "%s", x->text);
                         break;
                 case UPGRADE_REC_PHASE: {

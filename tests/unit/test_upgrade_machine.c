@@ -183,6 +183,15 @@ START_TEST(test_install_failure_pauses) {
         upgrade_machine_conditions(x.m, &c);
         ck_assert(c.paused);
         ck_assert(c.error.status);
+        /* the Error names the node, its step and the agent's error, and
+         * that it tripped the budget */
+        ck_assert_str_eq(c.error.reason, "FailureBudget");
+        ck_assert_msg(strstr(c.error.message, "installing") && strstr(c.error.message, "dpkg-lock") &&
+                              strstr(c.error.message, "failure budget"),
+                      "error: %s", c.error.message);
+        upgrade_node_status_t named;
+        ck_assert_int_eq(upgrade_machine_node(x.m, 0, &named), 0);
+        ck_assert_ptr_nonnull(strstr(c.error.message, named.error));
         tick(&x, 100000);
         ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
         ck_assert_int_eq(step(&x, 1), UPGRADE_STEP_PENDING);
