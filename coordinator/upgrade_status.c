@@ -51,14 +51,11 @@ static const char *s_state(const upgrade_conditions_t *k) {
 static const char *s_phase_state(const upgrade_conditions_t *k, size_t p) {
         if (k->complete.status || (int) p < k->phase)
                 return "finished";
+        if (k->aborted)
+                return "aborted";   /* it will not go on */
         if ((int) p > k->phase)
                 return "pending";
         return k->promote_pending ? "waiting_promote" : "running";
-}
-
-static bool s_in_flight(upgrade_step_t s) {
-        return s != UPGRADE_STEP_PENDING && s != UPGRADE_STEP_DONE && s != UPGRADE_STEP_FAILED &&
-               s != UPGRADE_STEP_ROLLED_BACK && s != UPGRADE_STEP_SKIPPED;
 }
 
 static Hitless__UpgradePhaseStatus *s_phase(build_t *b, const upgrade_view_t *v, const upgrade_conditions_t *k,
@@ -84,8 +81,10 @@ static Hitless__UpgradePhaseStatus *s_phase(build_t *b, const upgrade_view_t *v,
                 case UPGRADE_STEP_FAILED: ps->failed++; break;
                 case UPGRADE_STEP_ROLLED_BACK: ps->rolled_back++; break;
                 case UPGRADE_STEP_SKIPPED: ps->skipped++; break;
-                default: ps->in_flight += s_in_flight(ns.step); break;
+                default: break;
                 }
+                /* A node halted by abort is in a step but runs nothing. */
+                ps->in_flight += ns.cmd != UPGRADE_CMD_NONE;
         }
         return ps;
 }

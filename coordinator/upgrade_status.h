@@ -3,7 +3,9 @@
  *
  * state: "complete", "aborted", "paused", "waiting_promote" or "running".
  * Phase state: "finished" (before the current phase, or everything done),
+ * "aborted" (the current and later phases of an aborted upgrade),
  * "waiting_promote", "running" (the current phase), "pending" (later).
+ * A phase's in_flight counts its nodes with a command in flight.
  * Conditions: Upgrading, Error, Complete, always all three in that order.
  * Nodes: the machine's order (plan order, then quorum members in no
  * phase). Stable words are listed in the README. */
