@@ -143,11 +143,10 @@ int commands_record(commands_t *c, const Hitless__Command *cmd, const char *acto
         rec.request = buf;
         rec.request_len = len;
         rec.created = clock_wall_s();
-        int r = store_command_put(c->store, &rec);
-        if (r >= 0) {
-                snprintf(msg, sizeof msg, "%s %s sent", rec.kind, rec.id);
-                r = store_event_append(c->store, rec.created, rec.node_id, "command.sent", actor, msg, NULL);
-        }
+        snprintf(msg, sizeof msg, "%s %s sent", rec.kind, rec.id);
+        int r = store_event_append(c->store, rec.created, rec.node_id, "command.sent", actor, msg, &rec.sent_event);
+        if (r >= 0)
+                r = store_command_put(c->store, &rec);
         free(buf);
         return r;
 }

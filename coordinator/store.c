@@ -96,6 +96,9 @@ static const sqldb_migration_t migrations[] = {
           "  text TEXT NOT NULL,"
           "  PRIMARY KEY (upgrade_seq, type, idx)"
           ") WITHOUT ROWID;" },
+        /* The id of a command's command.sent event: history orders a
+         * command among the events of the same second by it. */
+        { 4, "ALTER TABLE commands ADD COLUMN sent_event INTEGER NOT NULL DEFAULT 0;" },
 };
 
 /* ---- cached statements ---------------------------------------------------- */
@@ -146,8 +149,8 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_NODE_PUT] = "INSERT OR REPLACE INTO nodes (node_id, info, last_seen) VALUES (?1, ?2, ?3)",
         [STMT_NODE_DELETE] = "DELETE FROM nodes WHERE node_id = ?1",
         [STMT_NODES_ALL] = "SELECT node_id, info, last_seen FROM nodes ORDER BY node_id",
-        [STMT_COMMAND_PUT] = "INSERT INTO commands (id, node_id, kind, actor, state, request, created, updated)"
-                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        [STMT_COMMAND_PUT] = "INSERT INTO commands (id, node_id, kind, actor, state, request, created, updated,"
+                              " sent_event) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
         [STMT_COMMAND_UPDATE] = "UPDATE commands SET state = ?2, result = ?3, updated = ?4 WHERE id = ?1",
         [STMT_COMMAND_GET] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE id = ?1",
         [STMT_COMMANDS_UNFINISHED] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE state < ?1"
@@ -163,16 +166,18 @@ static const char *const stmt_sql[_STMT_MAX] = {
                                  " WHERE upgrade_seq = ?1 ORDER BY type, idx",
         /* Admin actions (events caused by a unix user, or about upgrades;
          * command.* events are left out: the commands rows say more) and
-         * commands, merged by time; the newest ?1, oldest first. */
+         * commands, merged by time, then (within a second) by event id,
+         * a command's being its command.sent event's; the newest ?1,
+         * oldest first. */
         [STMT_HISTORY] = "SELECT * FROM ("
-                         " SELECT time AS t, 0 AS c, id AS o, actor, node_id, kind, message,"
+                         " SELECT time AS t, id AS o, 0 AS c, actor, node_id, kind, message,"
                          "  '', NULL, NULL, 0, 0 FROM events"
                          "  WHERE (actor LIKE 'unix:%' OR kind LIKE 'upgrade.%') AND kind NOT LIKE 'command.%'"
                          "  AND (?2 = '' OR node_id = ?2)"
                          " UNION ALL"
-                         " SELECT created, 1, rowid, actor, node_id, kind, '', id, request, result, state, updated"
+                         " SELECT created, sent_event, 1, actor, node_id, kind, '', id, request, result, state, updated"
                          "  FROM commands WHERE (?2 = '' OR node_id = ?2)"
-                         " ORDER BY t DESC, c DESC, o DESC LIMIT ?1) ORDER BY t, c, o",
+                         " ORDER BY t DESC, o DESC, c DESC LIMIT ?1) ORDER BY t, o, c",
         [STMT_EVENT_APPEND] = "INSERT INTO events (time, node_id, kind, actor, message) VALUES (?1, ?2, ?3, ?4, ?5)",
         /* The newest `limit` rows, turned back to oldest first. */
         [STMT_EVENTS_ALL] = "SELECT * FROM (SELECT " EVENT_COLUMNS " FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
@@ -613,6 +618,7 @@ int store_command_put(store_t *s, const command_record_t *c) {
         sqlite3_bind_int(st, 5, c->state);
         sqlite3_bind_blob(st, 6, c->request, (int) c->request_len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 7, c->created);
+        sqlite3_bind_int64(st, 8, c->sent_event);
         return s_step_done(s, st, "command_put");
 }
 
@@ -810,7 +816,7 @@ int store_history_foreach(store_t *s, const char *node_id, uint32_t limit,
                 command_record_t c = { 0 };
                 char message[512];
                 h.time = sqlite3_column_int64(st, 0);
-                h.is_command = sqlite3_column_int(st, 1) == 1;
+                h.is_command = sqlite3_column_int(st, 2) == 1;
                 s_column_text(st, 3, c.actor, sizeof c.actor);
                 s_column_text(st, 4, c.node_id, sizeof c.node_id);
                 s_column_text(st, 5, h.is_command ? c.kind : h.kind, h.is_command ? sizeof c.kind : sizeof h.kind);

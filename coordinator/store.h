@@ -119,6 +119,7 @@ typedef struct {
         char actor[64];
         int state;
         int64_t created, updated;
+        int64_t sent_event;                 /* its command.sent event's id; 0 unknown */
         const uint8_t *request;
         size_t request_len;
         const uint8_t *result;
@@ -162,7 +163,8 @@ int store_upgrade_records_put(store_t *s, int64_t seq, const upgrade_record_t *r
 int store_upgrade_records_get(store_t *s, int64_t seq, upgrade_record_t **ret, size_t *ret_n);
 
 /* History: admin actions (events whose actor is a unix user, and upgrade.*
- * events) and every command, merged by time: the newest `limit` (200 when
+ * events) and every command, merged by time (within a second, in the order
+ * they were written: a command at its sent_event): the newest `limit` (200 when
  * 0), passed to cb oldest first, for one node or all (NULL/""). Pointers
  * are valid during the call only. */
 #define STORE_HISTORY_DEFAULT_LIMIT 200

@@ -39,6 +39,10 @@ static void event(int64_t time, const char *node, const char *kind, const char *
         ck_assert_int_eq(store_event_append(store, time, node, kind, actor, message, NULL), 0);
 }
 
+/* The id of the command.sent event the next command_sent() records (as
+ * commands.c does); 0 for none. */
+static int64_t next_sent_event;
+
 /* A command as commands.c stores it: the packed Command (an install, or a
  * drain when pkg is NULL) under its action's kind. */
 static void command_sent(int64_t time, const char *id, const char *node, const char *actor, const char *pkg,
@@ -72,6 +76,8 @@ static void command_sent(int64_t time, const char *id, const char *node, const c
         snprintf(rec.actor, sizeof rec.actor, "%s", actor);
         rec.request = buf;
         rec.request_len = len;
+        rec.sent_event = next_sent_event;
+        next_sent_event = 0;
         ck_assert_int_eq(store_command_put(store, &rec), 0);
         free(buf);
 }
@@ -221,6 +227,30 @@ START_TEST(test_limit_keeps_the_newest_oldest_first) {
 }
 END_TEST
 
+/* Within one second, entries come in the order they were written: a
+ * command where its command.sent event is. */
+START_TEST(test_same_second_in_write_order) {
+        event(300, "", "upgrade.resume", "unix:root", "resumed");
+        ck_assert_int_eq(store_event_append(store, 300, "n1", "command.sent", "upgrade:up-1", "undrain up-1-9 sent",
+                                            &next_sent_event), 0);
+        command_sent(300, "up-1-9", "n1", "upgrade:up-1", NULL, "up-1");
+        event(300, "n1", "upgrade.node_done", "upgrade:up-1", "done");
+
+        Hitless__HistoryList *l = history(NULL, 0);
+        ck_assert_uint_eq(l->n_entries, 3);
+        assert_entry(l, 0, 300, "unix:root", "", "upgrade.resume");
+        assert_entry(l, 1, 300, "upgrade:up-1", "n1", "command");
+        assert_entry(l, 2, 300, "upgrade:up-1", "n1", "upgrade.node_done");
+        admin_history_free(l);
+        /* the newest two, still in write order */
+        l = history(NULL, 2);
+        ck_assert_uint_eq(l->n_entries, 2);
+        assert_entry(l, 0, 300, "upgrade:up-1", "n1", "command");
+        assert_entry(l, 1, 300, "upgrade:up-1", "n1", "upgrade.node_done");
+        admin_history_free(l);
+}
+END_TEST
+
 /* n events one second apart; asking for `limit` gives the newest
  * `expected` of them, oldest first. */
 static void assert_limit(int n, uint32_t limit, int expected) {
@@ -259,6 +289,7 @@ static Suite *admin_history_suite(void) {
         tcase_add_test(tc, test_command_fields);
         tcase_add_test(tc, test_node_filter);
         tcase_add_test(tc, test_limit_keeps_the_newest_oldest_first);
+        tcase_add_test(tc, test_same_second_in_write_order);
         tcase_add_test(tc, test_default_limit);
         tcase_add_test(tc, test_limit_is_capped);
         tcase_add_test(tc, test_free_null);
