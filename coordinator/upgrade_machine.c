@@ -214,7 +214,10 @@ static void s_next_step(upgrade_machine_t *m, int i, int64_t now) {
         n->cmd_id = 0;
         if (n->rollback_pending)
                 return;   /* s_start_rollbacks takes it from here */
-        if (m->aborted && s != UPGRADE_STEP_VERIFYING) {
+        /* After an abort a node goes on only where no new command is
+         * needed: a health gate already running, and done after its
+         * undrain. */
+        if (m->aborted && s != UPGRADE_STEP_VERIFYING && s != UPGRADE_STEP_UNDRAINING) {
                 n->halted = true;
                 return;
         }

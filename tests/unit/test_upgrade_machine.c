@@ -430,6 +430,31 @@ START_TEST(test_abort) {
 }
 END_TEST
 
+/* A node whose undrain is in flight when the upgrade is aborted is done
+ * once the undrain succeeds: nothing more needs sending. */
+START_TEST(test_abort_during_undrain_finishes_the_node) {
+        fx_t x;
+        int64_t t = 0;
+        fx_init(&x, 2, 0, 1);
+        x.ph[0].drain = true;
+        fx_new(&x);
+        tick(&x, t);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_DRAIN), 0);
+        ok(&x, 0, t += 10);   /* drain */
+        ok(&x, 0, t += 10);   /* install */
+        ok(&x, 0, t += 10);   /* restart: verifying, healthy */
+        tick(&x, t += 1000);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_UNDRAIN), 0);
+        upgrade_machine_admin(x.m, t += 1, UPGRADE_ADMIN_ABORT, 0, &x.a, &x.na);
+        ok(&x, 0, t += 10);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_DONE), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(step(&x, 1), UPGRADE_STEP_PENDING);
+        fx_free(&x);
+}
+END_TEST
+
 START_TEST(test_unreachable_mid_step) {
         fx_t x;
         fx_init(&x, 2, 0, 1);
@@ -680,6 +705,7 @@ int main(void) {
         tcase_add_test(tc, test_canary_auto_promote);
         tcase_add_test(tc, test_pause_resume);
         tcase_add_test(tc, test_abort);
+        tcase_add_test(tc, test_abort_during_undrain_finishes_the_node);
         tcase_add_test(tc, test_unreachable_mid_step);
         tcase_add_test(tc, test_unreachable_pending_counts_as_failure);
         tcase_add_test(tc, test_export_import_round_trip);
