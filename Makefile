@@ -57,7 +57,7 @@ ALL_LIBS  := $(LIBAGENT) $(LIBCOORD) $(LIBCTL) $(LIBCOMMON)
 PROGRAMS  := $(BUILD)/hitless-agent $(BUILD)/hitless-coordinator $(BUILD)/hitlessctl
 
 .PHONY: all deps check check-build check-unit check-asan check-integration \
-        check-fuzz check-packages fuzz demo bench install clean
+        check-valgrind check-fuzz check-packages fuzz demo bench install clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -107,12 +107,13 @@ $(BUILD)/tests/test_%: $(call obj,tests/unit/test_%.c) $(call obj,$(TEST_HELPERS
 
 # ---- tests ------------------------------------------------------------------
 deps:
-	@scripts/install-deps.sh build fuzz integration
+	@scripts/install-deps.sh build fuzz integration valgrind
 
 check: deps
 	$(MAKE) check-build
 	$(MAKE) check-unit
 	$(MAKE) check-asan
+	$(MAKE) check-valgrind
 	$(MAKE) check-fuzz
 	$(MAKE) check-integration
 	$(MAKE) check-packages
@@ -127,6 +128,25 @@ check-asan:
 	$(MAKE) BUILD=build-asan OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check-unit
+
+# The same suites, built without sanitizers, each run under valgrind's
+# memcheck: any error or definite/indirect leak fails the suite (exit 99).
+# CK_FORK=no runs the tests in the suite's process, so valgrind sees the
+# test code, not Check's forks. A process a test forks runs under valgrind
+# silently: a report only makes its exit status 99, which fails the tests
+# that check it (the crash simulations do). Silent because a fork that may
+# only _exit() (exec_run()'s child after a failed execve) cannot free what
+# it inherited. Programs the tests execute run without valgrind.
+# tests/valgrind.supp: suppressions for third-party libraries only. The
+# 1,000-node upgrade simulation runs one seed instead of three. Check's
+# per-test timeouts need its forks, so each suite gets 10 minutes instead.
+VALGRIND_FLAGS ?= --error-exitcode=99 --leak-check=full \
+  --errors-for-leak-kinds=definite,indirect --track-fds=no -q \
+  --child-silent-after-fork=yes --suppressions=$(CURDIR)/tests/valgrind.supp
+check-valgrind:
+	@scripts/install-deps.sh valgrind
+	CK_FORK=no UPGRADE_SIM_SEEDS=1 RUN_UNIT_WRAPPER="timeout --foreground 600 valgrind $(VALGRIND_FLAGS)" \
+	  $(MAKE) BUILD=build-valgrind OPTFLAGS="-O1 -g" check-unit
 
 check-integration: all
 	@tests/run-integration.sh $(BUILD)
@@ -163,6 +183,6 @@ install: all
 	install -D -m 0755 $(BUILD)/hitlessctl $(DESTDIR)$(PREFIX)/bin/hitlessctl
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-valgrind build-fuzz
 
 include packaging/Makefile.packages

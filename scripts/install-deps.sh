@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages a make target needs, only those missing.
-# Usage: install-deps.sh build|fuzz|integration|packages
+# Usage: install-deps.sh build|fuzz|integration|valgrind|nspawn|packages...
 # Needs root when something is missing (CI and the test machines are root).
 set -eu
 
@@ -8,6 +8,7 @@ build="build-essential pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
   protobuf-c-compiler libconfig-dev libsystemd-dev libssl-dev check
   libsqlite3-dev sqlite3 rpm dnf createrepo-c"
 fuzz="clang libclang-rt-14-dev"
+valgrind="valgrind"
 integration="iproute2 procps psmisc dbus python3 python3-zmq"
 nspawn="systemd-container debootstrap"
 packages="debhelper devscripts rpm lintian dpkg-dev fakeroot dnf createrepo-c rpmlint"
@@ -17,6 +18,7 @@ for target in "$@"; do
   case "$target" in
     build) want="$want $build" ;;
     fuzz) want="$want $fuzz" ;;
+    valgrind) want="$want $valgrind" ;;
     integration) want="$want $integration" ;;
     nspawn) want="$want $nspawn" ;;
     packages) want="$want $packages" ;;
