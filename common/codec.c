@@ -152,6 +152,10 @@ const char *health_state_label(Hitless__HealthState s) {
         }
 }
 
+bool health_state_up(Hitless__HealthState s) {
+        return s == HITLESS__HEALTH_STATE__HEALTH_HEALTHY || s == HITLESS__HEALTH_STATE__HEALTH_DEGRADED;
+}
+
 const char *command_action_name(const Hitless__Command *cmd) {
         switch (cmd->action_case) {
         case HITLESS__COMMAND__ACTION_DRAIN: return "drain";

@@ -5,6 +5,7 @@
  * Decoders never assert on their input: any byte string gives either a
  * message or a negative errno, so network garbage is dropped and counted. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,10 @@ int codec_encode(const ProtobufCMessage *msg, uint8_t **ret_buf, size_t *ret_len
 /* "healthy", "degraded", "unhealthy", "unknown": the words the CLI and
  * the logs use for a HealthState. */
 const char *health_state_label(Hitless__HealthState s);
+
+/* Whether a node in state s counts as up for quorum and health gates:
+ * healthy or degraded (only non-critical checks fail; the service is up). */
+bool health_state_up(Hitless__HealthState s);
 
 /* "drain", "install", ... for a Command's action; NULL when it has none
  * this build knows. The same words name commands in journals and events. */

@@ -78,8 +78,7 @@ static int collect_plan_node(node_t *n, void *ud) {
         pn->accepted = keyring_key_of_node(pc->keyring, n->id) != NULL;
         pn->key_state = pn->accepted ? NULL : plan_key_state(pc, n->id);
         pn->online = n->online;
-        /* Degraded: only non-critical checks fail, the service is up. */
-        pn->healthy = h == HITLESS__HEALTH_STATE__HEALTH_HEALTHY || h == HITLESS__HEALTH_STATE__HEALTH_DEGRADED;
+        pn->healthy = health_state_up(h);
         /* An offset now, a pointer once pkgs stops moving. */
         pc->pkg_off[pc->n - 1] = pc->n_pkgs;
         pn->n_packages = info->n_packages;

@@ -11,7 +11,6 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
-#include "coordinator/plan_math.h"
 #include "coordinator/upgrade_machine.h"
 
 /* How long an agent has to accept a command before it refuses it as stale
@@ -314,13 +313,6 @@ static bool s_node_reports(const node_t *n, const char *package) {
         return false;
 }
 
-static size_t s_strv_len(char *const *v) {
-        size_t n = 0;
-        while (v && v[n])
-                n++;
-        return n;
-}
-
 /* The plan's packages this node's agent manages (others are left alone,
  * as the preview said). */
 static int s_fill_install(const current_t *c, const node_t *n, out_cmd_t *o) {
@@ -356,7 +348,7 @@ static int s_fill_repoint(const plan_phase_t *ph, out_cmd_t *o) {
                 hitless__endpoint_list__init(&o->lists[k]);
                 o->lists[k].kind = ph->repoint[k].kind;
                 o->lists[k].endpoints = ph->repoint[k].endpoints;
-                o->lists[k].n_endpoints = s_strv_len(ph->repoint[k].endpoints);
+                o->lists[k].n_endpoints = conf_strv_len(ph->repoint[k].endpoints);
                 o->list_ptrs[k] = &o->lists[k];
         }
         o->repoint.n_lists = ph->n_repoint;
@@ -407,7 +399,7 @@ static out_cmd_t *s_out_command(const upgrade_t *u, const upgrade_action_t *a, i
         case UPGRADE_CMD_RESTART:
                 hitless__restart_action__init(&o->restart);
                 o->restart.units = ph->restart;
-                o->restart.n_units = s_strv_len(ph->restart);
+                o->restart.n_units = conf_strv_len(ph->restart);
                 o->cmd.action_case = HITLESS__COMMAND__ACTION_RESTART;
                 o->cmd.restart = &o->restart;
                 break;
@@ -468,7 +460,7 @@ static int s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_t
         upgrade_record_t *recs = NULL;
         size_t n_recs = 0, n_out = 0;
         out_cmd_t **out = NULL;
-        bool changed = false;
+        size_t first = 0;   /* the first record that differs from the saved one */
         int r;
 
         if (upgrade_machine_export(c->m, &recs, &n_recs) < 0) {
@@ -476,15 +468,15 @@ static int s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_t
                 s_reload(u, now_ms);
                 return -ENOMEM;
         }
-        for (size_t i = 0; !changed && i < n_recs; i++)
-                changed = i >= c->n_saved || memcmp(&recs[i], &c->saved[i], sizeof recs[i]) != 0;
-        if (!changed && n == 0) {
+        while (first < n_recs && first < c->n_saved && memcmp(&recs[first], &c->saved[first], sizeof *recs) == 0)
+                first++;
+        if (first == n_recs && n == 0) {
                 free(recs);
                 return 0;
         }
         out = calloc(n ? n : 1, sizeof *out);
         r = out ? store_begin(u->d.store) : -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < n_recs; i++)
+        for (size_t i = first; r >= 0 && i < n_recs; i++)
                 if (i >= c->n_saved || memcmp(&recs[i], &c->saved[i], sizeof recs[i]) != 0)
                         r = store_upgrade_records_put(u->d.store, c->seq, &recs[i], 1);
         for (size_t i = 0; r >= 0 && i < n; i++) {
@@ -573,9 +565,7 @@ static void s_feed_result(upgrade_t *u, int node, uint64_t cmd_id, const Hitless
         Hitless__HealthState h = st->health ? st->health->state : HITLESS__HEALTH_STATE__HEALTH_UNKNOWN;
         snprintf(err, sizeof err, "%s%s%s", st->error_code, st->error_code[0] ? ": " : "", st->message);
         int r = upgrade_machine_on_result(c->m, now_ms, node, cmd_id, res, h != HITLESS__HEALTH_STATE__HEALTH_UNKNOWN,
-                                          h == HITLESS__HEALTH_STATE__HEALTH_HEALTHY ||
-                                                  h == HITLESS__HEALTH_STATE__HEALTH_DEGRADED,
-                                          err, &acts, &n);
+                                          health_state_up(h), err, &acts, &n);
         s_after(u, r, acts, n, now_ms);
 }
 
@@ -1016,20 +1006,17 @@ void upgrade_tick(upgrade_t *u, int64_t now_ms) {
                 if (!x.reachable && ns.reachable && now_ms < u->grace_until_ms)
                         x.reachable = true;
                 if (nd && nd->online)
-                        x.healthy = h == HITLESS__HEALTH_STATE__HEALTH_HEALTHY ||
-                                    h == HITLESS__HEALTH_STATE__HEALTH_DEGRADED;
+                        x.healthy = health_state_up(h);
                 else
                         x.healthy = x.reachable && ns.healthy;   /* within the grace: as last known */
                 if (x.registered != ns.registered || x.reachable != ns.reachable || x.healthy != ns.healthy)
                         reports[n++] = x;
         }
+        /* One event: the changes (maybe none), then the machine advances
+         * at now_ms, timers included, as upgrade_machine_tick would. */
         int r = upgrade_machine_on_nodes(c->m, now_ms, reports, n, &acts, &n_acts);
         free(reports);
         s_after(u, r, acts, n_acts, now_ms);
-        if (u->cur) {
-                r = upgrade_machine_tick(u->cur->m, now_ms, &acts, &n_acts);
-                s_after(u, r, acts, n_acts, now_ms);
-        }
 }
 
 bool upgrade_view(const upgrade_t *u, upgrade_view_t *ret) {

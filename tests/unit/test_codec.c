@@ -782,6 +782,12 @@ START_TEST(test_health_state_label) {
         ck_assert_str_eq(health_state_label(HITLESS__HEALTH_STATE__HEALTH_UNKNOWN), "unknown");
         /* A state from a newer peer (proto3 enums are open). */
         ck_assert_str_eq(health_state_label((Hitless__HealthState) 42), "unknown");
+        /* up for quorum and health gates: healthy or degraded only */
+        ck_assert(health_state_up(HITLESS__HEALTH_STATE__HEALTH_HEALTHY));
+        ck_assert(health_state_up(HITLESS__HEALTH_STATE__HEALTH_DEGRADED));
+        ck_assert(!health_state_up(HITLESS__HEALTH_STATE__HEALTH_UNHEALTHY));
+        ck_assert(!health_state_up(HITLESS__HEALTH_STATE__HEALTH_UNKNOWN));
+        ck_assert(!health_state_up((Hitless__HealthState) 42));
 }
 END_TEST
 
