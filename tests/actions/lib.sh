@@ -69,28 +69,13 @@ act_start_coordinator() {
         [ -n "$ENDPOINT" ]
 }
 
-# GET / of the test service, from inside the netns (the container has no
-# HTTP client). Prints the body; retries for up to 5 s while nothing
-# listens (a unit just restarted binds its port a moment later).
-act_http() {
-        ip netns exec "$ACT_NS" "$PY" -c '
-import sys, time, urllib.request
-for i in range(25):
-    try:
-        print(urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=3).read().decode(), end="")
-        break
-    except OSError:
-        time.sleep(0.2)' "$ACT_SVC_PORT" 2>/dev/null
-}
+# GET / of the test service, from inside the netns; retries for up to 5 s.
+act_http() { nspawn_netns_http "$ACT_NS" "$ACT_SVC_PORT" 25 3; }
 
 # act_node_field FIELD: the node's FIELD in `hitlessctl nodes --json`
 # (dicts and lists as JSON).
 act_node_field() {
-        ctl nodes --json 2>/dev/null | "$PY" -c '
-import json, sys
-n = {n["node_id"]: n for n in json.load(sys.stdin)["nodes"]}.get(sys.argv[1], {})
-v = n.get(sys.argv[2], "")
-print(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)' "$ACT_NODE" "$1" 2>/dev/null
+        ctl nodes --json 2>/dev/null | "$PY" "$TOP/tests/lib/node_field.py" "$ACT_NODE" "$1" 2>/dev/null
 }
 
 act_journal_json() { act_exec "$ACT_AGENT" -c "$ACT_CONF" journal --json; }

@@ -145,24 +145,11 @@ fleet_journal_json() { nspawn_exec "$1" "$FLEET_AGENT" -c "$FLEET_CONF" journal 
 # GET / of NODE's test service, from inside the netns (the containers have
 # no HTTP client). Prints the body, or nothing when nothing answers within
 # about a second.
-fleet_http() {
-        ip netns exec "$FLEET_NS" "$FLEET_PY" -c '
-import sys, time, urllib.request
-for i in range(5):
-    try:
-        print(urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=2).read().decode(), end="")
-        break
-    except OSError:
-        time.sleep(0.2)' "${FLEET_PORT[$1]}" 2>/dev/null
-}
+fleet_http() { nspawn_netns_http "$FLEET_NS" "${FLEET_PORT[$1]}" 5 2; }
 
 # fleet_node_field NODE FIELD: dicts and lists as JSON, "" when absent.
 fleet_node_field() {
-        fleet_ctl nodes --json 2>/dev/null | "$FLEET_PY" -c '
-import json, sys
-n = {n["node_id"]: n for n in json.load(sys.stdin)["nodes"]}.get(sys.argv[1], {})
-v = n.get(sys.argv[2], "")
-print(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)' "$1" "$2" 2>/dev/null
+        fleet_ctl nodes --json 2>/dev/null | "$FLEET_PY" "$TOP/tests/lib/node_field.py" "$1" "$2" 2>/dev/null
 }
 
 # Prints the nodes (of those given) that are not online and healthy.

@@ -109,6 +109,21 @@ nspawn_netns_create() {
         ip -n "$ns" link set lo up
 }
 
+# nspawn_netns_http NS PORT TRIES TIMEOUT: GET http://127.0.0.1:PORT/ from
+# inside NS (the containers have no HTTP client), printing the body; up to
+# TRIES attempts of TIMEOUT seconds, 0.2 s apart, while nothing answers (a
+# unit just restarted binds its port a moment later).
+nspawn_netns_http() {
+        ip netns exec "$1" /usr/bin/python3 -c '
+import sys, time, urllib.request
+for i in range(int(sys.argv[2])):
+    try:
+        print(urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=float(sys.argv[3])).read().decode(), end="")
+        break
+    except OSError:
+        time.sleep(0.2)' "$2" "$3" "$4" 2>/dev/null
+}
+
 nspawn_netns_delete() {
         local ns=$1 pid
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
