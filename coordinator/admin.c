@@ -31,6 +31,45 @@ void *admin_socket(admin_t *a) {
         return a->socket;
 }
 
+/* Why an existing directory is not one the coordinator may put its socket
+ * in (and tighten to 0750), or NULL when it is ours. Changing the mode of a
+ * shared directory such as /tmp would break every other user of it, and a
+ * directory others can write to lets them replace the socket. */
+static const char *s_foreign_dir_reason(const struct stat *st) {
+        if (!S_ISDIR(st->st_mode))
+                return "not a directory (or a symbolic link)";
+        if (st->st_uid != geteuid())
+                return "owned by another user";
+        if (st->st_mode & S_ISVTX)
+                return "a sticky shared directory";
+        if (st->st_mode & (S_IWGRP | S_IWOTH))
+                return "writable by group or others";
+        return NULL;
+}
+
+/* Creates the socket's dedicated directory (0750), or accepts an existing
+ * one that is ours (e.g. systemd's RuntimeDirectory) and tightens it to
+ * 0750. -EPERM, logged with the path and the reason, for any other. */
+static int s_own_socket_dir(const char *dir) {
+        struct stat st;
+        if (mkdir(dir, 0750) == 0)
+                return 0;
+        if (errno != EEXIST)
+                return -errno;
+        if (lstat(dir, &st) < 0)
+                return -errno;
+        const char *why = s_foreign_dir_reason(&st);
+        if (why) {
+                log_error("admin_socket directory %s is %s (mode %04o, uid %u); refusing to use it: "
+                          "point admin_socket into a directory of its own, which the coordinator creates",
+                          dir, why, (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid);
+                return -EPERM;
+        }
+        if (chmod(dir, 0750) < 0)
+                log_warning("cannot set mode 0750 on %s: %m", dir);
+        return 0;
+}
+
 int admin_new(void *ctx, const char *path, const admin_deps_t *deps, admin_t **ret) {
         admin_t *a = calloc(1, sizeof *a);
         char dir[4096], endpoint[4200];
@@ -43,15 +82,11 @@ int admin_new(void *ctx, const char *path, const admin_deps_t *deps, admin_t **r
         snprintf(a->path, sizeof a->path, "%s", path);
         snprintf(dir, sizeof dir, "%s", path);
         dirname(dir);
-        if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-                int e = errno;
+        int r = s_own_socket_dir(dir);
+        if (r < 0) {
                 free(a);
-                return -e;
+                return r;
         }
-        /* An existing directory (e.g. systemd's RuntimeDirectory) is
-         * tightened to 0750 too. */
-        if (chmod(dir, 0750) < 0)
-                log_warning("cannot set mode 0750 on %s: %m", dir);
         unlink(path);  /* a stale socket from a killed coordinator */
         a->socket = zmq_socket(ctx, ZMQ_ROUTER);
         if (!a->socket) {

@@ -32,7 +32,10 @@ typedef struct {
         upgrade_t *upgrade;
 } admin_deps_t;
 
-/* Creates the socket's directory (0750) and binds ipc://path. */
+/* Creates the socket's directory (0750) and binds ipc://path. An existing
+ * directory is used (and set to 0750) only when it is a directory owned by
+ * this uid, not sticky and not writable by group or others; any other is
+ * left untouched and admin_new returns -EPERM, having logged why. */
 int admin_new(void *ctx, const char *path, const admin_deps_t *deps, admin_t **ret);
 void admin_destroy(admin_t **a);
 void *admin_socket(admin_t *a);

@@ -81,6 +81,17 @@ check "coordinator unreachable exits 3" [ $? -eq 3 ]
 check "unknown command exits 2" [ $? -eq 2 ]
 "$BUILD/hitlessctl" -c "$T/missing.conf" nodes >/dev/null 2>&1
 check "missing coordinator config exits 2" [ $? -eq 2 ]
+# admin_socket in a shared directory: refused, and the directory left as it was.
+mkdir -p "$T/shared" && chmod 1777 "$T/shared"
+write_coordinator_config
+sed -i "s|^admin_socket = .*|admin_socket = \"$T/shared/admin.sock\";|" "$T/coordinator.conf"
+out=$(timeout 20 "$BUILD/hitless-coordinator" -c "$T/coordinator.conf" 2>&1); rc=$?
+check "admin_socket in a 1777 directory: the coordinator refuses to start" bash -c "[ $rc -ne 0 ] && [ $rc -ne 124 ]"
+check "the refusal names the directory and why" grep -q "admin_socket directory $T/shared is a sticky shared directory" <<<"$out"
+check "the shared directory keeps mode 1777" bash -c "[ \$(stat -c %a '$T/shared') = 1777 ]"
+check "no socket was created there" test ! -e "$T/shared/admin.sock"
+rm -f "$T/coordinator.conf"
+
 start_coordinator
 check "admin socket directory is mode 0750" bash -c "[ \$(stat -c %a '$T/run') = 750 ]"
 check "nodes on an empty fleet" bash -c "ctl nodes | grep -q '^0 nodes'"
