@@ -72,7 +72,8 @@ static planner_reason_t s_own_status_reason(node_status_t s) {
         case NODE_STATUS_DONE:         return PLANNER_SKIP_DONE;
         case NODE_STATUS_UNHEALTHY:    return PLANNER_WAIT_NODE_UNHEALTHY;
         case NODE_STATUS_UNREACHABLE:  return PLANNER_WAIT_NODE_UNREACHABLE;
-        case NODE_STATUS_IN_STEP:      return PLANNER_WAIT_NODE_IN_STEP;
+        case NODE_STATUS_IN_STEP:
+        case NODE_STATUS_FAILED:       return PLANNER_WAIT_NODE_IN_STEP;
         case NODE_STATUS_UNREGISTERED:
         default:                       return PLANNER_WAIT_NODE_UNREGISTERED;
         }

@@ -31,6 +31,7 @@ typedef struct {
         int64_t deadline;
         bool reachable, healthy, registered;
         bool rollback_pending, halted, failure_counted;
+        bool drained;         /* a drain was sent and no undrain or rollback succeeded since */
         int phase;
         char error[UPGRADE_TEXT_MAX];
         /* recomputed on every advance, not persisted */
@@ -136,8 +137,14 @@ static node_status_t s_quorum_status(const s_node_t *n) {
                 return NODE_STATUS_UNREGISTERED;
         if (!n->reachable)
                 return NODE_STATUS_UNREACHABLE;
-        /* A failed node runs nothing: its health says whether it serves. */
-        if (s_in_step(n->step) && n->step != UPGRADE_STEP_FAILED)
+        /* A failed node stopped half-way through its sequence: it may still
+         * be drained, run the command that was retired when it went
+         * unreachable, or carry a new package without its restart. Its
+         * health does not say what the node really does, so it counts as
+         * down until it is rolled back (or the upgrade is redone). */
+        if (n->step == UPGRADE_STEP_FAILED)
+                return NODE_STATUS_FAILED;
+        if (s_in_step(n->step))
                 return NODE_STATUS_IN_STEP;
         if (!n->healthy)
                 return NODE_STATUS_UNHEALTHY;
@@ -157,6 +164,8 @@ static void s_send(upgrade_machine_t *m, int i, upgrade_step_t step, upgrade_cmd
         n->step = step;
         n->cmd = cmd;
         n->cmd_id = m->next_cmd_id++;
+        if (cmd == UPGRADE_CMD_DRAIN)
+                n->drained = true;   /* from the send: it may take effect before any result */
         upgrade_action_t *a = s_act(m, UPGRADE_ACT_SEND, i, n->phase, "%s", upgrade_cmd_name(cmd));
         if (a) {
                 a->cmd = cmd;
@@ -261,6 +270,7 @@ static void s_next_step(upgrade_machine_t *m, int i, int64_t now) {
                 }
                 /* fall through */
         case UPGRADE_STEP_UNDRAINING:
+                n->drained = false;
                 n->step = UPGRADE_STEP_DONE;
                 s_act(m, UPGRADE_ACT_NODE_DONE, i, n->phase, NULL);
                 return;
@@ -294,7 +304,8 @@ static bool s_phase_node_settled(const s_node_t *n) {
         case UPGRADE_STEP_ROLLED_BACK:
                 return true;
         case UPGRADE_STEP_FAILED:
-                return !n->rollback_pending;
+                /* left drained: never settled (nor complete) until rolled back */
+                return !n->rollback_pending && !n->drained;
         default:
                 return false;
         }
@@ -417,11 +428,18 @@ static void s_start_rollbacks(upgrade_machine_t *m) {
         }
 }
 
+static bool s_rollbacks_outstanding(const upgrade_machine_t *m) {
+        for (size_t i = 0; i < m->cfg->n_nodes; i++)
+                if (m->nodes[i].rollback_pending || m->nodes[i].step == UPGRADE_STEP_ROLLING_BACK)
+                        return true;
+        return false;
+}
+
 /* Starts the next nodes of the current phase, and records why others wait. */
 static void s_start_upgrades(upgrade_machine_t *m, int64_t now) {
         for (;;) {
                 if (m->phase >= m->cfg->n_phases) {
-                        if (!m->complete) {
+                        if (!m->complete && !s_rollbacks_outstanding(m)) {
                                 m->complete = true;
                                 s_act(m, UPGRADE_ACT_COMPLETE, -1, -1, "every phase finished");
                         }
@@ -454,9 +472,13 @@ static void s_start_upgrades(upgrade_machine_t *m, int64_t now) {
                                 return;
                         m->phase++;
                         m->promote_pending = false;
-                        if (m->phase < m->cfg->n_phases)
+                        if (m->phase < m->cfg->n_phases) {
                                 s_act(m, UPGRADE_ACT_PHASE_STARTED, -1, (int) m->phase, "%s",
                                       m->cfg->phases[m->phase].params->name);
+                                /* Its unreachable pending nodes may exceed its
+                                 * budget already: judged before any of it starts. */
+                                s_check_failure_budget(m);
+                        }
                         continue;
                 }
                 if (n_cand == 0)
@@ -531,6 +553,8 @@ static void s_batch_gates(upgrade_machine_t *m, int64_t now) {
         if (m->phase >= m->cfg->n_phases)
                 return;
         s_phase_t *ph = &m->phases[m->phase];
+        if (ph->gate_ms > 0 && now >= ph->gate_ms)
+                ph->gate_ms = 0;   /* passed: next_due must not stay in the past */
         if (ph->gate_ms != -1)
                 return;
         const upgrade_phase_config_t *pc = &m->cfg->phases[m->phase];
@@ -609,6 +633,7 @@ int upgrade_machine_on_result(upgrade_machine_t *m, int64_t now_ms, int node, ui
                         n->cmd_id = 0;
                         n->step = UPGRADE_STEP_ROLLED_BACK;
                         n->halted = false;
+                        n->drained = false;   /* a rollback undrains */
                         s_act(m, UPGRADE_ACT_NODE_ROLLED_BACK, node, n->phase, NULL);
                 } else {
                         s_next_step(m, node, now_ms);
@@ -640,18 +665,32 @@ static void s_apply_health(upgrade_machine_t *m, int64_t now_ms, int node, bool 
         n->healthy = healthy;
 }
 
-static void s_apply_reachable(upgrade_machine_t *m, int64_t now_ms, int node, bool reachable) {
-        s_check_gates(m, now_ms);
+/* The node's agent can no longer report (why: "unreachable",
+ * "unregistered"): a step under way fails. */
+static void s_lost(upgrade_machine_t *m, int node, const char *why) {
         s_node_t *n = &m->nodes[node];
-        n->reachable = reachable;
-        if (!reachable && n->phase >= 0 && s_in_step(n->step) && n->step != UPGRADE_STEP_FAILED) {
+        if (n->phase >= 0 && s_in_step(n->step) && n->step != UPGRADE_STEP_FAILED) {
                 char e[64];
-                snprintf(e, sizeof(e), "agent unreachable during %s", upgrade_step_name(n->step));
+                snprintf(e, sizeof(e), "agent %s during %s", why, upgrade_step_name(n->step));
                 bool was_rollback = n->step == UPGRADE_STEP_ROLLING_BACK;
                 s_fail(m, node, n->step, e);
                 if (was_rollback)
                         n->rollback_pending = true;   /* retried under a new id once back */
         }
+}
+
+static void s_apply_reachable(upgrade_machine_t *m, int64_t now_ms, int node, bool reachable) {
+        s_check_gates(m, now_ms);
+        m->nodes[node].reachable = reachable;
+        if (!reachable)
+                s_lost(m, node, "unreachable");
+}
+
+static void s_apply_registered(upgrade_machine_t *m, int64_t now_ms, int node, bool registered) {
+        s_check_gates(m, now_ms);
+        m->nodes[node].registered = registered;
+        if (!registered)
+                s_lost(m, node, "unregistered");
 }
 
 int upgrade_machine_on_health(upgrade_machine_t *m, int64_t now_ms, int node, bool healthy,
@@ -677,7 +716,7 @@ int upgrade_machine_on_registered(upgrade_machine_t *m, int64_t now_ms, int node
         int r = s_begin(m, node, ret_actions, ret_n);
         if (r < 0 || node < 0)
                 return r < 0 ? r : -EINVAL;
-        m->nodes[node].registered = registered;
+        s_apply_registered(m, now_ms, node, registered);
         return s_end(m, now_ms, ret_actions, ret_n);
 }
 
@@ -693,7 +732,8 @@ int upgrade_machine_on_nodes(upgrade_machine_t *m, int64_t now_ms, const upgrade
                         return -EINVAL;
         for (size_t k = 0; k < n; k++) {
                 const upgrade_node_report_t *x = &reports[k];
-                m->nodes[x->node].registered = x->registered;
+                if (x->registered != m->nodes[x->node].registered)
+                        s_apply_registered(m, now_ms, x->node, x->registered);
                 if (x->reachable != m->nodes[x->node].reachable)
                         s_apply_reachable(m, now_ms, x->node, x->reachable);
                 if (x->healthy != m->nodes[x->node].healthy)
@@ -786,7 +826,7 @@ int upgrade_machine_node(const upgrade_machine_t *m, int node, upgrade_node_stat
         *ret = (upgrade_node_status_t) {
                 .step = n->step, .phase = n->phase, .cmd = n->cmd, .cmd_id = n->cmd_id,
                 .healthy_since_ms = n->healthy_since, .deadline_ms = n->deadline,
-                .rollback_pending = n->rollback_pending, .halted = n->halted,
+                .rollback_pending = n->rollback_pending, .halted = n->halted, .drained = n->drained,
                 .reachable = n->reachable, .healthy = n->healthy, .registered = n->registered,
                 .error = n->error,
         };
@@ -801,6 +841,11 @@ size_t upgrade_machine_wait_reason(const upgrade_machine_t *m, int node, char *b
         buf[0] = 0;
         if (n->halted) {
                 snprintf(buf, len, "aborted after %s", upgrade_step_name(n->step));
+                return strlen(buf);
+        }
+        if (n->step == UPGRADE_STEP_FAILED && !n->rollback_pending) {
+                snprintf(buf, len, "%s; counts as down until rolled back",
+                         n->drained ? "failed while drained" : "failed");
                 return strlen(buf);
         }
         if (n->step == UPGRADE_STEP_PENDING && n->phase > (int) m->phase)
@@ -881,9 +926,10 @@ void upgrade_machine_conditions(const upgrade_machine_t *m, upgrade_conditions_t
                          m->error_budget || m->error_node < 0 ? "FailureBudget" : "NodeFailed");
                 snprintf(ret->error.message, sizeof(ret->error.message), "%s", m->error);
         }
-        ret->complete.status = m->complete;
+        ret->complete.status = m->complete && !s_rollbacks_outstanding(m);
         snprintf(ret->complete.reason, sizeof(ret->complete.reason), "%s",
-                 m->complete ? "Complete" : m->aborted ? "Aborted" : "InProgress");
+                 ret->complete.status ? "Complete" : m->complete ? "RollingBack"
+                 : m->aborted ? "Aborted" : "InProgress");
 }
 
 /* ---- lifetime ---- */
@@ -960,7 +1006,7 @@ void upgrade_machine_destroy(upgrade_machine_t **mp) {
 enum {
         F_PAUSED = 1, F_ABORTED = 2, F_COMPLETE = 4, F_PROMOTE = 8,
         N_REACHABLE = 1, N_HEALTHY = 2, N_REGISTERED = 4, N_ROLLBACK = 8, N_HALTED = 16,
-        N_COUNTED = 32,
+        N_COUNTED = 32, N_DRAINED = 64,
         P_PROMOTED = 1, P_TRIPPED = 2,
 };
 
@@ -1009,7 +1055,7 @@ int upgrade_machine_export(const upgrade_machine_t *m, upgrade_record_t **ret, s
                 r[k].v[5] = (nd->reachable ? N_REACHABLE : 0) | (nd->healthy ? N_HEALTHY : 0) |
                             (nd->registered ? N_REGISTERED : 0) |
                             (nd->rollback_pending ? N_ROLLBACK : 0) | (nd->halted ? N_HALTED : 0) |
-                            (nd->failure_counted ? N_COUNTED : 0);
+                            (nd->failure_counted ? N_COUNTED : 0) | (nd->drained ? N_DRAINED : 0);
                 r[k].v[6] = nd->phase;
                 snprintf(r[k].text, sizeof(r[k].text), "%s", nd->error);
         }
@@ -1027,6 +1073,16 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
         if (r < 0)
                 return r;
         size_t seen_machine = 0, seen_nodes = 0, seen_phases = 0;
+        /* Each node and phase exactly once: counting records is not enough
+         * (a duplicate would hide a missing one). */
+        bool *node_seen = calloc(cfg->n_nodes, sizeof *node_seen);
+        bool *phase_seen = calloc(cfg->n_phases, sizeof *phase_seen);
+        if (!node_seen || !phase_seen) {
+                free(node_seen);
+                free(phase_seen);
+                upgrade_machine_destroy(&m);
+                return -ENOMEM;
+        }
         for (size_t k = 0; k < n; k++) {
                 const upgrade_record_t *x = &recs[k];
                 switch (x->type) {
@@ -1053,8 +1109,9 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                         snprintf(m->error, sizeof(m->error), "%s", x->text);
                         break;
                 case UPGRADE_REC_PHASE: {
-                        if (x->index < 0 || (size_t) x->index >= cfg->n_phases)
+                        if (x->index < 0 || (size_t) x->index >= cfg->n_phases || phase_seen[x->index])
                                 goto bad;
+                        phase_seen[x->index] = true;
                         s_phase_t *ph = &m->phases[x->index];
                         ph->failures = (int) x->v[0];
                         ph->forgiven = (int) x->v[1];
@@ -1071,15 +1128,14 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                             x->v[2] < 0 || x->v[2] >= UPGRADE_CMD__COUNT ||
                             x->v[6] != m->nodes[x->index].phase ||
                             (x->v[1] == 0) != (x->v[2] == UPGRADE_CMD_NONE) ||
-                            (x->v[1] < 0))
+                            (x->v[1] < 0) || node_seen[x->index])
                                 goto bad;
+                        node_seen[x->index] = true;
                         s_node_t *nd = &m->nodes[x->index];
                         nd->step = (upgrade_step_t) x->v[0];
                         if (nd->phase < 0 && nd->step != UPGRADE_STEP_SKIPPED)
                                 goto bad;
                         nd->cmd_id = (uint64_t) x->v[1];
-                        if (nd->cmd_id >= (uint64_t) recs[0].v[2] && recs[0].type == UPGRADE_REC_MACHINE)
-                                goto bad;
                         nd->cmd = (upgrade_cmd_t) x->v[2];
                         nd->healthy_since = x->v[3];
                         nd->deadline = x->v[4];
@@ -1089,6 +1145,7 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                         nd->rollback_pending = x->v[5] & N_ROLLBACK;
                         nd->halted = x->v[5] & N_HALTED;
                         nd->failure_counted = x->v[5] & N_COUNTED;
+                        nd->drained = x->v[5] & N_DRAINED;
                         snprintf(nd->error, sizeof(nd->error), "%s", x->text);
                         seen_nodes++;
                         break;
@@ -1099,9 +1156,18 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
         }
         if (seen_machine != 1 || seen_nodes != cfg->n_nodes || seen_phases != cfg->n_phases)
                 goto bad;
+        /* Every in-flight id was issued before the machine's next id, in
+         * whatever order the records came. */
+        for (size_t i = 0; i < cfg->n_nodes; i++)
+                if (m->nodes[i].cmd_id >= m->next_cmd_id)
+                        goto bad;
+        free(node_seen);
+        free(phase_seen);
         *ret = m;
         return 0;
 bad:
+        free(node_seen);
+        free(phase_seen);
         upgrade_machine_destroy(&m);
         return -EINVAL;
 }

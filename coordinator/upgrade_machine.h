@@ -18,11 +18,18 @@
  * -> undraining (if drained) -> done; a failure -> failed -> rolling_back ->
  * rolled_back.
  *
- * Rules (see DESIGN.md, "Safety rules"):
- *   - quorum: a node in any step but pending/done/rolled_back/skipped/
- *     failed is IN_STEP for quorum.h; a failed node runs nothing, so its
- *     health and reachability decide; new upgrades and rollbacks start only
- *     when quorum_budget_allows();
+ * Rules (README, "Upgrades: the executor's rules"):
+ *   - quorum: a node in any step but pending/done/rolled_back/skipped is
+ *     down for quorum.h (IN_STEP); a FAILED node is down too (FAILED), however
+ *     healthy it reports: it stopped half-way (maybe drained, maybe still
+ *     running the command retired when it went unreachable, maybe on the new
+ *     package without its restart), so it holds its groups' budget until it
+ *     is rolled back. New upgrades and rollbacks start only when
+ *     quorum_budget_allows(); a rollback of a node already down costs none;
+ *   - a failed node that was drained (a drain was sent, and no undrain or
+ *     rollback succeeded since) never settles its phase: the upgrade is
+ *     never complete while a node of it is left drained. A failed node that
+ *     was not drained settles its phase (it still holds its groups);
  *   - failure budget: a phase's failures are its failed nodes plus its
  *     pending nodes that are unreachable; when they EXCEED max_failures
  *     (plan_math.h: failures tolerated) the phase's on_failure applies:
@@ -34,12 +41,22 @@
  *     budget still holds (the policy of the phase for a failed node).
  *   - health gate: a node passes verifying only once it has been healthy
  *     without interruption for min_healthy_time, that stretch ending no later
- *     than healthy_deadline after verifying began; else it fails;
- *   - a node that goes unreachable during a step fails (never done); a late
- *     result for its old command is reported as stale and ignored;
+ *     than healthy_deadline after verifying began; else it fails. At the
+ *     deadline instant the gate is judged before any health news of that
+ *     instant: health first seen at the deadline is too late, even with
+ *     min_healthy_time 0;
+ *   - time: now_ms is taken as given. A clock going backwards only delays
+ *     gates, deadlines and pauses between batches; nothing is judged early;
+ *   - a node that goes unreachable or unregistered during a step fails
+ *     (never done); a late result for its old command is reported as stale
+ *     and ignored (the shell records it as the command's outcome);
  *   - install commands never allow a downgrade; only rollback does;
  *   - canary: the first `canary` nodes of a phase run alone; the phase then
  *     waits for promote unless auto_promote;
+ *   - pause_between_batches applies in batch mode only (after each batch
+ *     settles); rolling mode has no batch boundary and ignores it;
+ *   - when a phase starts, its failure budget is judged (its pending nodes
+ *     unreachable) before any of its nodes starts;
  *   - pause: no new node starts; nodes already in their sequence go on.
  *     abort: final; no new command at all except rollbacks; in-flight
  *     commands finish and are reported; nodes stay where they stopped,
@@ -49,7 +66,14 @@
  *     pending or running goes first) and at most batch_size nodes of a
  *     phase at once. Rolling back a phase (or all) skips its pending nodes.
  * Resume clears a pause and forgives the failed nodes counted so far (pending
- * nodes still unreachable go on counting). */
+ * nodes still unreachable go on counting). A node counts once in its phase's
+ * failures, however often it fails: a forgiven node whose rollback then fails
+ * is not counted again, and a rollback that fails in a phase that is no
+ * longer current counts in no budget; both set the Error condition and
+ * leave the node failed (down for its groups) until rolled back again.
+ * Complete is reported (once) only when every phase settled and no rollback
+ * is pending or running; a rollback asked for after that makes the complete
+ * condition false (reason RollingBack) until it ends. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -214,6 +238,7 @@ typedef struct {
         int64_t deadline_ms;         /* healthy_deadline end while verifying, else -1 */
         bool rollback_pending;
         bool halted;                 /* stopped by abort */
+        bool drained;                /* drain sent; no undrain or rollback succeeded since */
         bool reachable, healthy, registered;
         const char *error;           /* "" when none */
 } upgrade_node_status_t;
@@ -267,7 +292,8 @@ typedef struct {
 int upgrade_machine_export(const upgrade_machine_t *m, upgrade_record_t **ret, size_t *ret_n);
 
 /* A machine for cfg (the same config the state was exported under) in the
- * exported state. -EINVAL for records that do not fit cfg or are
- * inconsistent (missing, out of range), -ENOMEM. */
+ * exported state. Records may come in any order. -EINVAL for records that
+ * do not fit cfg or are inconsistent (a node or phase missing or twice, a
+ * value out of range, an in-flight id not below the next id), -ENOMEM. */
 int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *recs, size_t n,
                            upgrade_machine_t **ret);

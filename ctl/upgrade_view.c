@@ -48,9 +48,11 @@ static bool node_in_flight(const Hitless__UpgradeNodeStatus *n) {
         return n->step[0] != '\0';
 }
 
-/* "installing", "failed, rollback pending", "restarting, halted" */
+/* "installing", "failed, rollback pending", "restarting, halted, drained";
+ * drained is said where the step does not say it (failed or halted). */
 static const char *node_step(const Hitless__UpgradeNodeStatus *n, char *buf, size_t len) {
-        snprintf(buf, len, "%s%s%s", n->step, n->halted ? ", halted" : "",
+        bool say_drained = n->drained && (n->halted || strcmp(n->step, "failed") == 0);
+        snprintf(buf, len, "%s%s%s%s", n->step, n->halted ? ", halted" : "", say_drained ? ", drained" : "",
                  n->rollback_pending ? ", rollback pending" : "");
         return buf;
 }
@@ -193,6 +195,7 @@ static void json_node(FILE *f, const void *item) {
         ctl_json_bool(f, ",", "healthy", n->healthy);
         ctl_json_bool(f, ",", "halted", n->halted);
         ctl_json_bool(f, ",", "rollback_pending", n->rollback_pending);
+        ctl_json_bool(f, ",", "drained", n->drained);
         ctl_json_int(f, ",", "healthy_for_s", n->healthy_for_s);
         fputc('}', f);
 }

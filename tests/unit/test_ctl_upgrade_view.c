@@ -230,14 +230,14 @@ START_TEST(test_json) {
                       "\"nodes\":["
                       "{\"node_id\":\"c1\",\"phase\":\"computes\",\"step\":\"done\",\"command\":\"\","
                       "\"command_id\":\"\",\"waiting\":\"\",\"error\":\"\",\"reachable\":true,\"healthy\":true,"
-                      "\"halted\":false,\"rollback_pending\":false,\"healthy_for_s\":0},"
+                      "\"halted\":false,\"rollback_pending\":false,\"drained\":false,\"healthy_for_s\":0},"
                       "{\"node_id\":\"c2\",\"phase\":\"computes\",\"step\":\"failed\",\"command\":\"\","
                       "\"command_id\":\"\",\"waiting\":\"\",\"error\":\"install: dpkg failed\","
-                      "\"reachable\":true,\"healthy\":false,\"halted\":false,\"rollback_pending\":true,"
+                      "\"reachable\":true,\"healthy\":false,\"halted\":false,\"rollback_pending\":true,\"drained\":false,"
                       "\"healthy_for_s\":0},"
                       "{\"node_id\":\"c3\",\"phase\":\"computes\",\"step\":\"verifying\",\"command\":\"restart\","
                       "\"command_id\":\"up-1-9\",\"waiting\":\"quorum cassandra\",\"error\":\"\","
-                      "\"reachable\":true,\"healthy\":true,\"halted\":false,\"rollback_pending\":false,"
+                      "\"reachable\":true,\"healthy\":true,\"halted\":false,\"rollback_pending\":false,\"drained\":false,"
                       "\"healthy_for_s\":12}]}\n");
 }
 END_TEST

@@ -687,6 +687,292 @@ START_TEST(test_bad_config) {
 }
 END_TEST
 
+/* ---- failed nodes and the quorum (issue: a failed, drained member counted as up) ---- */
+
+static bool waits_for(const fx_t *x, int node, const char *needle) {
+        char why[200];
+        upgrade_machine_wait_reason(x->m, node, why, sizeof(why));
+        return strstr(why, needle) != NULL;
+}
+
+static bool complete(const fx_t *x) {
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x->m, &c);
+        return c.complete.status;
+}
+
+START_TEST(test_failed_drained_member_blocks_group) {
+        fx_t x;
+        fx_init(&x, 3, 3, 1);
+        x.ph[0].drain = true;
+        fx_new(&x);
+        tick(&x, 0);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_DRAIN), 0);
+        ok(&x, 0, 10);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_INSTALL), 0);
+        /* db0 drained and installing; its agent stops answering, then resumes */
+        upgrade_machine_on_reachable(x.m, 20, 0, false, &x.a, &x.na);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 1);
+        upgrade_machine_on_reachable(x.m, 30, 0, true, &x.a, &x.na);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 40, UPGRADE_ADMIN_RESUME, 0, &x.a, &x.na), 0);
+        /* still drained: the next member must not go down beside it */
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(step(&x, 1), UPGRADE_STEP_PENDING);
+        ck_assert(waits_for(&x, 1, "node0 failed"));
+        tick(&x, 99999);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert(!complete(&x));
+        /* rolled back (which undrains): it costs no budget, and frees the group */
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 100000, UPGRADE_ADMIN_ROLLBACK_NODE, 0, &x.a, &x.na), 0);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_ROLLBACK), 0);
+        ck_assert_int_eq(step(&x, 1), UPGRADE_STEP_PENDING);
+        ok(&x, 0, 100010);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_ROLLED_BACK);
+        ck_assert_uint_ne(sent(&x, 1, UPGRADE_CMD_DRAIN), 0);
+        fx_free(&x);
+}
+END_TEST
+
+/* The minimal case found by the randomized driver: a node failed because it
+ * went unreachable mid-step may still run the retired command. */
+START_TEST(test_failed_unreachable_member_blocks_group_when_back) {
+        fx_t x;
+        fx_init(&x, 3, 3, 1);
+        x.pc[0].max_failures = 1;   /* no pause: the quorum alone must hold */
+        fx_new(&x);
+        tick(&x, 0);
+        uint64_t install1 = sent(&x, 0, UPGRADE_CMD_INSTALL);
+        ck_assert_uint_ne(install1, 0);
+        upgrade_machine_on_reachable(x.m, 10, 0, false, &x.a, &x.na);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        upgrade_machine_on_reachable(x.m, 20, 0, true, &x.a, &x.na);
+        upgrade_machine_on_health(x.m, 21, 0, true, &x.a, &x.na);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(step(&x, 1), UPGRADE_STEP_PENDING);
+        /* install #1's result arrives late: stale, and still nothing starts */
+        ck_assert_int_eq(upgrade_machine_on_result(x.m, 30, 0, install1, UPGRADE_RESULT_SUCCEEDED, true, true,
+                                                   NULL, &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_STALE_RESULT), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_not_complete_while_failed_node_left_drained) {
+        fx_t x;
+        fx_init(&x, 1, 0, 1);
+        x.ph[0].drain = true;
+        x.pc[0].max_failures = 1;
+        fx_new(&x);
+        tick(&x, 0);
+        ok(&x, 0, 10);
+        nack(&x, 0, 20, "dpkg: error");
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        tick(&x, 99999);
+        ck_assert(!complete(&x));
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 0);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 100000, UPGRADE_ADMIN_ROLLBACK_NODE, 0, &x.a, &x.na), 0);
+        ok(&x, 0, 100010);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 1);
+        ck_assert(complete(&x));
+        fx_free(&x);
+}
+END_TEST
+
+/* A failure without a drain leaves nothing held: the phase settles. */
+START_TEST(test_failed_undrained_node_settles) {
+        fx_t x;
+        fx_init(&x, 1, 0, 1);
+        x.pc[0].max_failures = 1;
+        fx_new(&x);
+        tick(&x, 0);
+        nack(&x, 0, 10, "dpkg: error");
+        ck_assert(complete(&x));
+        fx_free(&x);
+}
+END_TEST
+
+/* Node through install, restart and a passed gate (no drain). */
+static void pass(fx_t *x, int node, int64_t *t) {
+        ok(x, node, *t += 10);
+        ok(x, node, *t += 10);
+        ck_assert_int_eq(step(x, node), UPGRADE_STEP_VERIFYING);
+        tick(x, *t += 1000);
+}
+
+START_TEST(test_budget_exceeded_at_phase_start_sends_nothing) {
+        fx_t x;
+        fx_init(&x, 3, 0, 1);
+        x.pc[0].n_nodes = 1;
+        x.ph[1] = x.ph[0];
+        x.ph[1].name = "p1";
+        x.nodes[1][0] = 1;
+        x.nodes[1][1] = 2;
+        x.pc[1] = (upgrade_phase_config_t) { .params = &x.ph[1], .nodes = x.nodes[1], .n_nodes = 2,
+                                             .batch_size = 1 };
+        x.cfg.n_phases = 2;
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        upgrade_machine_on_reachable(x.m, t += 5, 2, false, &x.a, &x.na);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 0);
+        pass(&x, 0, &t);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PHASE_STARTED), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(step(&x, 1), UPGRADE_STEP_PENDING);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_not_complete_while_rollback_waits) {
+        fx_t x;
+        fx_init(&x, 2, 0, 1);
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        pass(&x, 0, &t);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        /* node0's rollback waits for it to come back while node1 finishes */
+        upgrade_machine_on_reachable(x.m, t += 1, 0, false, &x.a, &x.na);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, t += 1, UPGRADE_ADMIN_ROLLBACK_NODE, 0, &x.a, &x.na), 0);
+        pass(&x, 1, &t);
+        ck_assert_int_eq(step(&x, 1), UPGRADE_STEP_DONE);
+        ck_assert(!complete(&x));
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 0);
+        upgrade_machine_on_reachable(x.m, t += 1, 0, true, &x.a, &x.na);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_ROLLBACK), 0);
+        ck_assert(!complete(&x));
+        ok(&x, 0, t += 10);
+        ck_assert(complete(&x));
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_next_due_not_in_the_past_after_batch_gate) {
+        fx_t x;
+        fx_init(&x, 3, 0, 1);
+        x.ph[0].mode = PLAN_MODE_BATCH;
+        x.ph[0].pause_between_batches_ms = 500;
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        pass(&x, 0, &t);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);   /* the gate holds node1 */
+        ck_assert_int_eq(upgrade_machine_next_due(x.m), t + 500);
+        /* paused before the gate ends: once it has passed, nothing is due
+         * (the coordinator would otherwise tick at once, again and again) */
+        ck_assert_int_eq(upgrade_machine_admin(x.m, t += 100, UPGRADE_ADMIN_PAUSE, 0, &x.a, &x.na), 0);
+        tick(&x, t += 500);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_gt(upgrade_machine_next_due(x.m), t);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, t += 100, UPGRADE_ADMIN_RESUME, 0, &x.a, &x.na), 0);
+        ck_assert_uint_ne(sent(&x, 1, UPGRADE_CMD_INSTALL), 0);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_import_refuses_duplicate_node_record) {
+        fx_t x;
+        fx_init(&x, 3, 0, 1);
+        fx_new(&x);
+        tick(&x, 0);
+        upgrade_record_t *r;
+        size_t n;
+        ck_assert_int_eq(upgrade_machine_export(x.m, &r, &n), 0);
+        upgrade_machine_t *m2 = NULL;
+        /* node 0's record (in flight) twice, node 2's missing */
+        size_t rec0 = n - 3, rec2 = n - 1;
+        ck_assert_int_eq(r[rec0].type, UPGRADE_REC_NODE);
+        ck_assert_int_eq(r[rec0].index, 0);
+        upgrade_record_t keep = r[rec2];
+        r[rec2] = r[rec0];
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, n, &m2), -EINVAL);
+        ck_assert_ptr_null(m2);
+        r[rec2] = keep;
+        /* record order does not matter: the machine record last */
+        upgrade_record_t machine = r[0];
+        r[0] = r[n - 1];
+        r[n - 1] = machine;
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, n, &m2), 0);
+        upgrade_machine_destroy(&m2);
+        /* ... and an in-flight id not below the next id is refused in any order */
+        r[rec0 == 0 ? n - 1 : rec0].v[1] = r[n - 1].v[2];
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, n, &m2), -EINVAL);
+        free(r);
+        fx_free(&x);
+}
+END_TEST
+
+/* min_healthy_time 0: the deadline is exclusive. */
+static void verifying_unhealthy(fx_t *x, int64_t *t) {
+        tick(x, *t);
+        ok(x, 0, *t += 10);
+        ck_assert_int_eq(upgrade_machine_on_result(x->m, *t += 10, 0, cmd_of(x, 0), UPGRADE_RESULT_SUCCEEDED,
+                                                   true, false, NULL, &x->a, &x->na), 0);
+        ck_assert_int_eq(step(x, 0), UPGRADE_STEP_VERIFYING);
+}
+
+START_TEST(test_health_gate_zero_min_boundary) {
+        fx_t x;
+        fx_init(&x, 1, 0, 1);
+        x.ph[0].min_healthy_time_ms = 0;
+        x.pc[0].max_failures = 1;
+        fx_new(&x);
+        int64_t t = 0;
+        verifying_unhealthy(&x, &t);
+        upgrade_machine_on_health(x.m, t + 4999, 0, true, &x.a, &x.na);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        fx_free(&x);
+
+        fx_init(&x, 1, 0, 1);
+        x.ph[0].min_healthy_time_ms = 0;
+        x.pc[0].max_failures = 1;
+        fx_new(&x);
+        t = 0;
+        verifying_unhealthy(&x, &t);
+        upgrade_machine_on_health(x.m, t + 5000, 0, true, &x.a, &x.na);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_unregistered_mid_step_fails) {
+        fx_t x;
+        fx_init(&x, 2, 0, 1);
+        x.pc[0].max_failures = 1;
+        fx_new(&x);
+        tick(&x, 0);
+        ck_assert_int_eq(upgrade_machine_on_registered(x.m, 10, 0, false, &x.a, &x.na), 0);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_FAILED);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_FAILED), 1);
+        fx_free(&x);
+}
+END_TEST
+
+/* A clock going backwards only delays: a gate never passes or fails early. */
+START_TEST(test_time_backwards_never_judges_early) {
+        fx_t x;
+        fx_init(&x, 1, 0, 1);
+        fx_new(&x);
+        int64_t t = 10000;
+        tick(&x, t);
+        ok(&x, 0, t += 10);
+        ok(&x, 0, t += 10);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_VERIFYING);
+        tick(&x, 100);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_VERIFYING);
+        tick(&x, t + 1000);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        fx_free(&x);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("upgrade_machine");
         TCase *tc = tcase_create("scenarios");
@@ -710,6 +996,17 @@ int main(void) {
         tcase_add_test(tc, test_unreachable_pending_counts_as_failure);
         tcase_add_test(tc, test_export_import_round_trip);
         tcase_add_test(tc, test_bad_config);
+        tcase_add_test(tc, test_failed_drained_member_blocks_group);
+        tcase_add_test(tc, test_failed_unreachable_member_blocks_group_when_back);
+        tcase_add_test(tc, test_not_complete_while_failed_node_left_drained);
+        tcase_add_test(tc, test_failed_undrained_node_settles);
+        tcase_add_test(tc, test_budget_exceeded_at_phase_start_sends_nothing);
+        tcase_add_test(tc, test_not_complete_while_rollback_waits);
+        tcase_add_test(tc, test_next_due_not_in_the_past_after_batch_gate);
+        tcase_add_test(tc, test_import_refuses_duplicate_node_record);
+        tcase_add_test(tc, test_health_gate_zero_min_boundary);
+        tcase_add_test(tc, test_unregistered_mid_step_fails);
+        tcase_add_test(tc, test_time_backwards_never_judges_early);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -168,14 +168,13 @@ static void sim_build(sim_t *x, uint64_t seed) {
 }
 
 /* Members of g down: unhealthy or unreachable as the machine was told, or
- * in a step as the machine says. */
+ * in a step or failed (its sequence unfinished: maybe drained, maybe still
+ * running a retired command) as the machine says. */
 static int s_group_down(sim_t *x, size_t g) {
         int d = 0;
         for (size_t k = 0; k < x->groups[g].n_members; k++) {
                 int i = x->members[g][k];
-                upgrade_step_t s = s_step(x, i);
-                d += !x->n[i].reachable || !x->n[i].healthy ||
-                     (s_in_step(s) && s != UPGRADE_STEP_FAILED);
+                d += !x->n[i].reachable || !x->n[i].healthy || s_in_step(s_step(x, i));
         }
         return d;
 }
@@ -348,7 +347,9 @@ static void s_answer(sim_t *x, int i) {
 static void s_check_progress(sim_t *x) {
         upgrade_conditions_t c;
         upgrade_machine_conditions(x->m, &c);
-        if (c.paused || c.aborted || c.promote_pending || c.complete.status)
+        /* past the last phase: only rollbacks are left to finish */
+        if (c.paused || c.aborted || c.promote_pending || c.complete.status ||
+            (size_t) c.phase >= x->cfg.n_phases)
                 return;
         const upgrade_phase_config_t *pc = &x->pc[c.phase];
         int in_flight = 0;
