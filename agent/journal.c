@@ -76,6 +76,11 @@ static const sqldb_migration_t migrations[] = {
           "  key   TEXT PRIMARY KEY NOT NULL,"
           "  value TEXT NOT NULL"
           ");" },
+        /* Retention (journal_prune) keeps the commands of an upgrade whose
+         * snapshot is open, so a command row says which upgrade it is of. */
+        { 2,
+          "ALTER TABLE commands ADD COLUMN upgrade_id TEXT NOT NULL DEFAULT '';"
+          "CREATE INDEX commands_updated ON commands(updated);" },
 };
 
 /* ---- cached statements ---------------------------------------------------- */
@@ -105,10 +110,15 @@ typedef enum {
         STMT_SNAP_UNITS,
         STMT_KV_PUT,
         STMT_KV_GET,
+        STMT_PRUNE_COMMANDS,
+        STMT_PRUNE_SNAP_PACKAGES,
+        STMT_PRUNE_SNAP_FILES,
+        STMT_PRUNE_SNAP_UNITS,
+        STMT_PRUNE_SNAPSHOTS,
         _STMT_MAX,
 } journal_stmt_id_t;
 
-#define CMD_COLUMNS "id, kind, state, snapshot_id, created, updated, request, result"
+#define CMD_COLUMNS "id, kind, state, snapshot_id, created, updated, request, result, upgrade_id"
 #define SNAP_COLUMNS "id, upgrade_id, created, open, drained"
 #define UNFINISHED_STATES "(1, 2)" /* JCMD_ACCEPTED, JCMD_RUNNING */
 
@@ -119,11 +129,14 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
         [STMT_COMMIT] = "COMMIT",
         [STMT_ROLLBACK] = "ROLLBACK",
-        [STMT_CMD_INSERT] = "INSERT INTO commands (id, kind, state, snapshot_id, created, updated, request)"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+        [STMT_CMD_INSERT] = "INSERT INTO commands (id, kind, state, snapshot_id, created, updated, request,"
+                            " upgrade_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
         [STMT_CMD_SET_STATE] = "UPDATE commands SET state = ?2, updated = ?3"
                                " WHERE id = ?1 AND state IN " UNFINISHED_STATES,
-        [STMT_CMD_FINISH] = "UPDATE commands SET state = ?2, updated = ?3, result = ?4"
+        /* A refusal keeps its decision (the result), not the request's
+         * bytes: whoever sends refused commands cannot fill the disk. */
+        [STMT_CMD_FINISH] = "UPDATE commands SET state = ?2, updated = ?3, result = ?4,"
+                            " request = CASE WHEN ?2 = 6 THEN X'' ELSE request END"
                             " WHERE id = ?1 AND state IN " UNFINISHED_STATES,
         [STMT_CMD_STATE] = "SELECT state FROM commands WHERE id = ?1",
         [STMT_CMD_GET] = "SELECT " CMD_COLUMNS " FROM commands WHERE id = ?1",
@@ -157,6 +170,21 @@ static const char *const stmt_sql[_STMT_MAX] = {
                             " WHERE snapshot = ?1 ORDER BY unit",
         [STMT_KV_PUT] = "INSERT OR REPLACE INTO kv (key, value) VALUES (?1, ?2)",
         [STMT_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
+        /* ?1: the cutoff (unix seconds). Kept whatever their age: unfinished
+         * commands, and those not refused of an upgrade whose snapshot is
+         * open (a replay of one must get its result, not a second run). */
+        [STMT_PRUNE_COMMANDS] = "DELETE FROM commands WHERE updated < ?1"
+                                " AND state NOT IN " UNFINISHED_STATES
+                                " AND NOT (state != 6 AND upgrade_id != '' AND upgrade_id IN"
+                                " (SELECT upgrade_id FROM snapshots WHERE open = 1))",
+        /* Open snapshots are what a rollback needs: only rolled-back ones go. */
+        [STMT_PRUNE_SNAP_PACKAGES] = "DELETE FROM snapshot_packages WHERE snapshot IN"
+                                     " (SELECT id FROM snapshots WHERE open = 0 AND created < ?1)",
+        [STMT_PRUNE_SNAP_FILES] = "DELETE FROM snapshot_files WHERE snapshot IN"
+                                  " (SELECT id FROM snapshots WHERE open = 0 AND created < ?1)",
+        [STMT_PRUNE_SNAP_UNITS] = "DELETE FROM snapshot_units WHERE snapshot IN"
+                                  " (SELECT id FROM snapshots WHERE open = 0 AND created < ?1)",
+        [STMT_PRUNE_SNAPSHOTS] = "DELETE FROM snapshots WHERE open = 0 AND created < ?1",
 };
 
 static const sqldb_schema_t schema = {
@@ -358,7 +386,7 @@ const char *journal_last_error(const journal_t *j) {
 /* ---- commands -------------------------------------------------------------- */
 
 int journal_command_begin(journal_t *j, const char *id, const char *kind, const uint8_t *request,
-                          size_t len, const char *snapshot_id) {
+                          size_t len, const char *snapshot_id, const char *upgrade_id) {
         if (!s_id_ok(id))
                 return s_error(j, -EINVAL, "command_begin: bad id");
         if (!kind || !*kind || !s_fits(kind, FIELD_SIZE(journal_command_t, kind)))
@@ -369,6 +397,10 @@ int journal_command_begin(journal_t *j, const char *id, const char *kind, const 
                 snapshot_id = "";
         if (!s_fits(snapshot_id, FIELD_SIZE(journal_command_t, snapshot_id)))
                 return s_error(j, -EINVAL, "command_begin: bad snapshot id");
+        if (!upgrade_id)
+                upgrade_id = "";
+        if (!s_fits(upgrade_id, FIELD_SIZE(journal_command_t, upgrade_id)))
+                return s_error(j, -EINVAL, "command_begin: bad upgrade id");
         int r = s_check_writable(j, "command_begin");
         if (r < 0)
                 return r;
@@ -380,6 +412,7 @@ int journal_command_begin(journal_t *j, const char *id, const char *kind, const 
         sqlite3_bind_text(st, 4, snapshot_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, clock_wall_s());
         s_bind_blob(st, 6, request, len);
+        sqlite3_bind_text(st, 7, upgrade_id, -1, SQLITE_STATIC);
         return s_step_done(j, st, "command_begin");
 }
 
@@ -469,6 +502,7 @@ static int s_read_command(journal_t *j, sqlite3_stmt *st, int col, journal_comma
         s_column_text(st, col + 3, c->snapshot_id, sizeof c->snapshot_id);
         c->created = sqlite3_column_int64(st, col + 4);
         c->updated = sqlite3_column_int64(st, col + 5);
+        s_column_text(st, col + 8, c->upgrade_id, sizeof c->upgrade_id);
         c->request = s_memdup(request ? request : "", request_len);
         c->request_len = request_len;
         if (result) {
@@ -554,6 +588,56 @@ int journal_commands_recent(journal_t *j, uint32_t limit,
         sqlite3_bind_int64(st, 1, limit ? limit : JOURNAL_RECENT_DEFAULT_LIMIT);
         /* Column 0 is seq, for the ordering only. */
         return s_walk_commands(j, st, 1, "commands_recent", cb, ud);
+}
+
+/* ---- retention ------------------------------------------------------------ */
+
+static int s_rollback(journal_t *j);
+
+/* Starts a write transaction (IMMEDIATE: see STMT_BEGIN). */
+static int s_begin_write(journal_t *j, const char *what) {
+        int r = s_check_writable(j, what);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = j->stmt[STMT_BEGIN];
+        int rc = sqlite3_step(st);
+        s_finish(st);
+        return rc == SQLITE_DONE ? 0 : s_fail(j, rc, what);
+}
+
+int journal_prune(journal_t *j, int64_t before, uint64_t *ret_removed) {
+        static const journal_stmt_id_t steps[] = {
+                STMT_PRUNE_COMMANDS, STMT_PRUNE_SNAP_PACKAGES, STMT_PRUNE_SNAP_FILES,
+                STMT_PRUNE_SNAP_UNITS, STMT_PRUNE_SNAPSHOTS,
+        };
+        uint64_t removed = 0;
+        sqlite3_stmt *st;
+        int rc, r = s_begin_write(j, "prune");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+                st = j->stmt[steps[i]];
+                sqlite3_bind_int64(st, 1, before);
+                r = s_step_done(j, st, "prune");
+                if (r < 0) {
+                        (void) s_rollback(j);
+                        return r;
+                }
+                /* Commands and snapshots, not their parts. */
+                if (steps[i] == STMT_PRUNE_COMMANDS || steps[i] == STMT_PRUNE_SNAPSHOTS)
+                        removed += (uint64_t) sqlite3_changes(j->db);
+        }
+        st = j->stmt[STMT_COMMIT];
+        rc = sqlite3_step(st);
+        s_finish(st);
+        if (rc != SQLITE_DONE) {
+                r = s_fail(j, rc, "prune");
+                (void) s_rollback(j);
+                return r;
+        }
+        if (ret_removed)
+                *ret_removed = removed;
+        return 0;
 }
 
 /* ---- snapshots ------------------------------------------------------------- */
@@ -643,15 +727,10 @@ int journal_snapshot_begin(journal_t *j, const char *upgrade_id, char ret_id[64]
                 upgrade_id = "";
         if (!ret_id || !s_fits(upgrade_id, FIELD_SIZE(journal_snapshot_t, upgrade_id)))
                 return s_error(j, -EINVAL, "snapshot_begin: bad upgrade id");
-        r = s_check_writable(j, "snapshot_begin");
+        r = s_begin_write(j, "snapshot_begin");
         if (r < 0)
                 return r;
-
-        sqlite3_stmt *st = j->stmt[STMT_BEGIN];
-        int rc = sqlite3_step(st);
-        s_finish(st);
-        if (rc != SQLITE_DONE)
-                return s_fail(j, rc, "snapshot_begin");
+        sqlite3_stmt *st;
 
         int64_t now = clock_wall_s();
         r = s_next_snapshot_id(j, now, id);

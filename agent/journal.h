@@ -14,6 +14,8 @@
  *   back; commands of the same upgrade id share it.
  * - Drain: whether the agent drained the node (so it undrains only what
  *   it drained).
+ * - Retention: a refused command keeps its decision, never its request's
+ *   bytes; journal_prune() forgets what no rollback or replay needs.
  *
  * Every function that changes state has committed it (fsynced) when it
  * returns 0; the one exception is the snapshot transaction, committed by
@@ -47,8 +49,9 @@ typedef struct {
         char kind[16];               /* "install", "repoint", ... */
         journal_state_t state;
         char snapshot_id[64];        /* "" when the command changes nothing */
+        char upgrade_id[64];         /* "" when not part of an upgrade */
         int64_t created, updated;    /* unix seconds */
-        uint8_t *request;            /* packed Command (owned) */
+        uint8_t *request;            /* packed Command (owned); empty once refused */
         size_t request_len;
         uint8_t *result;             /* packed CommandStatus once finished (owned), or NULL */
         size_t result_len;
@@ -71,14 +74,15 @@ const char *journal_last_error(const journal_t *j);
 
 /* Records a new command as ACCEPTED. -EEXIST if the id is known. id is
  * 1..63 bytes, kind 1..15; request may be NULL only with len 0;
- * snapshot_id NULL or "" for none. */
+ * snapshot_id and upgrade_id (0..63 bytes) NULL or "" for none. */
 int journal_command_begin(journal_t *j, const char *id, const char *kind, const uint8_t *request,
-                          size_t len, const char *snapshot_id);
+                          size_t len, const char *snapshot_id, const char *upgrade_id);
 /* ACCEPTED or RUNNING only (-EINVAL otherwise): a final state comes with
  * its result through journal_command_finish(). */
 int journal_command_set_state(journal_t *j, const char *id, journal_state_t state);
 /* Final state (SUCCEEDED, FAILED, INTERRUPTED, REFUSED) with the packed
- * CommandStatus to return for this id (may be empty). */
+ * CommandStatus to return for this id (may be empty). REFUSED also drops
+ * the stored request: the decision is what a replay gets back. */
 int journal_command_finish(journal_t *j, const char *id, journal_state_t state,
                            const uint8_t *result, size_t len);
 /* Both return -ENOENT for an unknown id and -EALREADY for a command that is
@@ -151,6 +155,16 @@ int journal_snapshot_files(journal_t *j, const char *snap,
                            void *ud);
 int journal_snapshot_units(journal_t *j, const char *snap,
                            int (*cb)(const char *unit, const char *active_state, void *ud), void *ud);
+
+/* Retention, in one transaction: forgets finished commands last updated
+ * before `before` (unix seconds) and rolled-back snapshots (with their
+ * packages, files and units) taken before it. Never forgets unfinished
+ * commands, open snapshots (what a rollback restores), nor the commands
+ * (other than refused ones) of an upgrade with an open snapshot: a replay
+ * of one gets its result, never a second run. A forgotten refusal is
+ * decided again if it comes back, which runs nothing twice. *ret_removed
+ * (may be NULL) counts commands and snapshots forgotten. */
+int journal_prune(journal_t *j, int64_t before, uint64_t *ret_removed);
 
 /* Drain state: set by drain, cleared by undrain; false when never set. */
 int journal_set_drained(journal_t *j, bool drained);

@@ -121,7 +121,7 @@ int local_rollback(const agent_config_t *cfg, int argc, char **argv) {
         cmd.action_case = HITLESS__COMMAND__ACTION_ROLLBACK;
         cmd.rollback = &rb;
         codec_encode(&cmd.base, &req, &req_len);
-        if (journal_command_begin(j, id, "rollback", req, req_len, "") < 0 ||
+        if (journal_command_begin(j, id, "rollback", req, req_len, "", "") < 0 ||
             journal_command_set_state(j, id, JCMD_RUNNING) < 0) {
                 fprintf(stderr, "hitless-agent: cannot record the rollback in the journal\n");
                 free(req);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/journal.h"
@@ -145,7 +146,7 @@ START_TEST(test_open_creates_private_file) {
         mode_t old = umask(0);  /* SQLite alone would create 0644 */
         journal_t *j = open_ok();
         umask(old);
-        ck_assert_int_eq(journal_command_begin(j, "c1", "check", req_a, sizeof req_a, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "c1", "check", req_a, sizeof req_a, NULL, NULL), 0);
 
         char p[400];
         ck_assert_uint_eq(file_mode(dbpath), 0600);
@@ -153,7 +154,7 @@ START_TEST(test_open_creates_private_file) {
         ck_assert_uint_eq(file_mode(p), 0600);
         snprintf(p, sizeof p, "%s-shm", dbpath);
         ck_assert_uint_eq(file_mode(p), 0600);
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 1);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 2);
         journal_close(&j);
         ck_assert_ptr_null(j);
         journal_close(&j); /* NULL is fine */
@@ -204,7 +205,7 @@ END_TEST
 
 START_TEST(test_open_corrupt_schema_page) {
         journal_t *j = open_ok();
-        ck_assert_int_eq(journal_command_begin(j, "c1", "check", req_a, sizeof req_a, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "c1", "check", req_a, sizeof req_a, NULL, NULL), 0);
         journal_close(&j); /* checkpoints the WAL into the main file */
 
         /* Keep the valid 100-byte header, scramble the rest of page 1 (the
@@ -254,7 +255,7 @@ START_TEST(test_command_lifecycle) {
         journal_t *j = open_ok();
         journal_command_t c;
 
-        ck_assert_int_eq(journal_command_begin(j, "cmd-1", "install", req_a, sizeof req_a, "snap-1-1"), 0);
+        ck_assert_int_eq(journal_command_begin(j, "cmd-1", "install", req_a, sizeof req_a, "snap-1-1", NULL), 0);
         ck_assert_int_eq(journal_command_get(j, "cmd-1", &c), 0);
         ck_assert_str_eq(c.id, "cmd-1");
         ck_assert_str_eq(c.kind, "install");
@@ -307,7 +308,7 @@ START_TEST(test_command_empty_blobs) {
 
         /* An empty request and an empty (all-defaults) result: finished is
          * still told apart from unfinished by result != NULL. */
-        ck_assert_int_eq(journal_command_begin(j, "e", "check", NULL, 0, ""), 0);
+        ck_assert_int_eq(journal_command_begin(j, "e", "check", NULL, 0, "", NULL), 0);
         ck_assert_int_eq(journal_command_get(j, "e", &c), 0);
         ck_assert_ptr_nonnull(c.request);
         ck_assert_uint_eq(c.request_len, 0);
@@ -329,9 +330,9 @@ START_TEST(test_command_duplicate_and_unknown) {
         journal_t *j = open_ok();
         journal_command_t c;
 
-        ck_assert_int_eq(journal_command_begin(j, "dup", "drain", req_a, sizeof req_a, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "dup", "drain", req_a, sizeof req_a, NULL, NULL), 0);
         ck_assert_int_eq(journal_command_set_state(j, "dup", JCMD_RUNNING), 0);
-        ck_assert_int_eq(journal_command_begin(j, "dup", "install", other, sizeof other, NULL), -EEXIST);
+        ck_assert_int_eq(journal_command_begin(j, "dup", "install", other, sizeof other, NULL, NULL), -EEXIST);
         ck_assert_str_ne(journal_last_error(j), "");
         /* The first record is untouched by the refused duplicate. */
         ck_assert_int_eq(journal_command_get(j, "dup", &c), 0);
@@ -356,17 +357,17 @@ START_TEST(test_command_bad_input) {
         long_id[64] = '\0';
         journal_t *j = open_ok();
 
-        ck_assert_int_eq(journal_command_begin(j, "", "check", NULL, 0, NULL), -EINVAL);
-        ck_assert_int_eq(journal_command_begin(j, NULL, "check", NULL, 0, NULL), -EINVAL);
-        ck_assert_int_eq(journal_command_begin(j, long_id, "check", NULL, 0, NULL), -EINVAL);
-        ck_assert_int_eq(journal_command_begin(j, "a", "", NULL, 0, NULL), -EINVAL);
-        ck_assert_int_eq(journal_command_begin(j, "a", "sixteen-letters!", NULL, 0, NULL), -EINVAL);
-        ck_assert_int_eq(journal_command_begin(j, "a", "check", NULL, 5, NULL), -EINVAL);
-        ck_assert_int_eq(journal_command_begin(j, "a", "check", NULL, 0, long_id), -EINVAL);
+        ck_assert_int_eq(journal_command_begin(j, "", "check", NULL, 0, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(journal_command_begin(j, NULL, "check", NULL, 0, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(journal_command_begin(j, long_id, "check", NULL, 0, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(journal_command_begin(j, "a", "", NULL, 0, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(journal_command_begin(j, "a", "sixteen-letters!", NULL, 0, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(journal_command_begin(j, "a", "check", NULL, 5, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(journal_command_begin(j, "a", "check", NULL, 0, long_id, NULL), -EINVAL);
         ck_assert_int_eq(count_unfinished(j), 0); /* none of them was recorded */
 
         long_id[63] = '\0'; /* 63 bytes: the longest id that fits */
-        ck_assert_int_eq(journal_command_begin(j, long_id, "fifteen-letters", NULL, 0, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, long_id, "fifteen-letters", NULL, 0, NULL, NULL), 0);
         ck_assert_int_eq(journal_command_set_state(j, long_id, JCMD_SUCCEEDED), -EINVAL);
         ck_assert_int_eq(journal_command_set_state(j, long_id, (journal_state_t) 9), -EINVAL);
         ck_assert_int_eq(journal_command_finish(j, long_id, JCMD_RUNNING, NULL, 0), -EINVAL);
@@ -390,7 +391,7 @@ START_TEST(test_commands_unfinished_oldest_first) {
         /* Names in reverse alphabetical order, so an ORDER BY id would fail. */
         const char *ids[] = { "z-first", "y-second", "x-third", "w-fourth", "v-fifth", "u-sixth" };
         for (int i = 0; i < 6; i++)
-                ck_assert_int_eq(journal_command_begin(j, ids[i], "install", req_a, (size_t) i, NULL), 0);
+                ck_assert_int_eq(journal_command_begin(j, ids[i], "install", req_a, (size_t) i, NULL, NULL), 0);
         ck_assert_int_eq(journal_command_set_state(j, "y-second", JCMD_RUNNING), 0);
         ck_assert_int_eq(journal_command_finish(j, "x-third", JCMD_SUCCEEDED, result_bin, 2), 0);
         ck_assert_int_eq(journal_command_finish(j, "w-fourth", JCMD_FAILED, result_bin, 2), 0);
@@ -427,8 +428,8 @@ static int interrupt_cmd(const journal_command_t *c, void *ud) {
 
 START_TEST(test_commands_unfinished_callback_may_write) {
         journal_t *j = open_ok();
-        ck_assert_int_eq(journal_command_begin(j, "a", "install", req_a, sizeof req_a, NULL), 0);
-        ck_assert_int_eq(journal_command_begin(j, "b", "restart", req_a, sizeof req_a, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "a", "install", req_a, sizeof req_a, NULL, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "b", "restart", req_a, sizeof req_a, NULL, NULL), 0);
         ck_assert_int_eq(journal_command_set_state(j, "b", JCMD_RUNNING), 0);
         ck_assert_int_eq(journal_commands_unfinished(j, interrupt_cmd, j), 0);
         ck_assert_int_eq(count_unfinished(j), 0);
@@ -448,7 +449,7 @@ static int interrupt_then_die(const journal_command_t *c, void *ud) {
 
 START_TEST(test_commands_unfinished_callback_write_durable) {
         journal_t *j = open_ok();
-        ck_assert_int_eq(journal_command_begin(j, "a", "install", req_a, sizeof req_a, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "a", "install", req_a, sizeof req_a, NULL, NULL), 0);
         journal_close(&j);
 
         pid_t pid = fork();
@@ -485,7 +486,7 @@ START_TEST(test_commands_recent) {
 
         for (int i = 0; i < 7; i++) {
                 snprintf(id, sizeof id, "%c", 'g' - i); /* g, f, ..., a */
-                ck_assert_int_eq(journal_command_begin(j, id, "check", NULL, 0, NULL), 0);
+                ck_assert_int_eq(journal_command_begin(j, id, "check", NULL, 0, NULL, NULL), 0);
         }
         ck_assert_int_eq(journal_command_finish(j, "b", JCMD_SUCCEEDED, result_bin, 1), 0);
 
@@ -520,9 +521,9 @@ END_TEST
 START_TEST(test_durable_across_reopen) {
         journal_t *j = open_ok();
         char snap[64];
-        ck_assert_int_eq(journal_command_begin(j, "c1", "install", req_a, sizeof req_a, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "c1", "install", req_a, sizeof req_a, NULL, NULL), 0);
         ck_assert_int_eq(journal_command_finish(j, "c1", JCMD_FAILED, result_bin, sizeof result_bin), 0);
-        ck_assert_int_eq(journal_command_begin(j, "c2", "repoint", req_a, sizeof req_a, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "c2", "repoint", req_a, sizeof req_a, NULL, NULL), 0);
         ck_assert_int_eq(journal_snapshot_begin(j, "up-1", snap), 0);
         ck_assert_int_eq(journal_snapshot_add_package(j, snap, "nginx", "1.22.1-9"), 0);
         ck_assert_int_eq(journal_snapshot_commit(j, snap, true), 0);
@@ -547,9 +548,9 @@ START_TEST(test_durable_across_reopen) {
         ck_assert_int_eq(journal_get_drained(j, &drained), 0);
         ck_assert(drained);
         /* Still a known id after the reopen. */
-        ck_assert_int_eq(journal_command_begin(j, "c1", "install", NULL, 0, NULL), -EEXIST);
+        ck_assert_int_eq(journal_command_begin(j, "c1", "install", NULL, 0, NULL, NULL), -EEXIST);
         journal_close(&j);
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 1);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 2);
 }
 END_TEST
 
@@ -564,10 +565,10 @@ static void crash_mid_command(bool by_signal) {
                 char snap[64];
                 if (journal_open(dbpath, &cj) < 0)
                         _exit(2);
-                if (journal_command_begin(cj, "done", "check", req_a, sizeof req_a, NULL) < 0 ||
+                if (journal_command_begin(cj, "done", "check", req_a, sizeof req_a, NULL, NULL) < 0 ||
                     journal_command_finish(cj, "done", JCMD_SUCCEEDED, result_bin, sizeof result_bin) < 0)
                         _exit(3);
-                if (journal_command_begin(cj, "mid", "install", req_a, sizeof req_a, NULL) < 0 ||
+                if (journal_command_begin(cj, "mid", "install", req_a, sizeof req_a, NULL, NULL) < 0 ||
                     journal_command_set_state(cj, "mid", JCMD_RUNNING) < 0)
                         _exit(4);
                 if (journal_snapshot_begin(cj, "up-crash", snap) < 0 ||
@@ -724,7 +725,7 @@ START_TEST(test_snapshot_abort_leaves_nothing) {
         /* After the abort, adding is refused and other writes work again. */
         ck_assert_int_eq(journal_snapshot_add_package(j, snap, "nginx", "1.0"), -EINVAL);
         ck_assert_int_eq(journal_snapshot_abort(j), -EINVAL);
-        ck_assert_int_eq(journal_command_begin(j, "c", "check", NULL, 0, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "c", "check", NULL, 0, NULL, NULL), 0);
         ck_assert_int_eq(raw_query_int("SELECT count(*) FROM commands"), 1);
 
         /* Closing the journal mid-snapshot aborts it as well. */
@@ -746,11 +747,11 @@ START_TEST(test_snapshot_transaction_rules) {
         ck_assert_int_eq(journal_snapshot_add_file(j, "snap-1-1", "/a", false, NULL, 0, 0, 0, 0), -EINVAL);
         ck_assert_int_eq(journal_snapshot_commit(j, "snap-1-1", false), -EINVAL);
 
-        ck_assert_int_eq(journal_command_begin(j, "c", "install", NULL, 0, NULL), 0);
+        ck_assert_int_eq(journal_command_begin(j, "c", "install", NULL, 0, NULL, NULL), 0);
         ck_assert_int_eq(journal_snapshot_begin(j, "up", snap), 0);
         /* Every other write would join the transaction: refused. */
         ck_assert_int_eq(journal_snapshot_begin(j, "up", other), -EBUSY);
-        ck_assert_int_eq(journal_command_begin(j, "d", "install", NULL, 0, NULL), -EBUSY);
+        ck_assert_int_eq(journal_command_begin(j, "d", "install", NULL, 0, NULL, NULL), -EBUSY);
         ck_assert_int_eq(journal_command_set_state(j, "c", JCMD_RUNNING), -EBUSY);
         ck_assert_int_eq(journal_command_finish(j, "c", JCMD_FAILED, NULL, 0), -EBUSY);
         ck_assert_int_eq(journal_set_drained(j, true), -EBUSY);
@@ -801,7 +802,7 @@ static int write_inside_walk(const char *name, const char *version, void *ud) {
         (void) name;
         (void) version;
         w->calls++;
-        ck_assert_int_eq(journal_command_begin(w->j, "w", "check", NULL, 0, NULL), -EBUSY);
+        ck_assert_int_eq(journal_command_begin(w->j, "w", "check", NULL, 0, NULL, NULL), -EBUSY);
         ck_assert_int_eq(journal_set_drained(w->j, true), -EBUSY);
         ck_assert_int_eq(journal_snapshot_close(w->j, w->snap), -EBUSY);
         ck_assert_int_eq(journal_snapshot_packages(w->j, w->snap, collect_pair, &l), -EBUSY);
@@ -831,7 +832,7 @@ START_TEST(test_snapshot_walk_rules) {
         walk_ctx_t w = { .j = j, .snap = snap };
         ck_assert_int_eq(journal_snapshot_packages(j, snap, write_inside_walk, &w), 0);
         ck_assert_int_eq(w.calls, 2);
-        ck_assert_int_eq(journal_command_begin(j, "w", "check", NULL, 0, NULL), 0); /* after: fine */
+        ck_assert_int_eq(journal_command_begin(j, "w", "check", NULL, 0, NULL, NULL), 0); /* after: fine */
 
         int calls = 0;
         ck_assert_int_eq(journal_snapshot_units(j, snap, stop_walk, &calls), -42);
@@ -980,6 +981,140 @@ START_TEST(test_drained_flag) {
 }
 END_TEST
 
+/* ---- retention ---- */
+
+static off_t file_size(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/* 100 refused commands, each with 200 KiB of bytes nothing reads (unknown
+ * fields): the journal keeps the decisions, not the bytes. */
+START_TEST(test_refused_requests_stay_small) {
+        enum { N = 100, BIG = 200 * 1024 };
+        uint8_t *junk = malloc(BIG);
+        journal_t *j = open_ok();
+        journal_command_t c;
+        char id[32];
+
+        ck_assert_ptr_nonnull(junk);
+        for (size_t i = 0; i < BIG; i++)
+                junk[i] = (uint8_t) (i * 7 + 3);
+        for (int i = 0; i < N; i++) {
+                snprintf(id, sizeof id, "refused-%d", i);
+                ck_assert_int_eq(journal_command_begin(j, id, "install", junk, BIG, NULL, NULL), 0);
+                ck_assert_int_eq(journal_command_finish(j, id, JCMD_REFUSED, result_bin, sizeof result_bin), 0);
+        }
+        /* The decision is what a replay gets back. */
+        ck_assert_int_eq(journal_command_get(j, "refused-42", &c), 0);
+        ck_assert_int_eq(c.state, JCMD_REFUSED);
+        ck_assert_uint_eq(c.request_len, 0);
+        ck_assert_uint_eq(c.result_len, sizeof result_bin);
+        ck_assert_mem_eq(c.result, result_bin, sizeof result_bin);
+        journal_command_clear(&c);
+        journal_close(&j);   /* checkpoints: the WAL goes back into the file */
+
+        /* 20 MB before; one request's pages are reused by the next. */
+        char wal[400];
+        snprintf(wal, sizeof wal, "%s-wal", dbpath);
+        off_t size = file_size(dbpath) + file_size(wal);
+        ck_assert_msg(size < 2 * 1024 * 1024, "journal is %lld bytes after %d refusals", (long long) size, N);
+        free(junk);
+}
+END_TEST
+
+/* Finishes a new command in state with upgrade upgrade_id. */
+static void add_command(journal_t *j, const char *id, const char *upgrade_id, journal_state_t state) {
+        ck_assert_int_eq(journal_command_begin(j, id, "install", req_a, sizeof req_a, NULL, upgrade_id), 0);
+        if (state == JCMD_RUNNING)
+                ck_assert_int_eq(journal_command_set_state(j, id, JCMD_RUNNING), 0);
+        else
+                ck_assert_int_eq(journal_command_finish(j, id, state, result_bin, sizeof result_bin), 0);
+}
+
+static void add_snapshot(journal_t *j, const char *upgrade_id, char id[64]) {
+        ck_assert_int_eq(journal_snapshot_begin(j, upgrade_id, id), 0);
+        ck_assert_int_eq(journal_snapshot_add_package(j, id, "pkg", "1.0"), 0);
+        ck_assert_int_eq(journal_snapshot_add_file(j, id, "/etc/x.conf", true, "a", 1, 0644, 0, 0), 0);
+        ck_assert_int_eq(journal_snapshot_add_unit(j, id, "x.service", "active"), 0);
+        ck_assert_int_eq(journal_snapshot_commit(j, id, false), 0);
+}
+
+static bool command_known(journal_t *j, const char *id) {
+        journal_command_t c = { 0 };
+        int r = journal_command_get(j, id, &c);
+        ck_assert(r == 0 || r == -ENOENT);
+        journal_command_clear(&c);
+        return r == 0;
+}
+
+static int count_packages(journal_t *j, const char *snap) {
+        pair_list_t l = { 0 };
+        int r = journal_snapshot_packages(j, snap, collect_pair, &l);
+        return r < 0 ? r : l.n;
+}
+
+START_TEST(test_prune_keeps_what_rollback_and_replay_need) {
+        journal_t *j = open_ok();
+        char open_snap[64], closed_snap[64];
+        uint64_t removed = 99;
+
+        add_snapshot(j, "up-open", open_snap);
+        add_snapshot(j, "up-done", closed_snap);
+        ck_assert_int_eq(journal_snapshot_close(j, closed_snap), 0);
+        add_command(j, "of-open-upgrade", "up-open", JCMD_SUCCEEDED);
+        add_command(j, "failed-of-open-upgrade", "up-open", JCMD_FAILED);
+        add_command(j, "refused-of-open-upgrade", "up-open", JCMD_REFUSED);
+        add_command(j, "of-rolled-back-upgrade", "up-done", JCMD_SUCCEEDED);
+        add_command(j, "no-upgrade", "", JCMD_SUCCEEDED);
+        add_command(j, "unfinished", "", JCMD_RUNNING);
+
+        /* Nothing is old enough yet. */
+        ck_assert_int_eq(journal_prune(j, time(NULL) - 3600, &removed), 0);
+        ck_assert_uint_eq(removed, 0);
+        ck_assert(command_known(j, "no-upgrade"));
+
+        /* Everything is older than the cutoff now. */
+        ck_assert_int_eq(journal_prune(j, time(NULL) + 10, &removed), 0);
+        ck_assert_uint_eq(removed, 4); /* 3 commands, 1 snapshot */
+        ck_assert(command_known(j, "of-open-upgrade"));
+        ck_assert(command_known(j, "failed-of-open-upgrade"));
+        ck_assert(command_known(j, "unfinished"));
+        ck_assert(!command_known(j, "refused-of-open-upgrade"));
+        ck_assert(!command_known(j, "of-rolled-back-upgrade"));
+        ck_assert(!command_known(j, "no-upgrade"));
+        /* The open snapshot is whole; the rolled-back one is gone with its parts. */
+        ck_assert_int_eq(count_packages(j, open_snap), 1);
+        ck_assert_int_eq(journal_snapshot_get(j, closed_snap, &(journal_snapshot_t) { 0 }), -ENOENT);
+        ck_assert_int_eq(count_packages(j, closed_snap), -ENOENT);
+        ck_assert_int_eq(raw_query_int("SELECT count(*) FROM snapshot_files"), 1);
+        ck_assert_int_eq(raw_query_int("SELECT count(*) FROM snapshot_units"), 1);
+
+        /* Rolled back: its upgrade's commands may go too. */
+        ck_assert_int_eq(journal_snapshot_close(j, open_snap), 0);
+        ck_assert_int_eq(journal_prune(j, time(NULL) + 10, NULL), 0);
+        ck_assert(!command_known(j, "of-open-upgrade"));
+        ck_assert(command_known(j, "unfinished"));
+        journal_close(&j);
+}
+END_TEST
+
+START_TEST(test_command_upgrade_id) {
+        journal_t *j = open_ok();
+        journal_command_t c;
+        char long_id[80];
+
+        memset(long_id, 'u', sizeof long_id - 1);
+        long_id[sizeof long_id - 1] = '\0';
+        ck_assert_int_eq(journal_command_begin(j, "a", "check", NULL, 0, NULL, long_id), -EINVAL);
+        ck_assert_int_eq(journal_command_begin(j, "a", "check", NULL, 0, NULL, "up-1"), 0);
+        ck_assert_int_eq(journal_command_get(j, "a", &c), 0);
+        ck_assert_str_eq(c.upgrade_id, "up-1");
+        journal_command_clear(&c);
+        journal_close(&j);
+}
+END_TEST
+
 static Suite *journal_suite(void) {
         Suite *su = suite_create("journal");
         TCase *tc;
@@ -1023,6 +1158,14 @@ static Suite *journal_suite(void) {
         tcase_add_test(tc, test_snapshot_walk_rules);
         tcase_add_test(tc, test_snapshot_find_open_and_close);
         tcase_add_test(tc, test_snapshot_ids_unique_within_a_second);
+        suite_add_tcase(su, tc);
+
+        tc = tcase_create("retention");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_refused_requests_stay_small);
+        tcase_add_test(tc, test_prune_keeps_what_rollback_and_replay_need);
+        tcase_add_test(tc, test_command_upgrade_id);
         suite_add_tcase(su, tc);
 
         tc = tcase_create("drain");
