@@ -22,7 +22,8 @@ const char *check_kind_name(check_kind_t k) {
 static const char *const top_keys[] = {
         "node_id", "hostname", "roles", "coordinator", "secret_key_file", "state_dir",
         "system_bus_address", "heartbeat_interval", "max_message_bytes", "package_backend",
-        "dpkg_admindir", "packages", "checks", "policy", NULL,
+        "dpkg_admindir", "packages", "checks", "policy", "max_command_deadline", "journal_retention_days",
+        NULL,
 };
 static const char *const policy_keys[] = {
         "units", "drain", "undrain", "endpoints", "package_root", "lock_timeout",
@@ -232,7 +233,7 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
         config_t cfg;
         agent_config_t *c;
         const config_setting_t *root, *s;
-        long long maxmsg = HITLESS_MAX_MESSAGE_BYTES;
+        long long maxmsg = HITLESS_MAX_MESSAGE_BYTES, retention_days = AGENT_DEFAULT_RETENTION_DAYS;
         int e;
 
         e = check_file_protected(path, r);
@@ -252,6 +253,7 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
         c->lock_timeout_ms = 5 * 60 * 1000;
         c->install_timeout_ms = 30 * 60 * 1000;
         c->restart_timeout_ms = 2 * 60 * 1000;
+        c->max_command_deadline_ms = AGENT_DEFAULT_MAX_COMMAND_DEADLINE_S * 1000;
         root = config_root_setting(&cfg);
         conf_check_known(root, top_keys, r);
 
@@ -272,6 +274,10 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
                              &c->heartbeat_interval_ms, r);
         conf_get_int(root, "max_message_bytes", false, 4096, 64 * 1024 * 1024, &maxmsg, r);
         c->max_message_bytes = maxmsg;
+        conf_get_duration_ms(root, "max_command_deadline", false, 1000, 7 * 24 * 3600 * 1000LL,
+                             &c->max_command_deadline_ms, r);
+        conf_get_int(root, "journal_retention_days", false, 1, 100 * 365, &retention_days, r);
+        c->journal_retention_days = retention_days;
         if (conf_get_string(root, "package_backend", false, &c->package_backend, r) &&
             strcmp(c->package_backend, "apt") != 0 && strcmp(c->package_backend, "dnf") != 0 &&
             strcmp(c->package_backend, "auto") != 0)

@@ -12,6 +12,10 @@
 #include "common/conf.h"
 
 #define AGENT_DEFAULT_CONFIG "/etc/hitless/agent.conf"
+/* The coordinator gives commands 600 s (coordinator/upgrade.c) and at most
+ * this much (coordinator/commands.c), so the defaults agree. */
+#define AGENT_DEFAULT_MAX_COMMAND_DEADLINE_S 3600
+#define AGENT_DEFAULT_RETENTION_DAYS 90
 
 typedef enum {
         CHECK_UNIT,   /* a systemd unit is active (sd-bus) */
@@ -65,6 +69,8 @@ typedef struct {
         char *system_bus_address;       /* NULL: the system bus (tests set a private one) */
         int64_t heartbeat_interval_ms;  /* default 5000 */
         int64_t max_message_bytes;      /* ZMQ_MAXMSGSIZE, default HITLESS_MAX_MESSAGE_BYTES */
+        int64_t max_command_deadline_ms; /* a command's deadline at most this far ahead */
+        int64_t journal_retention_days; /* forget finished commands after this (agent/journal.h) */
         char *package_backend;          /* "apt", "dnf" or "auto" (default) */
         char *dpkg_admindir;            /* NULL: dpkg's default (tests use a private root) */
         char **packages;                /* managed packages, NULL-terminated */

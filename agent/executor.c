@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "agent/actions.h"
+#include "agent/admission.h"
 #include "agent/journal.h"
 #include "common/clock.h"
 #include "common/codec.h"
@@ -27,10 +28,23 @@ struct executor {
         pthread_t thread;
         bool started;
         atomic_bool busy;    /* the worker is running a command */
+        atomic_bool stopping; /* executor_destroy: stop waiting to hand over statuses */
         char current_id[64]; /* command being run, for progress messages */
 };
 
 /* ---- statuses ----------------------------------------------------------- */
+
+/* The main thread stops reading while the coordinator's link is full
+ * (session_send_blocked), so a burst (a query for thousands of ids) waits
+ * here for room instead of being dropped. Only a stopping executor gives
+ * up: the coordinator asks again after the next Hello. */
+static void s_send_to_main(executor_t *e, const void *buf, size_t len) {
+        while (zmq_send(e->worker_end, buf, len, ZMQ_DONTWAIT) < 0 && errno == EAGAIN &&
+               !atomic_load(&e->stopping)) {
+                zmq_pollitem_t item = { e->worker_end, 0, ZMQ_POLLOUT, 0 };
+                zmq_poll(&item, 1, 100);
+        }
+}
 
 /* Sends a packed CommandStatus to the main thread as an AgentMessage. */
 static void send_status_blob(executor_t *e, const uint8_t *status, size_t len) {
@@ -44,7 +58,7 @@ static void send_status_blob(executor_t *e, const uint8_t *status, size_t len) {
         m.body_case = HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS;
         m.command_status = st;
         if (codec_encode(&m.base, &buf, &n) == 0) {
-                zmq_send(e->worker_end, buf, n, 0);
+                s_send_to_main(e, buf, n);
                 free(buf);
         }
         hitless__command_status__free_unpacked(st, NULL);
@@ -147,11 +161,47 @@ static void replay(executor_t *e, const journal_command_t *c) {
                 send_state(e, c->id, c->state, "recorded", NULL);
 }
 
-static void run_command(executor_t *e, const Hitless__Command *cmd, const uint8_t *raw, size_t raw_len) {
+/* Forgets what journal_prune allows once journal_retention_days have
+ * passed. The journal grows only by commands, so pruning at start and
+ * after each command keeps it bounded. */
+static void prune_journal(executor_t *e) {
+        uint64_t removed = 0;
+        int r = journal_prune(e->journal, clock_wall_s() - e->cfg->journal_retention_days * 24 * 3600, &removed);
+        if (r < 0)
+                log_warning("journal: cannot forget old entries: %s", journal_last_error(e->journal));
+        else if (removed)
+                log_info("journal: forgot %llu entries older than %lld days", (unsigned long long) removed,
+                         (long long) e->cfg->journal_retention_days);
+}
+
+/* Recorded with its decision only: a refused request's bytes (whatever
+ * unknown fields it carried) never reach the disk. */
+static void refuse(executor_t *e, const Hitless__Command *cmd, action_result_t *r) {
+        const char *id = cmd->command_id;
+        int rc = journal_command_begin(e->journal, id, command_action_name(cmd), NULL, 0, "", "");
+        log_warning("refused %s %s: %s", command_action_name(cmd), id, r->message);
+        if (rc < 0)
+                log_error("journal: cannot record command %s: %s", id, strerror(-rc));
+        else
+                finish(e, id, r);
+}
+
+/* The request as recorded: without the unknown fields it may carry at top
+ * level, which nothing on the node reads. */
+static int pack_request(const Hitless__Command *cmd, uint8_t **ret, size_t *ret_len) {
+        Hitless__Command known = *cmd;
+        known.base.n_unknown_fields = 0;
+        known.base.unknown_fields = NULL;
+        return codec_encode(&known.base, ret, ret_len);
+}
+
+static void run_command(executor_t *e, const Hitless__Command *cmd) {
         action_ctx_t ctx = { e->cfg, e->journal, on_progress, e };
         action_result_t r = { 0 };
         journal_command_t known;
         const char *id = cmd->command_id;
+        uint8_t *raw;
+        size_t raw_len;
         int rc;
 
         if (!id[0] || strlen(id) >= sizeof known.id) {
@@ -165,20 +215,17 @@ static void run_command(executor_t *e, const Hitless__Command *cmd, const uint8_
                 journal_command_clear(&known);
                 return;
         }
-        rc = journal_command_begin(e->journal, id, command_action_name(cmd), raw, raw_len, "");
-        if (rc < 0) {
-                log_error("journal: cannot record command %s: %s", id, strerror(-rc));
+        if (!admission_allows(e->cfg, cmd, clock_wall_s(), &r) || !actions_policy_allows(&ctx, cmd, &r)) {
+                refuse(e, cmd, &r);
+                action_result_clear(&r);
                 return;
         }
-        if (strcmp(cmd->node_id, e->cfg->node_id) != 0)
-                action_result_set(&r, JCMD_REFUSED, "wrong-node", "command for node %.64s, this is %s",
-                                  cmd->node_id, e->cfg->node_id);
-        else if (cmd->deadline && clock_wall_s() > cmd->deadline)
-                action_result_set(&r, JCMD_REFUSED, "expired", "deadline passed before the command arrived");
-        if (r.state || !actions_policy_allows(&ctx, cmd, &r)) {
-                log_warning("refused %s %s: %s", command_action_name(cmd), id, r.message);
-                finish(e, id, &r);
-                action_result_clear(&r);
+        if (pack_request(cmd, &raw, &raw_len) < 0)
+                return;
+        rc = journal_command_begin(e->journal, id, command_action_name(cmd), raw, raw_len, "", cmd->upgrade_id);
+        free(raw);
+        if (rc < 0) {
+                log_error("journal: cannot record command %s: %s", id, strerror(-rc));
                 return;
         }
         send_state(e, id, JCMD_ACCEPTED, "accepted", NULL);
@@ -192,10 +239,13 @@ static void run_command(executor_t *e, const Hitless__Command *cmd, const uint8_
                  r.message);
         finish(e, id, &r);
         action_result_clear(&r);
+        prune_journal(e);
 }
 
+/* Every id is answered: a query is bounded by max_message_bytes, and
+ * s_send_to_main paces the answers to what the link takes. */
 static void answer_query(executor_t *e, const Hitless__CommandQuery *q) {
-        for (size_t i = 0; i < q->n_command_ids && i < 1000; i++) {
+        for (size_t i = 0; i < q->n_command_ids; i++) {
                 journal_command_t c;
                 if (journal_command_get(e->journal, q->command_ids[i], &c) == 0) {
                         replay(e, &c);
@@ -224,6 +274,7 @@ static int mark_interrupted(const journal_command_t *c, void *ud) {
 static void *worker(void *arg) {
         executor_t *e = arg;
         journal_commands_unfinished(e->journal, mark_interrupted, e);
+        prune_journal(e);
         for (;;) {
                 zmq_msg_t msg;
                 Hitless__CoordinatorMessage *m;
@@ -239,16 +290,10 @@ static void *worker(void *arg) {
                         break;
                 }
                 if (codec_decode_coordinator(zmq_msg_data(&msg), zmq_msg_size(&msg), SIZE_MAX, &m) == 0) {
-                        if (m->body_case == HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND) {
-                                uint8_t *raw;
-                                size_t raw_len;
-                                if (codec_encode(&m->command->base, &raw, &raw_len) == 0) {
-                                        run_command(e, m->command, raw, raw_len);
-                                        free(raw);
-                                }
-                        } else if (m->body_case == HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY) {
+                        if (m->body_case == HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND)
+                                run_command(e, m->command);
+                        else if (m->body_case == HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY)
                                 answer_query(e, m->command_query);
-                        }
                         hitless__coordinator_message__free_unpacked(m, NULL);
                 }
                 zmq_msg_close(&msg);
@@ -330,6 +375,7 @@ bool executor_destroy(executor_t **ep) {
                 return true;
         }
         if (e->started) {
+                atomic_store(&e->stopping, true);
                 zmq_send(e->main_end, "", 0, 0);
                 pthread_join(e->thread, NULL);
         }

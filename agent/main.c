@@ -106,9 +106,11 @@ static void on_command(const Hitless__CoordinatorMessage *m, void *ud) {
 
 /* Statuses from the executor go to the coordinator as they are; while not
  * registered they are dropped: the coordinator asks for unfinished
- * commands again after the next Hello, and the journal answers. */
+ * commands again after the next Hello, and the journal answers. While the
+ * link's send queue is full they wait in the executor's pipe (the worker
+ * waits too), so a burst is paced, not dropped. */
 static void forward_statuses(agent_t *a) {
-        for (;;) {
+        while (!a->session || !session_send_blocked(a->session)) {
                 zmq_msg_t msg;
                 zmq_msg_init(&msg);
                 if (zmq_msg_recv(&msg, executor_socket(a->executor), ZMQ_DONTWAIT) < 0) {
@@ -186,7 +188,12 @@ static int run(agent_t *a) {
                 int n = 2;
                 int64_t now = clock_mono_ms(), wait = 1000;
                 if (a->session) {
-                        items[n++] = (zmq_pollitem_t) { session_socket(a->session), 0, ZMQ_POLLIN, 0 };
+                        bool blocked = session_send_blocked(a->session);
+                        /* Read statuses only when they can be sent; wait for room. */
+                        if (blocked)
+                                items[1].events = 0;
+                        items[n++] = (zmq_pollitem_t) { session_socket(a->session), 0,
+                                                        (short) (ZMQ_POLLIN | (blocked ? ZMQ_POLLOUT : 0)), 0 };
                         items[n++] = (zmq_pollitem_t) { session_monitor(a->session), 0, ZMQ_POLLIN, 0 };
                         wait = session_next_due(a->session) - now;
                 }
@@ -208,7 +215,7 @@ static int run(agent_t *a) {
                                 return 0;
                         }
                 }
-                if (items[1].revents & ZMQ_POLLIN)
+                if ((items[1].revents & ZMQ_POLLIN) || (n > 2 && (items[2].revents & ZMQ_POLLOUT)))
                         forward_statuses(a);
                 if (a->session) {
                         /* reload() may have replaced the session: only read

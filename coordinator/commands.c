@@ -11,6 +11,10 @@
 #include "common/log.h"
 
 #define DEFAULT_WAIT_S 600
+/* Agents refuse a deadline further ahead than their max_command_deadline
+ * (default 3600 s): a longer --wait still waits, but the command must
+ * reach the agent within this. */
+#define MAX_DEADLINE_S 3600
 #define MAX_WAITERS 256
 
 typedef struct {
@@ -213,7 +217,7 @@ void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const ch
                 new_command_id(id, sizeof id);
         cmd.command_id = id;
         cmd.node_id = n->id;
-        cmd.deadline = clock_wall_s() + wait_s;
+        cmd.deadline = clock_wall_s() + (wait_s < MAX_DEADLINE_S ? wait_s : MAX_DEADLINE_S);
         /* Committed before it is sent: a coordinator killed right after
          * sending still knows to ask the agent about it. */
         int r = store_begin(c->store);
