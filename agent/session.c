@@ -27,8 +27,10 @@ struct session {
         void *monitor;
         link_state_t state;
         int64_t next_due;
-        int64_t retry_at;        /* 0, or when to reconnect after a refused handshake */
+        int64_t retry_at;        /* 0, or when to reconnect ourselves (see schedule_retry) */
         int64_t retry_backoff_ms;
+        bool ended;              /* a live session ended; libzmq has not said it retries */
+        uint64_t coordinator_max_message; /* from Welcome; 0: not stated */
         uint64_t seq;
         bool have_backend;
         const pkg_backend_t *backend;
@@ -51,6 +53,14 @@ int session_send(session_t *s, const void *buf, size_t len) {
         if (s->state != LINK_REGISTERED)
                 return -ENOTCONN;
         return zmq_send(s->socket, buf, len, ZMQ_DONTWAIT) < 0 ? -errno : 0;
+}
+
+bool session_send_blocked(session_t *s) {
+        int events = 0;
+        size_t len = sizeof events;
+        if (s->state != LINK_REGISTERED || zmq_getsockopt(s->socket, ZMQ_EVENTS, &events, &len) < 0)
+                return false;
+        return !(events & ZMQ_POLLOUT);
 }
 
 static void set_int(void *s, int opt, int v) {
@@ -131,6 +141,7 @@ int session_new(void *ctx, const agent_config_t *cfg, zcert_t *cert, session_t *
         snprintf(monitor_ep, sizeof monitor_ep, "inproc://agent-monitor-%u", generation++);
         if (zmq_socket_monitor(s->socket, monitor_ep,
                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_CONNECT_RETRIED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0) {
                 r = -errno;
@@ -179,8 +190,12 @@ int64_t session_next_due(const session_t *s) {
 }
 
 /* libzmq gives up on an endpoint after a failed handshake (a ZAP refusal
- * included), so the agent retries itself: exponential backoff from ~0.5 s up
- * to one heartbeat interval (at least 1 s), each wait jittered by +-50%. */
+ * included) and after any protocol error on a live session (a message above
+ * ZMQ_MAXMSGSIZE, a malformed frame); it reconnects by itself only when the
+ * connection was lost. So the agent retries itself after every disconnect
+ * unless libzmq says it retries (ZMQ_EVENT_CONNECT_RETRIED): exponential
+ * backoff from ~0.5 s up to one heartbeat interval (at least 1 s), each wait
+ * jittered by +-50%. */
 static void schedule_retry(session_t *s, int64_t now_ms) {
         int64_t max = s->cfg->heartbeat_interval_ms > 1000 ? s->cfg->heartbeat_interval_ms : 1000;
         s->retry_backoff_ms = s->retry_backoff_ms ? s->retry_backoff_ms * 2 : 500;
@@ -189,8 +204,22 @@ static void schedule_retry(session_t *s, int64_t now_ms) {
         s->retry_at = now_ms + s->retry_backoff_ms / 2 + random() % (s->retry_backoff_ms + 1);
 }
 
+/* Said when our retry fires: by then libzmq would have said it retries. */
+static void log_session_ended(session_t *s) {
+        char theirs[32] = "an unknown limit";
+        if (s->coordinator_max_message)
+                snprintf(theirs, sizeof theirs, "%llu bytes", (unsigned long long) s->coordinator_max_message);
+        log_warning("libzmq ended the session with %s for a protocol error: most likely a message above "
+                    "this agent's max_message_bytes (%lld bytes; the coordinator's is %s), or a malformed "
+                    "frame; reconnecting", s->cfg->coordinator_endpoint, (long long) s->cfg->max_message_bytes,
+                    theirs);
+}
+
 static void retry_connect(session_t *s) {
         s->retry_at = 0;
+        if (s->ended)
+                log_session_ended(s);
+        s->ended = false;
         zmq_disconnect(s->socket, s->cfg->coordinator_endpoint);
         if (zmq_connect(s->socket, s->cfg->coordinator_endpoint) < 0)
                 log_warning("cannot reconnect to %s: %m", s->cfg->coordinator_endpoint);
@@ -258,6 +287,7 @@ static void send_hello(session_t *s) {
         h.boot_id = s->boot_id;
         h.n_packages = pkgs ? n : 0;
         h.packages = pkgs;
+        h.max_message_bytes = (uint64_t) s->cfg->max_message_bytes;
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
         m.body_case = HITLESS__AGENT_MESSAGE__BODY_HELLO;
         m.hello = &h;
@@ -351,6 +381,8 @@ void session_handle_monitor(session_t *s, int64_t now_ms) {
                                  s->cfg->node_id);
                         s->state = LINK_CONNECTED;
                         s->retry_backoff_ms = 0;
+                        s->retry_at = 0;
+                        s->ended = false;
                         send_hello(s);
                         s->next_due = now_ms + s->cfg->heartbeat_interval_ms;
                         break;
@@ -363,9 +395,21 @@ void session_handle_monitor(session_t *s, int64_t now_ms) {
                         schedule_retry(s, now_ms);
                         break;
                 case ZMQ_EVENT_DISCONNECTED:
-                        log_warning("disconnected from %s; reconnecting", s->cfg->coordinator_endpoint);
-                        if (s->state != LINK_REFUSED)
+                        /* A failed handshake has scheduled its retry already. */
+                        if (s->state == LINK_CONNECTED || s->state == LINK_REGISTERED) {
                                 s->state = LINK_CONNECTING;
+                                s->ended = true;
+                                schedule_retry(s, now_ms);
+                        }
+                        break;
+                case ZMQ_EVENT_CONNECT_RETRIED:
+                        if (s->ended)
+                                log_warning("lost the connection to %s (closed by the coordinator or the "
+                                            "network); reconnecting", s->cfg->coordinator_endpoint);
+                        /* libzmq reconnects by itself: ours would only interrupt it. */
+                        if (s->ended || s->state == LINK_CONNECTING)
+                                s->retry_at = 0;
+                        s->ended = false;
                         break;
                 default:
                         if (ratelimit_allow(&s->log_limit, now_ms))
@@ -400,6 +444,17 @@ static void on_refused(session_t *s, const Hitless__Refused *r) {
                 s->state = LINK_CONNECTED;
                 break;
         }
+}
+
+static void on_welcome(session_t *s, const Hitless__Welcome *w) {
+        log_info("registered with coordinator %s (version %.64s)", s->cfg->coordinator_endpoint,
+                 w->coordinator_version);
+        s->coordinator_max_message = w->max_message_bytes;
+        if (w->max_message_bytes && w->max_message_bytes != (uint64_t) s->cfg->max_message_bytes)
+                log_warning("max_message_bytes differs: %lld here, %llu on the coordinator; a message above "
+                            "the receiver's limit ends the session: set the same value on both",
+                            (long long) s->cfg->max_message_bytes,
+                            (unsigned long long) w->max_message_bytes);
 }
 
 void session_handle_incoming(session_t *s, int64_t now_ms) {
@@ -441,8 +496,7 @@ void session_handle_incoming(session_t *s, int64_t now_ms) {
                 switch (m->body_case) {
                 case HITLESS__COORDINATOR_MESSAGE__BODY_WELCOME:
                         if (s->state != LINK_REGISTERED)
-                                log_info("registered with coordinator %s (version %.64s)",
-                                         s->cfg->coordinator_endpoint, m->welcome->coordinator_version);
+                                on_welcome(s, m->welcome);
                         s->state = LINK_REGISTERED;
                         /* Report health right away rather than one interval later. */
                         s->next_due = 0;

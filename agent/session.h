@@ -7,7 +7,11 @@
  * exponential backoff (the interval doubles up to one heartbeat interval)
  * plus a random jitter of up to the base interval per attempt; the base is
  * itself randomised per agent, so a fleet does not reconnect in step after
- * a coordinator restart. */
+ * a coordinator restart. Where libzmq gives up (a refused handshake, a
+ * protocol error such as a message above max_message_bytes) the session
+ * reconnects itself, and logs why the session ended. Hello states the
+ * agent's max_message_bytes; a Welcome stating another limit is warned
+ * about. */
 #pragma once
 #include <czmq.h>
 #include <stdbool.h>
@@ -44,6 +48,12 @@ void session_set_command_handler(session_t *s,
  * or -ENOTCONN when not registered (the coordinator will ask again after
  * the next Hello). */
 int session_send(session_t *s, const void *buf, size_t len);
+
+/* True while registered and the socket takes no more messages (its send
+ * queue is full): the caller keeps what it would send and polls the
+ * socket for ZMQ_POLLOUT. False otherwise, when session_send answers at
+ * once. */
+bool session_send_blocked(session_t *s);
 
 /* A human-readable state for STATUS= ("registered with tcp://...; healthy"). */
 const char *session_status(const session_t *s);

@@ -117,21 +117,34 @@ typedef struct {
         size_t len;
 } route_t;
 
-static void send_to(agent_link_t *l, route_t to, const Hitless__CoordinatorMessage *m) {
+/* limit: the receiving agent's max_message_bytes (0: unknown). A bigger
+ * message would make the agent's libzmq end the session: -EMSGSIZE. */
+static int send_limited(agent_link_t *l, route_t to, const Hitless__CoordinatorMessage *m, uint64_t limit) {
         uint8_t *buf;
         size_t len;
+        int r = 0;
         if (to.len == 0 || codec_encode(&m->base, &buf, &len) < 0)
-                return;
-        if (zmq_send(l->socket, to.id, to.len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+                return -EINVAL;
+        if (limit && len > limit)
+                r = -EMSGSIZE;
+        else if (zmq_send(l->socket, to.id, to.len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
                 zmq_send(l->socket, buf, len, ZMQ_DONTWAIT);
         free(buf);
+        return r;
+}
+
+static void send_to(agent_link_t *l, route_t to, const Hitless__CoordinatorMessage *m) {
+        (void) send_limited(l, to, m, 0);
 }
 
 int agent_link_send(agent_link_t *l, node_t *n, const Hitless__CoordinatorMessage *m) {
         if (!n->routing_id_len || !n->online)
                 return -ENOTCONN;
-        send_to(l, (route_t) { n->routing_id, n->routing_id_len }, m);
-        return 0;
+        int r = send_limited(l, (route_t) { n->routing_id, n->routing_id_len }, m, n->max_message_bytes);
+        if (r == -EMSGSIZE)
+                log_node(LOG_ERR, n->id, "not sent: a message above the agent's max_message_bytes (%llu) "
+                         "would end its session", (unsigned long long) n->max_message_bytes);
+        return r;
 }
 
 static void send_refused(agent_link_t *l, route_t to, Hitless__RefusalReason reason,
@@ -278,6 +291,18 @@ static void remember_route(node_t *n, route_t from, int fd, bool hello) {
         note_connection(n, fd, hello);
 }
 
+/* Both ends end a session on a message above their own limit: with
+ * different limits, one side can send what the other cannot take. Caught
+ * here, once per Hello, rather than as a session that keeps dying. */
+static void note_message_limit(agent_link_t *l, node_t *n, uint64_t agent_limit) {
+        if (agent_limit && agent_limit != l->max_message)
+                log_node(LOG_WARNING, n->id, "max_message_bytes differs: the agent's is %llu, ours %zu; "
+                         "messages above %llu are not sent to it, and one of its messages above %zu ends its session: "
+                         "set the same value on both", (unsigned long long) agent_limit, l->max_message,
+                         (unsigned long long) agent_limit, l->max_message);
+        n->max_message_bytes = agent_limit;
+}
+
 static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello *h, route_t from,
                      const char *address, int fd, int64_t now_ms) {
         Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
@@ -302,8 +327,10 @@ static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello 
                 return;
         }
         remember_route(n, from, fd, true);
+        note_message_limit(l, n, h->max_message_bytes);
         w.node_id = (char *) node_id;
         w.coordinator_version = HITLESS_VERSION;
+        w.max_message_bytes = l->max_message;
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
         m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_WELCOME;
         m.welcome = &w;

@@ -38,7 +38,9 @@ int agent_link_handle_pending(agent_link_t *l, int64_t now_ms);
  * agent_link_tick) closes its TCP connection. */
 void agent_link_drop(agent_link_t *l, node_t *n, const char *why);
 
-/* Sends m to node n over its current connection. -ENOTCONN if n has none. */
+/* Sends m to node n over its current connection. -ENOTCONN if n has none;
+ * -EMSGSIZE (logged, nothing sent) if m is above the max_message_bytes the
+ * agent stated in its Hello: its libzmq would end the session. */
 int agent_link_send(agent_link_t *l, node_t *n, const Hitless__CoordinatorMessage *m);
 
 /* Who hears about command statuses and Hellos (the commands module). */

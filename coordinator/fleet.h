@@ -30,6 +30,7 @@ struct node {
         size_t routing_id_len;       /* 0: none */
         int peer_fd;                 /* libzmq's fd of the last connection, -1 none */
         char peer_address[64];
+        uint64_t max_message_bytes;  /* the agent's limit from Hello; 0: not stated */
         node_t *live_prev, *live_next;  /* online nodes, least recently heard first */
         node_t *dirty_next;
         bool dirty;
