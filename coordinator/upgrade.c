@@ -730,7 +730,8 @@ void upgrade_destroy(upgrade_t **up) {
 static bool s_over(const current_t *c) {
         upgrade_conditions_t k;
         upgrade_machine_conditions(c->m, &k);
-        return k.complete.status || k.aborted;
+        /* every phase settled: complete, or only rollbacks left to finish */
+        return k.phase >= (int) c->cfg.n_phases || k.aborted;
 }
 
 static void s_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

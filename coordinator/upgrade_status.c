@@ -41,6 +41,8 @@ static const char *s_state(const upgrade_conditions_t *k) {
                 return "complete";
         if (k->aborted)
                 return "aborted";
+        if (strcmp(k->complete.reason, "RollingBack") == 0)
+                return "rolling_back";   /* every phase finished; rollbacks still run */
         if (k->paused)
                 return "paused";
         if (k->promote_pending)

@@ -413,11 +413,13 @@ check_py "no further node started: no command of $UP3 on c2 (or anywhere else)" 
 check "c2 untouched: never drained in $UP3" same_files s5pre s5 hooks c2
 check "c2 untouched: still on 1.0" versions_are 1.0 c2
 check_or_end "upgrade resume" ctl_ok upgrade resume
-wait_or_end 60 "$UP3 complete after resume (c2 upgraded, c1 left failed)" up_is \
-  's["state"] == "complete" and settled and nodes["c2"]["step"] == "done" and nodes["c1"]["step"] == "failed"'
+# c1 failed while drained: it holds its phase open (never complete while a
+# node is left drained) until it is rolled back.
+wait_or_end 60 "$UP3 after resume: c2 upgraded, c1 left failed and drained, not complete" up_is \
+  's["state"] == "running" and settled and nodes["c2"]["step"] == "done" and nodes["c1"]["step"] == "failed" and nodes["c1"]["drained"] and nodes["c1"]["waiting"].startswith("failed while drained")'
 check "c2 on 2.0" versions_are 2.0 c2
 check_or_end "rollback c1" ctl_ok rollback c1
-wait_or_end 60 "c1 rolled back" up_is 'settled and nodes["c1"]["step"] == "rolled_back"'
+wait_or_end 60 "c1 rolled back, $UP3 complete" up_is 'settled and nodes["c1"]["step"] == "rolled_back" and s["state"] == "complete"'
 check "c1 back on 1.0" versions_are 1.0 c1
 check "c1: hitless-test-bad back on 1.0, installed" \
   [ "$(fleet_exec c1 dpkg-query -W -f '${Version} ${Status}' hitless-test-bad)" = "1.0 install ok installed" ]
