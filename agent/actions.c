@@ -14,6 +14,7 @@
 #include "common/atomic_file.h"
 #include "common/clock.h"
 #include "common/exec.h"
+#include "common/ids.h"
 
 #define MAX_POLICY_FILES 64
 #define MAX_SNAPSHOT_FILE (16 * 1024 * 1024)
@@ -143,6 +144,12 @@ bool actions_policy_allows(const action_ctx_t *ctx, const Hitless__Command *cmd,
                 }
                 for (size_t i = 0; i < cmd->install->n_packages; i++) {
                         const Hitless__PackageVersion *p = cmd->install->packages[i];
+                        if (!package_name_valid(p->name)) {
+                                action_result_set(r, JCMD_REFUSED, "bad-request",
+                                                  "invalid package name \"%.100s\": a package name is 1-255 of "
+                                                  "[A-Za-z0-9.+_~:-], starting with a letter or digit", p->name);
+                                return false;
+                        }
                         if (!agent_policy_allows_package(cfg, p->name)) {
                                 action_result_set(r, JCMD_REFUSED, "policy",
                                                   "package %.100s is not managed by this agent's policy", p->name);
@@ -174,7 +181,12 @@ bool actions_policy_allows(const action_ctx_t *ctx, const Hitless__Command *cmd,
                         return false;
                 }
                 for (size_t i = 0; i < cmd->restart->n_units; i++)
-                        if (!agent_policy_allows_unit(cfg, cmd->restart->units[i])) {
+                        if (!unit_name_valid(cmd->restart->units[i])) {
+                                action_result_set(r, JCMD_REFUSED, "bad-request",
+                                                  "invalid unit name \"%.100s\": a unit name is 1-255 of "
+                                                  "[A-Za-z0-9:_.\\@-]", cmd->restart->units[i]);
+                                return false;
+                        } else if (!agent_policy_allows_unit(cfg, cmd->restart->units[i])) {
                                 action_result_set(r, JCMD_REFUSED, "policy",
                                                   "unit %.100s is not in this agent's policy", cmd->restart->units[i]);
                                 return false;

@@ -174,6 +174,17 @@ static void parse_endpoint_map(const config_setting_t *s, endpoint_map_t *m, con
         free(sep);
 }
 
+/* Names the agent sends or is sent (common/ids.h): one outside its set
+ * would make the coordinator drop the agent's Hello, or could never be
+ * named by a command. */
+static void s_check_names(const config_setting_t *parent, const char *key, char *const *v,
+                        bool (*valid)(const char *), const char *what, const char *rule, conf_report_t *r) {
+        for (size_t i = 0; v && v[i]; i++)
+                if (!valid(v[i]))
+                        conf_report_add(r, config_setting_get_member(parent, key), NULL, "%s \"%s\" must be %s",
+                                        what, v[i], rule);
+}
+
 static void parse_policy(const config_setting_t *g, agent_config_t *c, conf_report_t *r) {
         const config_setting_t *s;
         if (!config_setting_is_group(g)) {
@@ -182,6 +193,7 @@ static void parse_policy(const config_setting_t *g, agent_config_t *c, conf_repo
         }
         conf_check_known(g, policy_keys, r);
         conf_get_strv(g, "units", false, &c->units, r);
+        s_check_names(g, "units", c->units, unit_name_valid, "unit", "1-255 of [A-Za-z0-9:_.\\@-]", r);
         conf_get_string(g, "package_root", false, &c->package_root, r);
         conf_get_duration_ms(g, "lock_timeout", false, 0, 24 * 3600 * 1000, &c->lock_timeout_ms, r);
         conf_get_duration_ms(g, "install_timeout", false, 1000, 24 * 3600 * 1000, &c->install_timeout_ms, r);
@@ -262,10 +274,7 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
                                 "must be 1-63 of [A-Za-z0-9._-]");
         conf_get_string(root, "hostname", false, &c->hostname, r);
         conf_get_strv(root, "roles", false, &c->roles, r);
-        for (size_t i = 0; c->roles && c->roles[i]; i++)
-                if (!node_id_valid(c->roles[i]))
-                        conf_report_add(r, config_setting_get_member(root, "roles"), NULL,
-                                        "role \"%s\" must be 1-63 of [A-Za-z0-9._-]", c->roles[i]);
+        s_check_names(root, "roles", c->roles, node_id_valid, "role", "1-63 of [A-Za-z0-9._-]", r);
         conf_get_string(root, "secret_key_file", false, &c->secret_key_file, r);
         conf_get_string(root, "state_dir", false, &c->state_dir, r);
         conf_get_string(root, "system_bus_address", false, &c->system_bus_address, r);
@@ -284,6 +293,8 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
                 conf_report_add(r, config_setting_get_member(root, "package_backend"), NULL,
                                 "must be \"apt\", \"dnf\" or \"auto\"");
         conf_get_strv(root, "packages", false, &c->packages, r);
+        s_check_names(root, "packages", c->packages, package_name_valid, "package",
+                    "1-255 of [A-Za-z0-9.+_~:-], starting with a letter or digit", r);
 
         if ((s = config_setting_get_member(root, "coordinator")))
                 parse_coordinator(s, c, r);

@@ -14,7 +14,10 @@
 #include "agent/journal.h"
 #include "common/clock.h"
 #include "common/codec.h"
+#include "common/ids.h"
 #include "common/log.h"
+
+_Static_assert(COMMAND_ID_MAX < sizeof ((journal_command_t *) 0)->id, "a command id fits the journal");
 
 /* Statuses carry at most this much output, so they stay far below the
  * message size limit. */
@@ -204,10 +207,7 @@ static void run_command(executor_t *e, const Hitless__Command *cmd) {
         size_t raw_len;
         int rc;
 
-        if (!id[0] || strlen(id) >= sizeof known.id) {
-                log_warning("dropped a command without a valid id");
-                return;
-        }
+        /* The codec has checked id (common/ids.h), so it fits known.id. */
         if (journal_command_get(e->journal, id, &known) == 0) {
                 log_info("command %s seen before (%s): returning its recorded result", id,
                          journal_state_name(known.state));

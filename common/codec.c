@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "common/ids.h"
+
 static const char *const drop_names[DROP__COUNT] = {
         [DROP_TOO_LARGE] = "too_large",
         [DROP_UNDECODABLE] = "undecodable",
@@ -11,6 +13,8 @@ static const char *const drop_names[DROP__COUNT] = {
         [DROP_NO_BODY] = "no_body",
         [DROP_BAD_FRAMING] = "bad_framing",
         [DROP_REFUSED] = "refused",
+        [DROP_BAD_ENUM] = "bad_enum",
+        [DROP_BAD_IDENTIFIER] = "bad_identifier",
 };
 
 const char *drop_reason_name(drop_reason_t r) {
@@ -22,8 +26,55 @@ drop_reason_t drop_reason_from_errno(int err) {
         case -EMSGSIZE: return DROP_TOO_LARGE;
         case -EPROTO: return DROP_BAD_VERSION;
         case -ENODATA: return DROP_NO_BODY;
+        case -ERANGE: return DROP_BAD_ENUM;
+        case -EILSEQ: return DROP_BAD_IDENTIFIER;
         default: return DROP_UNDECODABLE;
         }
+}
+
+static size_t s_value_size(const ProtobufCFieldDescriptor *f) {
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+        case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
+        case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+        case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
+        case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+        case PROTOBUF_C_TYPE_INT32:
+        case PROTOBUF_C_TYPE_SINT32:
+        case PROTOBUF_C_TYPE_SFIXED32:
+        case PROTOBUF_C_TYPE_UINT32:
+        case PROTOBUF_C_TYPE_FIXED32:
+        case PROTOBUF_C_TYPE_FLOAT: return 4;
+        default: return 8;
+        }
+}
+
+/* visit on the value at v, then into it when it is a set sub-message. */
+static int s_walk_value(const ProtobufCFieldDescriptor *f, void *v, codec_visit_fn visit, void *ud) {
+        int r = visit(f, v, ud);
+        if (r == 0 && f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage **) v)
+                r = codec_walk(*(ProtobufCMessage **) v, visit, ud);
+        return r;
+}
+
+int codec_walk(ProtobufCMessage *m, codec_visit_fn visit, void *ud) {
+        const ProtobufCMessageDescriptor *desc = m->descriptor;
+        char *base = (char *) m;
+        int r = 0;
+
+        for (unsigned i = 0; i < desc->n_fields && r == 0; i++) {
+                const ProtobufCFieldDescriptor *f = &desc->fields[i];
+                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                        size_t n = *(const size_t *) (base + f->quantifier_offset);
+                        char *values = *(char **) (base + f->offset);
+                        for (size_t j = 0; j < n && r == 0; j++)
+                                r = s_walk_value(f, values + j * s_value_size(f), visit, ud);
+                } else if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+                           *(const uint32_t *) (base + f->quantifier_offset) == f->id) {
+                        r = s_walk_value(f, base + f->offset, visit, ud);
+                }
+        }
+        return r;
 }
 
 /* Field number 0 is not valid protobuf, but protobuf-c 1.4 accepts it as
@@ -31,78 +82,154 @@ drop_reason_t drop_reason_from_errno(int err) {
  * keeps it, packs it again as "05" and then refuses to unpack that. So a
  * message holding one cannot be copied (fleet.c copies what agents send by
  * packing and unpacking): refuse it here, at any depth. */
-static bool has_field_zero(const ProtobufCMessage *m) {
-        const ProtobufCMessageDescriptor *desc = m->descriptor;
-
+static bool s_has_field_zero(const ProtobufCMessage *m) {
         for (unsigned i = 0; i < m->n_unknown_fields; i++)
                 if (m->unknown_fields[i].tag == 0)
                         return true;
+        return false;
+}
+
+/* What s_inspect found anywhere in a message. */
+typedef struct {
+        bool field_zero;
+        bool unknown_enum;
+} s_findings_t;
+
+/* proto3 enums are open: protobuf-c keeps any number it reads. A value
+ * this build has no name for would otherwise be taken for some state
+ * (a CommandState of 99 counted as final), so it is refused here. */
+static int s_inspect(const ProtobufCFieldDescriptor *f, void *v, void *ud) {
+        s_findings_t *found = ud;
+        if (f->type == PROTOBUF_C_TYPE_ENUM && !protobuf_c_enum_descriptor_get_value(f->descriptor, *(int *) v))
+                found->unknown_enum = true;
+        else if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage **) v &&
+                 s_has_field_zero(*(ProtobufCMessage **) v))
+                found->field_zero = true;
+        return 0;
+}
+
+/* ---- identifiers (common/ids.h) ---------------------------------------- */
+
+static bool s_optional_id_valid(const char *s) {
+        return !s[0] || command_id_valid(s);
+}
+
+static bool s_packages_valid(Hitless__PackageVersion *const *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!package_name_valid(p[i]->name))
+                        return false;
+        return true;
+}
+
+static bool s_health_valid(const Hitless__HealthReport *h) {
+        return !h || s_packages_valid(h->packages, h->n_packages);
+}
+
+static bool s_hello_valid(const Hitless__Hello *h) {
+        for (size_t i = 0; i < h->n_roles; i++)
+                if (!node_id_valid(h->roles[i]))
+                        return false;
+        return node_id_valid(h->node_id) && s_packages_valid(h->packages, h->n_packages);
+}
+
+static bool s_agent_ids_valid(const Hitless__AgentMessage *m) {
+        const Hitless__CommandStatus *st = m->command_status;
+        switch (m->body_case) {
+        case HITLESS__AGENT_MESSAGE__BODY_HELLO:
+                return s_hello_valid(m->hello);
+        case HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT:
+                return s_health_valid(m->heartbeat->health);
+        case HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS:
+                return command_id_valid(st->command_id) && s_optional_id_valid(st->snapshot_id) &&
+                       s_packages_valid(st->packages, st->n_packages) && s_health_valid(st->health);
+        default:
+                return true;
+        }
+}
+
+/* A command's unit and package names are the agent's to refuse, with an
+ * answer: only the ids it needs to answer at all are checked here. */
+static bool s_command_ids_valid(const Hitless__Command *c) {
+        return command_id_valid(c->command_id) && node_id_valid(c->node_id) &&
+               s_optional_id_valid(c->upgrade_id) &&
+               (c->action_case != HITLESS__COMMAND__ACTION_ROLLBACK ||
+                s_optional_id_valid(c->rollback->snapshot_id));
+}
+
+static bool s_coordinator_ids_valid(const Hitless__CoordinatorMessage *m) {
+        switch (m->body_case) {
+        case HITLESS__COORDINATOR_MESSAGE__BODY_WELCOME:
+                return node_id_valid(m->welcome->node_id);
+        case HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND:
+                return s_command_ids_valid(m->command);
+        case HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY:
+                for (size_t i = 0; i < m->command_query->n_command_ids; i++)
+                        if (!command_id_valid(m->command_query->command_ids[i]))
+                                return false;
+                return true;
+        default:
+                return true;
+        }
+}
+
+static bool s_ids_valid(const ProtobufCMessage *m) {
+        if (m->descriptor == &hitless__agent_message__descriptor)
+                return s_agent_ids_valid((const Hitless__AgentMessage *) m);
+        if (m->descriptor == &hitless__coordinator_message__descriptor)
+                return s_coordinator_ids_valid((const Hitless__CoordinatorMessage *) m);
+        return true;
+}
+
+static int s_body_case(const ProtobufCMessage *m) {
+        const ProtobufCMessageDescriptor *desc = m->descriptor;
         for (unsigned i = 0; i < desc->n_fields; i++) {
                 const ProtobufCFieldDescriptor *f = &desc->fields[i];
-                const char *p = (const char *) m + f->offset;
-
-                if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-                        continue;
-                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-                        size_t n = *(const size_t *) ((const char *) m + f->quantifier_offset);
-                        ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *) p;
-                        for (size_t j = 0; j < n; j++)
-                                if (has_field_zero(v[j]))
-                                        return true;
-                        continue;
-                }
-                if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-                    *(const uint32_t *) ((const char *) m + f->quantifier_offset) != f->id)
-                        continue;
-                const ProtobufCMessage *sub = *(ProtobufCMessage *const *) p;
-                if (sub && has_field_zero(sub))
-                        return true;
+                if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+                        return *(const int *) ((const char *) m + f->quantifier_offset);
         }
-        return false;
+        return 0;
 }
 
 /* Every top-level message has `uint32 protocol_version = 1` and one oneof
  * `body`; both are checked through the descriptor so the four decoders
- * share one implementation. */
+ * share one implementation. The order of the checks decides the reason a
+ * message is counted under. */
+static int s_check(ProtobufCMessage *m) {
+        const ProtobufCFieldDescriptor *vf =
+                protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "protocol_version");
+        s_findings_t found = { .field_zero = s_has_field_zero(m) };
+        int body_case = s_body_case(m);
+
+        codec_walk(m, s_inspect, &found);
+        if (found.field_zero)
+                return -EBADMSG;
+        if (*(const uint32_t *) ((const char *) m + vf->offset) != HITLESS_PROTOCOL_VERSION)
+                return -EPROTO;
+        /* An AdminResponse reporting a failure carries only status and
+         * error: the admin server sends those without a body, and the CLI
+         * must still see the error. */
+        if (body_case == 0 && !(m->descriptor == &hitless__admin_response__descriptor &&
+                                ((const Hitless__AdminResponse *) m)->status != HITLESS__ADMIN_STATUS__ADMIN_OK))
+                return -ENODATA;
+        if (found.unknown_enum)
+                return -ERANGE;
+        return s_ids_valid(m) ? 0 : -EILSEQ;
+}
+
 static int decode_checked(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                           size_t len, size_t max_len, ProtobufCMessage **ret) {
-        const ProtobufCFieldDescriptor *vf;
         ProtobufCMessage *m;
-        uint32_t version;
-        int body_case = 0;
+        int r;
 
         if (len > max_len)
                 return -EMSGSIZE;
         m = protobuf_c_message_unpack(desc, NULL, len, data);
         if (!m)
                 return -EBADMSG;
-        if (has_field_zero(m)) {
+        r = s_check(m);
+        if (r < 0) {
                 protobuf_c_message_free_unpacked(m, NULL);
-                return -EBADMSG;
-        }
-
-        vf = protobuf_c_message_descriptor_get_field_by_name(desc, "protocol_version");
-        version = *(const uint32_t *) ((const char *) m + vf->offset);
-        if (version != HITLESS_PROTOCOL_VERSION) {
-                protobuf_c_message_free_unpacked(m, NULL);
-                return -EPROTO;
-        }
-        for (unsigned i = 0; i < desc->n_fields; i++) {
-                const ProtobufCFieldDescriptor *f = &desc->fields[i];
-                if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-                        body_case = *(const int *) ((const char *) m + f->quantifier_offset);
-                        break;
-                }
-        }
-        /* An AdminResponse reporting a failure carries only status and
-         * error: the admin server sends those without a body, and the CLI
-         * must still see the error. */
-        if (body_case == 0 && desc == &hitless__admin_response__descriptor &&
-            ((const Hitless__AdminResponse *) m)->status != HITLESS__ADMIN_STATUS__ADMIN_OK)
-                body_case = -1;
-        if (body_case == 0) {
-                protobuf_c_message_free_unpacked(m, NULL);
-                return -ENODATA;
+                return r;
         }
         *ret = m;
         return 0;

@@ -1,6 +1,7 @@
 /* Wire codec: protobuf-c messages <-> bytes, with the checks every receiver
  * needs before trusting a message: size limit, decodability, protocol
- * version, and a body present.
+ * version, a body present, every enum value one this build knows, and
+ * the identifiers of the agent link in their alphabets (common/ids.h).
  *
  * Decoders never assert on their input: any byte string gives either a
  * message or a negative errno, so network garbage is dropped and counted. */
@@ -25,6 +26,8 @@ typedef enum {
         DROP_NO_BODY,       /* decodes, but carries no known body */
         DROP_BAD_FRAMING,   /* wrong number of ZMQ frames */
         DROP_REFUSED,       /* well-formed but not allowed in this state */
+        DROP_BAD_ENUM,      /* an enum field holds a value with no name */
+        DROP_BAD_IDENTIFIER, /* an id or name outside its alphabet */
         DROP__COUNT
 } drop_reason_t;
 
@@ -43,7 +46,17 @@ drop_reason_t drop_reason_from_errno(int err);
  *   -EBADMSG   not a valid protobuf of the expected type
  *   -EPROTO    protocol_version != HITLESS_PROTOCOL_VERSION
  *   -ENODATA   decodes, but carries no body this build knows (an
- *              AdminResponse whose status is not ADMIN_OK needs none) */
+ *              AdminResponse whose status is not ADMIN_OK needs none)
+ *   -ERANGE    an enum field, at any depth, holds a number the enum does
+ *              not name (proto3 would keep it)
+ *   -EILSEQ    agent link only: an identifier breaks its rule in
+ *              common/ids.h. AgentMessage: Hello's node id, roles and
+ *              package names; package names in heartbeats and command
+ *              statuses; a status's command id and (optional) snapshot
+ *              id. CoordinatorMessage: Welcome's node id; a Command's
+ *              command id, node id and optional upgrade and snapshot ids
+ *              (unit and package names are the agent's to refuse, with an
+ *              answer); every id of a CommandQuery. */
 int codec_decode_agent(const uint8_t *data, size_t len, size_t max_len,
                        Hitless__AgentMessage **ret);
 int codec_decode_coordinator(const uint8_t *data, size_t len, size_t max_len,
@@ -52,6 +65,15 @@ int codec_decode_admin_request(const uint8_t *data, size_t len, size_t max_len,
                                Hitless__AdminRequest **ret);
 int codec_decode_admin_response(const uint8_t *data, size_t len, size_t max_len,
                                 Hitless__AdminResponse **ret);
+
+/* Calls visit on every field value of m and, depth first, of each
+ * sub-message it holds: every element of a repeated field, a oneof member
+ * only when it is the one set. value points into the message (a char **
+ * for a string, a ProtobufCMessage ** for a sub-message, ...), so visit
+ * may replace what it holds. The first non-zero return stops the walk and
+ * is returned. */
+typedef int (*codec_visit_fn)(const ProtobufCFieldDescriptor *f, void *value, void *ud);
+int codec_walk(ProtobufCMessage *m, codec_visit_fn visit, void *ud);
 
 /* Packs any message into a new malloc'd buffer (caller frees).
  * Returns 0 or -ENOMEM. */

@@ -9,6 +9,8 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include "common/text.h"
+
 static const char *log_program = "hitless";
 static int log_max_level = LOG_INFO;
 static int log_to_journal;
@@ -55,7 +57,7 @@ static const char *level_name(int level) {
 
 int log_full_errno(int level, int err, const char *node_id, const char *fmt, ...) {
         int saved_errno = errno;
-        char msg[2048];
+        char raw[2048], msg[2048], node[256];
         va_list ap;
 
         if (err < 0)
@@ -65,8 +67,15 @@ int log_full_errno(int level, int err, const char *node_id, const char *fmt, ...
 
         errno = err;  /* so that %m expands to the error we were given */
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        /* Messages carry what peers sent (ids, versions, errors): a newline
+         * or an escape sequence in one must not forge or hide a line. */
+        text_escape(msg, sizeof msg, raw, 0);
+        if (node_id) {
+                text_escape(node, sizeof node, node_id, 0);
+                node_id = node;
+        }
 
         if (log_to_journal) {
                 if (node_id)

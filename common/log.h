@@ -4,7 +4,9 @@
  * with structured fields: PRIORITY, SYSLOG_IDENTIFIER, and NODE_ID when the
  * line is about one node. Otherwise they go to stderr as
  * "PROGRAM: LEVEL: message". Library code logs only at debug; programs log
- * where they decide what to do. */
+ * where they decide what to do. Every message (and node id) is one line:
+ * control characters and invalid UTF-8 in it are escaped (common/text.h),
+ * whatever a peer put in the strings it is made of. */
 #pragma once
 #include <syslog.h>
 

@@ -237,12 +237,10 @@ static bool str_ok(const char *s) {
 }
 
 static bool hello_fields_ok(const Hitless__Hello *h) {
+        /* The codec has checked node id, roles and package names. */
         if (!str_ok(h->hostname) || !str_ok(h->agent_version) || !str_ok(h->boot_id) ||
             h->n_roles > MAX_ROLES || h->n_packages > MAX_PACKAGES)
                 return false;
-        for (size_t i = 0; i < h->n_roles; i++)
-                if (!node_id_valid(h->roles[i]))
-                        return false;
         for (size_t i = 0; i < h->n_packages; i++)
                 if (!str_ok(h->packages[i]->name) || !str_ok(h->packages[i]->version))
                         return false;
@@ -364,10 +362,11 @@ static void on_provisional(agent_link_t *l, const char *key, zmq_msg_t *payload,
         if (r < 0) {
                 drop(l, drop_reason_from_errno(r), NULL, "from a pending key");
         } else {
-                if (m->body_case == HITLESS__AGENT_MESSAGE__BODY_HELLO && node_id_valid(m->hello->node_id))
+                /* The codec has checked the node id it claims. */
+                if (m->body_case == HITLESS__AGENT_MESSAGE__BODY_HELLO)
                         keyring_claim(l->keyring, key, m->hello->node_id, now_ms);
                 else
-                        drop(l, DROP_REFUSED, NULL, "a pending key must say Hello with a valid node id");
+                        drop(l, DROP_REFUSED, NULL, "a pending key must say Hello");
                 hitless__agent_message__free_unpacked(m, NULL);
         }
         send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_KEY_PENDING,

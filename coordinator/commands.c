@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "common/clock.h"
+#include "common/ids.h"
 #include "common/log.h"
 
 #define DEFAULT_WAIT_S 600
@@ -102,17 +103,6 @@ static void new_command_id(char *buf, size_t len) {
                  r[2], r[3], r[4], r[5], r[6], r[7]);
 }
 
-static bool id_valid(const char *id) {
-        size_t n = strlen(id);
-        if (n == 0 || n >= 64)
-                return false;
-        for (const char *p = id; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                      *p == '-' || *p == '_' || *p == '.'))
-                        return false;
-        return true;
-}
-
 typedef struct {
         bool found;
         char node_id[NODE_ID_MAX + 1];
@@ -136,7 +126,7 @@ int commands_record(commands_t *c, const Hitless__Command *cmd, const char *acto
         size_t len;
         char msg[256];
 
-        if (!command_action_name(cmd) || !id_valid(cmd->command_id))
+        if (!command_action_name(cmd) || !command_id_valid(cmd->command_id))
                 return -EINVAL;
         if (codec_encode(&cmd->base, &buf, &len) < 0)
                 return -ENOMEM;
@@ -184,7 +174,7 @@ void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const ch
                 return;
         }
         cmd = *req->command;
-        if (cmd.command_id[0] && !id_valid(cmd.command_id)) {
+        if (cmd.command_id[0] && !command_id_valid(cmd.command_id)) {
                 reply_error(reply, token, HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST,
                             "a command id is 1-63 of [A-Za-z0-9._-]");
                 return;

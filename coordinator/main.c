@@ -246,14 +246,16 @@ static void log_drops(coordinator_t *c) {
         for (int i = 0; i < DROP__COUNT; i++)
                 total += d->count[i];
         if (total != last_total) {
-                log_info("dropped messages so far: too_large=%llu undecodable=%llu bad_version=%llu "
-                         "no_body=%llu bad_framing=%llu refused=%llu",
-                         (unsigned long long) d->count[DROP_TOO_LARGE],
-                         (unsigned long long) d->count[DROP_UNDECODABLE],
-                         (unsigned long long) d->count[DROP_BAD_VERSION],
-                         (unsigned long long) d->count[DROP_NO_BODY],
-                         (unsigned long long) d->count[DROP_BAD_FRAMING],
-                         (unsigned long long) d->count[DROP_REFUSED]);
+                char counts[512];
+                size_t off = 0;
+                for (int i = 0; i < DROP__COUNT && off < sizeof counts; i++) {
+                        int w = snprintf(counts + off, sizeof counts - off, "%s%s=%llu", i ? " " : "",
+                                         drop_reason_name((drop_reason_t) i), (unsigned long long) d->count[i]);
+                        if (w < 0)
+                                break;
+                        off += (size_t) w;
+                }
+                log_info("dropped messages so far: %s", counts);
                 last_total = total;
         }
 }

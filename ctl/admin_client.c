@@ -76,6 +76,10 @@ int ctl_call(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminRespons
         } else if (codec_decode_admin_response(zmq_msg_data(&msg), zmq_msg_size(&msg), SIZE_MAX, ret) < 0) {
                 fprintf(stderr, "hitlessctl: the coordinator's answer is not understood (version mismatch?)\n");
                 rc = CTL_EXIT_FAILED;
+        } else if (ctl_escape_response(*ret, ctl->json) < 0) {
+                fprintf(stderr, "hitlessctl: out of memory\n");
+                hitless__admin_response__free_unpacked(*ret, NULL);
+                rc = CTL_EXIT_FAILED;
         } else {
                 rc = CTL_EXIT_OK;
         }

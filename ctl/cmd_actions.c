@@ -75,6 +75,17 @@ static void print_json(const Hitless__CommandResult *r) {
         printf("}\n");
 }
 
+/* Indented, so that no line of a command's output passes for one of
+ * ours. */
+static void s_print_output_tail(const char *tail) {
+        printf("  output (tail):\n");
+        for (const char *p = tail; *p;) {
+                size_t n = strcspn(p, "\n");
+                printf("    %.*s\n", (int) n, p);
+                p += n + (p[n] == '\n');
+        }
+}
+
 static void print_text(const char *verb, const Hitless__CommandResult *r) {
         const Hitless__CommandStatus *s = r->status;
         printf("%s: %s %s %s", r->node_id, verb, r->command_id, s ? command_state_name(s->state) : "sent");
@@ -95,8 +106,7 @@ static void print_text(const char *verb, const Hitless__CommandResult *r) {
         if (s->snapshot_id[0])
                 printf("  snapshot %s\n", s->snapshot_id);
         if (s->state != HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED && s->output_tail[0])
-                printf("  output (tail):\n%s%s", s->output_tail,
-                       s->output_tail[strlen(s->output_tail) - 1] == '\n' ? "" : "\n");
+                s_print_output_tail(s->output_tail);
 }
 
 /* Prints the result of a command; exit 1 unless it succeeded (or, with

@@ -48,11 +48,19 @@ extern const ctl_command_t ctl_cmd_upgrade;
 extern const ctl_command_t ctl_cmd_history;
 
 /* Sends req to the coordinator and waits for the response (owned by the
- * caller: hitless__admin_response__free_unpacked). Returns CTL_EXIT_OK or
+ * caller: hitless__admin_response__free_unpacked), made safe to print
+ * with ctl_escape_response(ctl->json). Returns CTL_EXIT_OK or
  * the exit code to use, having printed the error. A response with a
  * non-OK status is returned as CTL_EXIT_OK too: the caller reports it
  * with ctl_response_status(). */
 int ctl_call(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminResponse **ret);
+
+/* Makes a response safe to print (ctl_call() does it): with json, only
+ * its error, printed as text even then; otherwise every string in it, at
+ * any depth, is escaped (common/text.h), a command's output tail keeping
+ * its line breaks. Strings come from the coordinator and, through it,
+ * from agents. 0, or -ENOMEM. */
+int ctl_escape_response(Hitless__AdminResponse *resp, bool json);
 
 /* ctl_call() for an answer that must be ADMIN_OK with this body: *ret is
  * set only then; otherwise the exit code, the error printed. */

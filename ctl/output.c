@@ -1,9 +1,12 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/codec.h"
+#include "common/text.h"
 #include "ctl/ctl.h"
 
 void ctl_print_forms(FILE *f, const ctl_command_t *cmd, const char *first, const char *rest) {
@@ -145,4 +148,37 @@ void ctl_json_array(FILE *f, const char *sep, const char *key, void *const *item
                 print_item(f, items[i]);
         }
         fputc(']', f);
+}
+
+/* A command's output tail is shown as lines (ctl/cmd_actions.c indents
+ * them); every other string is one line. */
+static unsigned s_escape_flags(const ProtobufCFieldDescriptor *f) {
+        static const ProtobufCFieldDescriptor *tail;
+        if (!tail)
+                tail = protobuf_c_message_descriptor_get_field_by_name(&hitless__command_status__descriptor,
+                                                                       "output_tail");
+        return f == tail ? TEXT_KEEP_NEWLINES : 0;
+}
+
+static int s_escape_string(const ProtobufCFieldDescriptor *f, void *value, void *ud) {
+        char **s = value, *escaped;
+        unsigned flags = s_escape_flags(f);
+        (void) ud;
+        if (f->type != PROTOBUF_C_TYPE_STRING || !*s || text_escape(NULL, 0, *s, flags) == strlen(*s))
+                return 0;
+        if (text_escape_dup(*s, flags, &escaped) < 0)
+                return -ENOMEM;
+        free(*s);
+        *s = escaped;
+        return 0;
+}
+
+int ctl_escape_response(Hitless__AdminResponse *resp, bool json) {
+        if (!json)
+                return codec_walk(&resp->base, s_escape_string, NULL);
+        /* JSON escapes its strings itself; only the error goes to stderr
+         * as text. */
+        const ProtobufCFieldDescriptor *f =
+                protobuf_c_message_descriptor_get_field_by_name(resp->base.descriptor, "error");
+        return s_escape_string(f, &resp->error, NULL);
 }

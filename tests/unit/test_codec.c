@@ -584,6 +584,7 @@ START_TEST(test_wrong_version_every_decoder) {
         Hitless__AdminRequest *q = NULL;
         Hitless__AdminResponse *p = NULL;
 
+        w.node_id = "web-1";
         cm.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_WELCOME;
         cm.welcome = &w;
         rq.body_case = HITLESS__ADMIN_REQUEST__BODY_NODES;
