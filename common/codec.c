@@ -32,7 +32,7 @@ drop_reason_t drop_reason_from_errno(int err) {
         }
 }
 
-static size_t s_value_size(const ProtobufCFieldDescriptor *f) {
+size_t codec_value_size(const ProtobufCFieldDescriptor *f) {
         switch (f->type) {
         case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
         case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
@@ -68,7 +68,7 @@ int codec_walk(ProtobufCMessage *m, codec_visit_fn visit, void *ud) {
                         size_t n = *(const size_t *) (base + f->quantifier_offset);
                         char *values = *(char **) (base + f->offset);
                         for (size_t j = 0; j < n && r == 0; j++)
-                                r = s_walk_value(f, values + j * s_value_size(f), visit, ud);
+                                r = s_walk_value(f, values + j * codec_value_size(f), visit, ud);
                 } else if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
                            *(const uint32_t *) (base + f->quantifier_offset) == f->id) {
                         r = s_walk_value(f, base + f->offset, visit, ud);

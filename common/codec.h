@@ -72,6 +72,9 @@ int codec_decode_admin_response(const uint8_t *data, size_t len, size_t max_len,
  * for a string, a ProtobufCMessage ** for a sub-message, ...), so visit
  * may replace what it holds. The first non-zero return stops the walk and
  * is returned. */
+/* The size of one element of a repeated field of f's type. */
+size_t codec_value_size(const ProtobufCFieldDescriptor *f);
+
 typedef int (*codec_visit_fn)(const ProtobufCFieldDescriptor *f, void *value, void *ud);
 int codec_walk(ProtobufCMessage *m, codec_visit_fn visit, void *ud);
 

@@ -62,23 +62,6 @@ static inline void fuzz_walk_value(const ProtobufCFieldDescriptor *f, const void
         }
 }
 
-static inline size_t fuzz_value_size(const ProtobufCFieldDescriptor *f) {
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-        case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-        case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-        case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
-        case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-        case PROTOBUF_C_TYPE_INT32:
-        case PROTOBUF_C_TYPE_SINT32:
-        case PROTOBUF_C_TYPE_SFIXED32:
-        case PROTOBUF_C_TYPE_UINT32:
-        case PROTOBUF_C_TYPE_FIXED32:
-        case PROTOBUF_C_TYPE_FLOAT: return 4;
-        default: return 8;
-        }
-}
-
 static inline void fuzz_walk(const ProtobufCMessage *m) {
         const ProtobufCMessageDescriptor *d = m->descriptor;
         const char *base = (const char *) m;
@@ -93,7 +76,7 @@ static inline void fuzz_walk(const ProtobufCMessage *m) {
                         const char *arr = *(const char *const *) v;
                         FUZZ_CHECK(n == 0 || arr != NULL);
                         for (size_t j = 0; j < n; j++) {
-                                const void *elem = arr + j * fuzz_value_size(f);
+                                const void *elem = arr + j * codec_value_size(f);
                                 if (f->type == PROTOBUF_C_TYPE_MESSAGE)
                                         FUZZ_CHECK(*(ProtobufCMessage *const *) elem != NULL);
                                 fuzz_walk_value(f, elem);

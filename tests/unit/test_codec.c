@@ -802,6 +802,58 @@ START_TEST(test_encode_empty_message) {
 }
 END_TEST
 
+
+/* ---- enums and identifiers from the wire ---- */
+
+static int decode_status(int state, const char *id, Hitless__AgentMessage **ret) {
+        Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT;
+        Hitless__CommandStatus st = HITLESS__COMMAND_STATUS__INIT;
+        st.command_id = (char *) id;
+        st.state = (Hitless__CommandState) state;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS;
+        m.command_status = &st;
+        bytes_t b = encode(&m.base);
+        int r = codec_decode_agent(b.data, b.len, HITLESS_MAX_MESSAGE_BYTES, ret);
+        free(b.data);
+        return r;
+}
+
+START_TEST(test_unknown_enum_dropped) {
+        Hitless__AgentMessage *d = NULL;
+        ck_assert_int_eq(decode_status(99, "c-1", &d), -ERANGE);
+        ck_assert_ptr_null(d);
+        ck_assert_int_eq(drop_reason_from_errno(-ERANGE), DROP_BAD_ENUM);
+        ck_assert_int_eq(decode_status(HITLESS__COMMAND_STATE__COMMAND_FAILED, "c-1", &d), 0);
+        hitless__agent_message__free_unpacked(d, NULL);
+}
+END_TEST
+
+START_TEST(test_bad_identifier_dropped) {
+        Hitless__AgentMessage *d = NULL;
+        ck_assert_int_eq(decode_status(HITLESS__COMMAND_STATE__COMMAND_FAILED, "c-1\nforged", &d), -EILSEQ);
+        ck_assert_int_eq(decode_status(HITLESS__COMMAND_STATE__COMMAND_FAILED, "", &d), -EILSEQ);
+        ck_assert_ptr_null(d);
+        ck_assert_int_eq(drop_reason_from_errno(-EILSEQ), DROP_BAD_IDENTIFIER);
+        ck_assert_str_eq(drop_reason_name(DROP_BAD_IDENTIFIER), "bad_identifier");
+        ck_assert_str_eq(drop_reason_name(DROP_BAD_ENUM), "bad_enum");
+}
+END_TEST
+
+START_TEST(test_hello_package_name_checked) {
+        Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT, *d = NULL;
+        Hitless__Hello h = HITLESS__HELLO__INIT;
+        Hitless__PackageVersion bad = { PROTOBUF_C_MESSAGE_INIT(&hitless__package_version__descriptor), "ng\x1b[2Jinx", "1" };
+        Hitless__PackageVersion *pkgs[2];
+        char *roles[2];
+        fill_hello(&m, &h, roles, pkgs);
+        pkgs[1] = &bad;
+        bytes_t b = encode(&m.base);
+        ck_assert_int_eq(codec_decode_agent(b.data, b.len, HITLESS_MAX_MESSAGE_BYTES, &d), -EILSEQ);
+        free(b.data);
+}
+END_TEST
+
 static Suite *codec_suite(void) {
         Suite *s = suite_create("codec");
         TCase *tc = tcase_create("roundtrip");
@@ -840,6 +892,12 @@ static Suite *codec_suite(void) {
         tcase_add_test(tc, test_drop_reason_from_decoder);
         tcase_add_test(tc, test_drop_reason_names);
         tcase_add_test(tc, test_health_state_label);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("validation");
+        tcase_add_test(tc, test_unknown_enum_dropped);
+        tcase_add_test(tc, test_bad_identifier_dropped);
+        tcase_add_test(tc, test_hello_package_name_checked);
         suite_add_tcase(s, tc);
         return s;
 }
