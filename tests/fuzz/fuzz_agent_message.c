@@ -90,7 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (r < 0) {
                 FUZZ_CHECK(m == NULL);
-                FUZZ_CHECK(r == -EMSGSIZE || r == -EBADMSG || r == -EPROTO || r == -ENODATA);
+                FUZZ_CHECK(r == -EMSGSIZE || r == -EBADMSG || r == -EPROTO || r == -ENODATA || r == -ERANGE ||
+                           r == -EILSEQ);
                 fuzz_str(drop_reason_name(drop_reason_from_errno(r)));
                 return 0;
         }
