@@ -396,6 +396,9 @@ void session_handle_monitor(session_t *s, int64_t now_ms) {
                         break;
                 case ZMQ_EVENT_DISCONNECTED:
                         /* A failed handshake has scheduled its retry already. */
+                        /* The moment it happens; why follows once it is known
+                         * (libzmq retrying or not). */
+                        log_info("disconnected from %s", s->cfg->coordinator_endpoint);
                         if (s->state == LINK_CONNECTED || s->state == LINK_REGISTERED) {
                                 s->state = LINK_CONNECTING;
                                 s->ended = true;
