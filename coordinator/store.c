@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/sqldb.h"
 
@@ -99,6 +100,10 @@ static const sqldb_migration_t migrations[] = {
         /* The id of a command's command.sent event: history orders a
          * command among the events of the same second by it. */
         { 4, "ALTER TABLE commands ADD COLUMN sent_event INTEGER NOT NULL DEFAULT 0;" },
+        /* One row store_probe() rewrites to find out whether writes work
+         * again after a storage failure. */
+        { 5, "CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);"
+             "INSERT INTO probe (id, at) VALUES (1, 0);" },
 };
 
 /* ---- cached statements ---------------------------------------------------- */
@@ -127,6 +132,7 @@ typedef enum {
         STMT_UPGRADE_RECORD_PUT,
         STMT_UPGRADE_RECORDS,
         STMT_HISTORY,
+        STMT_PROBE,
         _STMT_MAX,
 } store_stmt_id_t;
 
@@ -178,6 +184,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
                          " SELECT created, sent_event, 1, actor, node_id, kind, '', id, request, result, state, updated"
                          "  FROM commands WHERE (?2 = '' OR node_id = ?2)"
                          " ORDER BY t DESC, o DESC, c DESC LIMIT ?1) ORDER BY t, o, c",
+        [STMT_PROBE] = "UPDATE probe SET at = ?1 WHERE id = 1",
         [STMT_EVENT_APPEND] = "INSERT INTO events (time, node_id, kind, actor, message) VALUES (?1, ?2, ?3, ?4, ?5)",
         /* The newest `limit` rows, turned back to oldest first. */
         [STMT_EVENTS_ALL] = "SELECT * FROM (SELECT " EVENT_COLUMNS " FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
@@ -202,6 +209,8 @@ struct store {
          * "no transaction". */
         bool in_transaction;
         char last_error[256];
+        store_health_t health;
+        bool recovered;      /* writes work again; store_take_recovered() not yet called */
 };
 
 const char *key_state_name(key_state_t s) {
@@ -222,7 +231,15 @@ static int s_fail(store_t *s, int rc, const char *what) {
         snprintf(s->last_error, sizeof s->last_error, "%s: %s", what,
                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         log_debug("store: %s", s->last_error);
+        if (store_health_storage_error(rc))
+                store_health_failed(&s->health, clock_wall_s(), s->last_error);
         return sqldb_errno(rc);
+}
+
+/* A write reached the disk. */
+static void s_wrote(store_t *s) {
+        if (store_health_ok(&s->health, clock_wall_s()))
+                s->recovered = true;
 }
 
 static int s_invalid(store_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -242,6 +259,10 @@ static int s_invalid(store_t *s, const char *fmt, ...) {
 static int s_step_done(store_t *s, sqlite3_stmt *st, const char *what) {
         int rc = sqlite3_step(st);
         int r = rc == SQLITE_DONE ? 0 : s_fail(s, rc, what);
+        /* Outside a transaction a successful write is committed; COMMIT
+         * itself counts as read-only to SQLite (store_commit reports it). */
+        if (r == 0 && !sqlite3_stmt_readonly(st) && sqlite3_get_autocommit(s->db))
+                s_wrote(s);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return r;
@@ -322,6 +343,23 @@ const char *store_last_error(const store_t *s) {
         return s ? s->last_error : "";
 }
 
+const store_health_t *store_health(const store_t *s) {
+        return &s->health;
+}
+
+bool store_take_recovered(store_t *s) {
+        bool r = s->recovered;
+        s->recovered = false;
+        return r;
+}
+
+int store_probe(store_t *s) {
+        if (s->in_transaction)
+                return 0;  /* the transaction's commit will tell */
+        sqlite3_bind_int64(s->stmt[STMT_PROBE], 1, clock_wall_s());
+        return s_step_done(s, s->stmt[STMT_PROBE], "probe");
+}
+
 /* ---- transactions ---------------------------------------------------------- */
 
 int store_begin(store_t *s) {
@@ -356,6 +394,7 @@ int store_commit(store_t *s) {
                 return r;
         }
         s->in_transaction = false;
+        s_wrote(s);
         return 0;
 }
 

@@ -20,6 +20,7 @@
 
 #include "common/ids.h"
 #include "common/keys.h"
+#include "coordinator/store_health.h"
 #include "coordinator/upgrade_machine.h"
 
 typedef struct store store_t;
@@ -63,6 +64,16 @@ int store_open(const char *path, store_t **ret);
 void store_close(store_t **s);
 /* The last failure's message, owned by s ("" before any failure). */
 const char *store_last_error(const store_t *s);
+
+/* Whether writes work (see store_health.h); owned by s. */
+const store_health_t *store_health(const store_t *s);
+/* True once after writes started working again following a degraded
+ * stretch: the caller then retries what it could not record. */
+bool store_take_recovered(store_t *s);
+/* Rewrites one small row to learn whether writes work again (the tick
+ * calls it while degraded: nothing else may write for a while). 0 when it
+ * committed (or a transaction is open), else the store's error. */
+int store_probe(store_t *s);
 
 /* Groups several writes into one transaction (one fsync). store_begin
  * returns -EBUSY if one is already open; commit and rollback return

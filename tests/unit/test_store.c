@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "coordinator/store.h"
+#include "tests/helpers/failing_vfs.h"
 
 static char tmpdir[256];
 static char dbpath[300];
@@ -171,7 +172,7 @@ START_TEST(test_open_creates_private_file) {
         umask(old);
 
         /* The file is in WAL mode with the latest schema version. */
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 4);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 5);
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -257,7 +258,7 @@ START_TEST(test_reopen_keeps_schema) {
         s = open_ok();
         ck_assert_int_eq(count_events(s, NULL), 1);
         store_close(&s);
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 4);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 5);
 }
 END_TEST
 
@@ -852,6 +853,61 @@ START_TEST(test_upgrades_and_records) {
 }
 END_TEST
 
+/* ---- storage failures ------------------------------------------------------ */
+
+static int append(store_t *s, const char *msg) {
+        return store_event_append(s, 1000, "", "test.event", "coordinator", msg, NULL);
+}
+
+START_TEST(test_health_full_disk_degrades_and_recovers) {
+        ck_assert_int_eq(failing_vfs_install(), SQLITE_OK);
+        store_t *s = open_ok();
+        ck_assert(!store_health(s)->degraded);
+        ck_assert_int_eq(append(s, "before"), 0);
+
+        failing_vfs_set_full(true);
+        ck_assert_int_eq(append(s, "lost"), -ENOSPC);
+        const store_health_t *h = store_health(s);
+        ck_assert(h->degraded);
+        ck_assert_int_gt(h->since, 0);
+        ck_assert_uint_eq(h->failures, 1);
+        ck_assert_msg(strstr(h->error, "full"), "error: %s", h->error);
+        /* A transaction that cannot commit counts too, and nothing is
+         * left open. */
+        ck_assert_int_eq(store_begin(s), 0);
+        int r = append(s, "in a transaction");
+        if (r == 0)
+                r = store_commit(s);
+        else
+                ck_assert_int_eq(store_rollback(s), 0);
+        ck_assert_int_eq(r, -ENOSPC);
+        ck_assert_uint_eq(store_health(s)->failures, 2);
+        ck_assert_int_lt(store_probe(s), 0);
+        ck_assert(store_health(s)->degraded);
+        ck_assert(!store_take_recovered(s));
+
+        failing_vfs_set_full(false);
+        ck_assert_int_eq(store_probe(s), 0);
+        ck_assert(!store_health(s)->degraded);
+        ck_assert_str_eq(store_health(s)->error, "");
+        ck_assert(store_take_recovered(s));
+        ck_assert(!store_take_recovered(s));  /* once */
+        ck_assert_int_eq(append(s, "after"), 0);
+        store_close(&s);
+}
+END_TEST
+
+START_TEST(test_health_input_errors_are_not_storage_errors) {
+        store_t *s = open_ok();
+        ck_assert_int_eq(store_event_append(s, 1000, "bad id!", "test.event", "coordinator", "", NULL), -EINVAL);
+        ck_assert_int_eq(store_commit(s), -EINVAL);
+        ck_assert(!store_health(s)->degraded);
+        ck_assert_int_eq(store_probe(s), 0);
+        ck_assert(!store_take_recovered(s));
+        store_close(&s);
+}
+END_TEST
+
 static Suite *store_suite(void) {
         Suite *su = suite_create("store");
         TCase *tc;
@@ -896,6 +952,12 @@ static Suite *store_suite(void) {
         tcase_add_test(tc, test_events_limit_newest_ascending);
         tcase_add_test(tc, test_events_long_message_cut);
         tcase_add_test(tc, test_events_append_only_in_schema);
+        suite_add_tcase(su, tc);
+
+        tc = tcase_create("health");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_health_full_disk_degrades_and_recovers);
+        tcase_add_test(tc, test_health_input_errors_are_not_storage_errors);
         suite_add_tcase(su, tc);
 
         tc = tcase_create("transactions");
