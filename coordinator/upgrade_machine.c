@@ -11,6 +11,7 @@ typedef enum {
         WAIT_NONE = 0,
         WAIT_PHASE_LATER,     /* an earlier phase runs */
         WAIT_PAUSED,
+        WAIT_HELD,            /* the shell's hold (store low on space) */
         WAIT_ABORTED,
         WAIT_PROMOTE,
         WAIT_BARRIER,         /* batch mode: the batch in flight must finish */
@@ -55,8 +56,10 @@ struct upgrade_machine {
         s_phase_t *phases;
         size_t phase;         /* current; n_phases when complete */
         bool paused, aborted, complete, promote_pending;
+        bool held;            /* not persisted: the shell sets it again */
         uint64_t next_cmd_id;
         char pause_reason[UPGRADE_TEXT_MAX];
+        char hold_reason[UPGRADE_TEXT_MAX];
         int error_node;       /* -1: no Error condition */
         upgrade_step_t error_step;
         bool error_budget;    /* the Error is a tripped failure budget */
@@ -453,6 +456,8 @@ static void s_start_upgrades(upgrade_machine_t *m, int64_t now) {
                         blanket = WAIT_ABORTED;
                 else if (m->paused)
                         blanket = WAIT_PAUSED;
+                else if (m->held)
+                        blanket = WAIT_HELD;
 
                 size_t n_cand = 0;
                 int in_flight = 0;
@@ -742,6 +747,16 @@ int upgrade_machine_on_nodes(upgrade_machine_t *m, int64_t now_ms, const upgrade
         return s_end(m, now_ms, ret_actions, ret_n);
 }
 
+int upgrade_machine_hold(upgrade_machine_t *m, int64_t now_ms, const char *why,
+                         const upgrade_action_t **ret_actions, size_t *ret_n) {
+        int r = s_begin(m, -1, ret_actions, ret_n);
+        if (r < 0)
+                return r;
+        m->held = why && *why;
+        snprintf(m->hold_reason, sizeof(m->hold_reason), "%s", m->held ? why : "");
+        return s_end(m, now_ms, ret_actions, ret_n);
+}
+
 int upgrade_machine_admin(upgrade_machine_t *m, int64_t now_ms, upgrade_admin_t op, int arg,
                           const upgrade_action_t **ret_actions, size_t *ret_n) {
         int r = s_begin(m, -1, ret_actions, ret_n);
@@ -859,6 +874,9 @@ size_t upgrade_machine_wait_reason(const upgrade_machine_t *m, int node, char *b
         case WAIT_PAUSED:
                 snprintf(buf, len, "paused: %s", m->pause_reason);
                 return strlen(buf);
+        case WAIT_HELD:
+                snprintf(buf, len, "held: %s", m->hold_reason);
+                return strlen(buf);
         case WAIT_ABORTED:
                 s = "aborted";
                 break;
@@ -905,6 +923,8 @@ size_t upgrade_machine_wait_reason(const upgrade_machine_t *m, int node, char *b
 void upgrade_machine_conditions(const upgrade_machine_t *m, upgrade_conditions_t *ret) {
         memset(ret, 0, sizeof(*ret));
         ret->paused = m->paused;
+        ret->held = m->held;
+        snprintf(ret->hold_reason, sizeof(ret->hold_reason), "%s", m->hold_reason);
         ret->aborted = m->aborted;
         ret->promote_pending = m->promote_pending;
         ret->phase = (int) m->phase;

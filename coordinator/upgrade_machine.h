@@ -57,7 +57,7 @@
  *     settles); rolling mode has no batch boundary and ignores it;
  *   - when a phase starts, its failure budget is judged (its pending nodes
  *     unreachable) before any of its nodes starts;
- *   - pause: no new node starts; nodes already in their sequence go on.
+ *   - pause (and the shell's hold): no new node starts; nodes already in their sequence go on.
  *     abort: final; no new command at all except rollbacks; in-flight
  *     commands finish and are reported; nodes stay where they stopped,
  *     shown as halted.
@@ -223,6 +223,14 @@ typedef enum {
 int upgrade_machine_admin(upgrade_machine_t *m, int64_t now_ms, upgrade_admin_t op, int arg,
                           const upgrade_action_t **ret_actions, size_t *ret_n);
 
+/* The shell's hold, apart from an admin's pause and not persisted (the
+ * shell sets it again after a restart): while held, as while paused, no
+ * new node starts, nodes already in their sequence go on and rollbacks
+ * proceed. why names the cause ("store: 3 MiB free, below the floor of
+ * 64 MiB"); NULL or "" releases it, and the upgrade goes on by itself. */
+int upgrade_machine_hold(upgrade_machine_t *m, int64_t now_ms, const char *why,
+                         const upgrade_action_t **ret_actions, size_t *ret_n);
+
 /* When the machine next needs a tick (a health gate, a deadline, a pause
  * between batches), or INT64_MAX. */
 int64_t upgrade_machine_next_due(const upgrade_machine_t *m);
@@ -263,10 +271,12 @@ typedef struct {
         upgrade_condition_t error;
         upgrade_condition_t complete;
         bool paused;
+        bool held;                   /* see upgrade_machine_hold() */
         bool aborted;
         bool promote_pending;
         int phase;                   /* current phase index (n_phases when complete) */
         char pause_reason[UPGRADE_TEXT_MAX];
+        char hold_reason[UPGRADE_TEXT_MAX];
 } upgrade_conditions_t;
 
 void upgrade_machine_conditions(const upgrade_machine_t *m, upgrade_conditions_t *ret);

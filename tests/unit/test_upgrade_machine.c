@@ -956,6 +956,43 @@ START_TEST(test_unregistered_mid_step_fails) {
 END_TEST
 
 /* A clock going backwards only delays: a gate never passes or fails early. */
+START_TEST(test_hold_starts_nothing_and_releases_by_itself) {
+        fx_t x;
+        fx_init(&x, 2, 0, 1);
+        x.ph[0].restart = NULL;
+        x.ph[0].drain = true;
+        fx_new(&x);
+        tick(&x, 0);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_DRAIN), 0);
+        ck_assert_int_eq(upgrade_machine_hold(x.m, 1, "store: 1 MiB free, below the floor of 64 MiB", &x.a, &x.na), 0);
+        ok(&x, 0, 2);   /* a node in its sequence goes on: never left drained */
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_INSTALL), 0);
+        ok(&x, 0, 3);
+        tick(&x, 1003);
+        ok(&x, 0, 1004);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);   /* held: node 1 waits */
+        ck_assert(waits_for(&x, 1, "held: store: 1 MiB free"));
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(c.held && !c.paused);
+        ck_assert_str_eq(c.hold_reason, "store: 1 MiB free, below the floor of 64 MiB");
+        /* The hold is the shell's: it is not part of the persisted state. */
+        upgrade_record_t *recs;
+        size_t n;
+        ck_assert_int_eq(upgrade_machine_export(x.m, &recs, &n), 0);
+        upgrade_machine_t *copy;
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, recs, n, &copy), 0);
+        upgrade_machine_conditions(copy, &c);
+        ck_assert(!c.held);
+        upgrade_machine_destroy(&copy);
+        free(recs);
+        ck_assert_int_eq(upgrade_machine_hold(x.m, 2000, NULL, &x.a, &x.na), 0);
+        ck_assert_uint_ne(sent(&x, 1, UPGRADE_CMD_DRAIN), 0);
+        fx_free(&x);
+}
+END_TEST
+
 START_TEST(test_time_backwards_never_judges_early) {
         fx_t x;
         fx_init(&x, 1, 0, 1);
@@ -1007,6 +1044,7 @@ int main(void) {
         tcase_add_test(tc, test_health_gate_zero_min_boundary);
         tcase_add_test(tc, test_unregistered_mid_step_fails);
         tcase_add_test(tc, test_time_backwards_never_judges_early);
+        tcase_add_test(tc, test_hold_starts_nothing_and_releases_by_itself);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
