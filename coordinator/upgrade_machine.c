@@ -747,14 +747,9 @@ int upgrade_machine_on_nodes(upgrade_machine_t *m, int64_t now_ms, const upgrade
         return s_end(m, now_ms, ret_actions, ret_n);
 }
 
-int upgrade_machine_hold(upgrade_machine_t *m, int64_t now_ms, const char *why,
-                         const upgrade_action_t **ret_actions, size_t *ret_n) {
-        int r = s_begin(m, -1, ret_actions, ret_n);
-        if (r < 0)
-                return r;
+void upgrade_machine_set_hold(upgrade_machine_t *m, const char *why) {
         m->held = why && *why;
         snprintf(m->hold_reason, sizeof(m->hold_reason), "%s", m->held ? why : "");
-        return s_end(m, now_ms, ret_actions, ret_n);
 }
 
 int upgrade_machine_admin(upgrade_machine_t *m, int64_t now_ms, upgrade_admin_t op, int arg,

@@ -224,12 +224,12 @@ int upgrade_machine_admin(upgrade_machine_t *m, int64_t now_ms, upgrade_admin_t 
                           const upgrade_action_t **ret_actions, size_t *ret_n);
 
 /* The shell's hold, apart from an admin's pause and not persisted (the
- * shell sets it again after a restart): while held, as while paused, no
- * new node starts, nodes already in their sequence go on and rollbacks
- * proceed. why names the cause ("store: 3 MiB free, below the floor of
- * 64 MiB"); NULL or "" releases it, and the upgrade goes on by itself. */
-int upgrade_machine_hold(upgrade_machine_t *m, int64_t now_ms, const char *why,
-                         const upgrade_action_t **ret_actions, size_t *ret_n);
+ * shell sets it again on every machine it imports): while held, as while
+ * paused, no new node starts, nodes already in their sequence go on and
+ * rollbacks proceed. why names the cause ("store: 3 MiB free, below the
+ * floor of 64 MiB"); NULL or "" releases it. Like a config change, it is
+ * judged at the next event: the shell ticks the machine after changing it. */
+void upgrade_machine_set_hold(upgrade_machine_t *m, const char *why);
 
 /* When the machine next needs a tick (a health gate, a deadline, a pause
  * between batches), or INT64_MAX. */
