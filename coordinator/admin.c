@@ -380,6 +380,7 @@ typedef struct {
         Hitless__Counter items[DROP__COUNT + 3];
         Hitless__Counter *dropped[DROP__COUNT];
         Hitless__Counter *handshakes[3];
+        Hitless__StoreHealth store;
 } status_counters_t;
 
 static Hitless__Counter *counter(Hitless__Counter *c, const char *name, uint64_t value) {
@@ -392,6 +393,16 @@ static Hitless__Counter *counter(Hitless__Counter *c, const char *name, uint64_t
 static void do_status(admin_t *a, Hitless__AdminResponse *resp, Hitless__CoordinatorStatus *st,
                       status_counters_t *sc) {
         const codec_drops_t *d = agent_link_drops(a->d.agents);
+        const store_health_t *h = store_health(a->d.store);
+        hitless__store_health__init(&sc->store);
+        sc->store.degraded = h->degraded;
+        sc->store.since = h->since;
+        sc->store.failures = h->failures;
+        sc->store.error = (char *) h->error;
+        sc->store.low_space = h->low_space;
+        sc->store.free_bytes = h->free_bytes;
+        sc->store.floor_bytes = h->floor_bytes;
+        st->store = &sc->store;
         st->version = HITLESS_VERSION;
         st->agents_endpoint = (char *) agent_link_endpoint(a->d.agents);
         st->nodes = (uint32_t) fleet_size(a->d.fleet);

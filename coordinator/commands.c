@@ -33,6 +33,7 @@ struct commands {
         size_t n_waiters;
         commands_observer_fn observer;
         void *observer_ud;
+        bool requery;        /* a status could not be recorded: ask again */
 };
 
 static bool is_final(int state) {
@@ -293,7 +294,12 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
                 store_rollback(c->store);
         free(buf);
         if (r < 0) {
-                log_error("store: cannot record the status of %s: %s", st->command_id, store_last_error(c->store));
+                /* The agent's journal keeps it: asked again once the store
+                 * writes (commands_on_store_recovered). */
+                c->requery = true;
+                log_node(store_health_log_level(store_health(c->store)), node_id,
+                         "store: cannot record the status of %s (%s): it is asked for again once the store "
+                         "writes", st->command_id, store_last_error(c->store));
                 goto out;
         }
         if (is_final((int) st->state)) {
@@ -339,6 +345,20 @@ void commands_on_hello(commands_t *c, node_t *n) {
         log_node(LOG_INFO, n->id, "asked for the results of %zu unfinished command%s", l.n, l.n == 1 ? "" : "s");
         for (size_t i = 0; i < l.n; i++)
                 free(l.ids[i]);
+}
+
+static int requery_node(node_t *n, void *ud) {
+        if (n->online)
+                commands_on_hello(ud, n);
+        return 0;
+}
+
+void commands_on_store_recovered(commands_t *c) {
+        if (!c->requery)
+                return;
+        c->requery = false;
+        log_info("store writes again: asking online agents for results it could not record");
+        fleet_foreach_sorted(c->fleet, requery_node, c);
 }
 
 void commands_tick(commands_t *c, int64_t now_ms) {

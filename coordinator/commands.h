@@ -50,6 +50,11 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
 /* node said Hello: ask it about its unfinished commands. */
 void commands_on_hello(commands_t *c, node_t *n);
 
+/* The store writes again after failing: if a status could not be
+ * recorded meanwhile, every online agent is asked again (CommandQuery) for
+ * its unfinished commands, so no result is lost. */
+void commands_on_store_recovered(commands_t *c);
+
 /* Ends waits that timed out; returns when it next needs to run. */
 void commands_tick(commands_t *c, int64_t now_ms);
 int64_t commands_next_due(const commands_t *c);

@@ -9,7 +9,7 @@
 static const char *const known_keys[] = {
         "listen", "secret_key_file", "state_dir", "admin_socket", "preapproved_keys_dir",
         "heartbeat_interval", "node_timeout", "max_message_bytes", "max_pending_keys",
-        "pending_keys_per_second", "max_nodes",
+        "pending_keys_per_second", "max_nodes", "state_min_free_mb",
         /* the inventory (inventory.h) */
         "groups", "quorum_groups", "role_overrides", NULL,
 };
@@ -34,6 +34,7 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         c->heartbeat_interval_ms = 5000;
         c->max_pending_keys = 1000;
         c->max_nodes = 10000;
+        c->state_min_free_mb = 64;
         root = config_root_setting(&cfg);
         conf_check_known(root, known_keys, r);
 
@@ -62,6 +63,7 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         conf_get_int(root, "pending_keys_per_second", false, 1, 100000, &rate, r);
         c->pending_keys_per_second = (double) rate;
         conf_get_int(root, "max_nodes", false, 1, 1000000, &c->max_nodes, r);
+        conf_get_int(root, "state_min_free_mb", false, 0, 1024 * 1024, &c->state_min_free_mb, r);
         if (inventory_parse(root, &c->inventory, r) == -ENOMEM)
                 conf_report_add(r, NULL, NULL, "out of memory reading the inventory");
 

@@ -22,6 +22,7 @@ typedef struct {
         long long max_pending_keys;   /* bound on the pending table, default 1000 */
         double pending_keys_per_second; /* new pending keys admitted, default 10/s */
         long long max_nodes;          /* ZMQ_MAX_SOCKETS / fd sizing, default 10000 */
+        long long state_min_free_mb;  /* below this free in state_dir no new upgrade step starts; default 64, 0 off */
         inventory_t inventory;        /* groups, quorum_groups, role_overrides */
 } coord_config_t;
 

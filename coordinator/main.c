@@ -77,8 +77,14 @@ static void raise_fd_limit(long long max_nodes) {
 static void update_status(coordinator_t *c) {
         char s[256];
         int pending = keyring_count(c->keyring, KEY_PENDING);
-        snprintf(s, sizeof s, "%zu nodes (%zu online), %d pending key%s", fleet_size(c->fleet),
-                 fleet_online(c->fleet), pending, pending == 1 ? "" : "s");
+        const store_health_t *h = store_health(c->store);
+        int n = snprintf(s, sizeof s, "%zu nodes (%zu online), %d pending key%s", fleet_size(c->fleet),
+                         fleet_online(c->fleet), pending, pending == 1 ? "" : "s");
+        if (h->degraded && n > 0 && (size_t) n < sizeof s)
+                snprintf(s + n, sizeof s - (size_t) n, "; STORE FAILING: %s", h->error);
+        else if (h->low_space && n > 0 && (size_t) n < sizeof s)
+                snprintf(s + n, sizeof s - (size_t) n, "; store low on space: %llu MiB free",
+                         (unsigned long long) (h->free_bytes >> 20));
         if (strcmp(s, c->status) != 0) {
                 snprintf(c->status, sizeof c->status, "%s", s);
                 daemon_notify_status("%s", s);
@@ -260,6 +266,20 @@ static void log_drops(coordinator_t *c) {
         }
 }
 
+/* Once a tick: while writes fail, a probe finds out when they work again;
+ * then what could not be recorded is asked for or fed again. Free space
+ * is measured against the floor (the upgrade holds below it). */
+static void watch_store(coordinator_t *c) {
+        if (store_health(c->store)->degraded)
+                (void) store_probe(c->store);   /* its outcome is in store_health() */
+        if (store_take_recovered(c->store)) {
+                commands_on_store_recovered(c->commands);
+                upgrade_on_store_recovered(c->upgrade);
+        }
+        if (store_check_space(c->store, (uint64_t) c->cfg->state_min_free_mb << 20) < 0)
+                log_debug("cannot measure the free space of %s: %m", c->cfg->state_dir);
+}
+
 static int run(coordinator_t *c) {
         daemon_watchdog_t watchdog;
         int64_t next_tick = clock_mono_ms() + TICK_MS, next_keyflush = 0;
@@ -325,8 +345,10 @@ static int run(coordinator_t *c) {
                         upgrade_tick(c->upgrade, clock_wall_ms());
                 }
                 if (now >= next_tick) {
+                        watch_store(c);
                         if (fleet_flush(c->fleet) < 0)
-                                log_error("store: cannot save node state: %s", store_last_error(c->store));
+                                log_node(store_health_log_level(store_health(c->store)), NULL,
+                                         "store: cannot save node state: %s", store_last_error(c->store));
                         if (now >= next_keyflush) {
                                 keyring_flush(c->keyring);
                                 next_keyflush = now + KEYRING_FLUSH_MS;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -210,6 +211,7 @@ struct store {
         bool in_transaction;
         char last_error[256];
         store_health_t health;
+        char *dir;           /* the directory of the file, for its free space */
         bool recovered;      /* writes work again; store_take_recovered() not yet called */
 };
 
@@ -320,8 +322,15 @@ int store_open(const char *path, store_t **ret) {
         store_t *s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
+        const char *slash = strrchr(path, '/');
+        s->dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+        if (!s->dir) {
+                free(s);
+                return -ENOMEM;
+        }
         int r = sqldb_open(path, &schema, &s->db, s->stmt, s->last_error, sizeof s->last_error);
         if (r < 0) {
+                free(s->dir);
                 free(s);
                 return r;
         }
@@ -335,6 +344,7 @@ void store_close(store_t **sp) {
         store_t *s = *sp;
 
         sqldb_close(s->db, s->stmt, _STMT_MAX);
+        free(s->dir);
         free(s);
         *sp = NULL;
 }
@@ -351,6 +361,14 @@ bool store_take_recovered(store_t *s) {
         bool r = s->recovered;
         s->recovered = false;
         return r;
+}
+
+int store_check_space(store_t *s, uint64_t floor_bytes) {
+        struct statvfs sv;
+        if (statvfs(s->dir, &sv) < 0)
+                return -errno;
+        store_health_space(&s->health, (uint64_t) sv.f_bavail * sv.f_frsize, floor_bytes);
+        return 0;
 }
 
 int store_probe(store_t *s) {

@@ -74,6 +74,10 @@ bool store_take_recovered(store_t *s);
  * calls it while degraded: nothing else may write for a while). 0 when it
  * committed (or a transaction is open), else the store's error. */
 int store_probe(store_t *s);
+/* Measures the free space of the file system holding the store (what an
+ * unprivileged writer may use) against floor_bytes (0: no floor), into
+ * store_health(). -errno from statvfs. */
+int store_check_space(store_t *s, uint64_t floor_bytes);
 
 /* Groups several writes into one transaction (one fsync). store_begin
  * returns -EBUSY if one is already open; commit and rollback return

@@ -47,6 +47,11 @@ struct upgrade {
         current_t *cur;              /* NULL: none, or it could not be rebuilt */
         int64_t last_seq;            /* the latest seq in the store */
         int64_t grace_until_ms;
+        char hold[UPGRADE_TEXT_MAX]; /* why no new node may start now; "" none */
+        /* Results recorded but maybe not seen by the machine (after a load):
+         * fed at the next tick once the store writes, never from inside a
+         * failed persist (that would retry at once, and recurse). */
+        bool replay_pending;
 };
 
 /* ---- the current upgrade's setup ------------------------------------------ */
@@ -495,8 +500,9 @@ static int s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_t
         else if (out)
                 store_rollback(u->d.store);
         if (r < 0) {
-                log_error("upgrade %s: cannot record its next steps (%s): nothing sent; reloading its last "
-                          "committed state", c->id, r == -ENOMEM ? "out of memory" : store_last_error(u->d.store));
+                log_node(r == -ENOMEM ? LOG_ERR : store_health_log_level(store_health(u->d.store)), NULL,
+                         "upgrade %s: cannot record its next steps (%s): nothing sent; reloading its last "
+                         "committed state", c->id, r == -ENOMEM ? "out of memory" : store_last_error(u->d.store));
                 free(recs);
         } else {
                 free(c->saved);
@@ -687,9 +693,10 @@ static int s_load(upgrade_t *u, int64_t now_ms) {
         }
         l.c->saved = recs;
         l.c->n_saved = n;
+        upgrade_machine_set_hold(l.c->m, u->hold);
         u->cur = l.c;
         u->grace_until_ms = now_ms + RECONNECT_GRACE_MS(u->d.node_timeout_ms);
-        s_replay_results(u, now_ms);
+        u->replay_pending = true;
         return 0;
 }
 
@@ -800,8 +807,10 @@ int upgrade_start(upgrade_t *u, const plan_t *plan, const plan_preview_t *pv, co
                                   setup_len, &c);
         if (r >= 0)
                 r = upgrade_machine_new(&c->cfg, &c->m);
-        if (r >= 0)
+        if (r >= 0) {
+                upgrade_machine_set_hold(c->m, u->hold);
                 r = upgrade_machine_export(c->m, &recs, &n_recs);
+        }
         if (r < 0) {
                 s_err(err, err_len, "cannot set the upgrade up: %s", strerror(-r));
                 goto out;
@@ -980,6 +989,25 @@ int upgrade_rollback(upgrade_t *u, const Hitless__RollbackRequest *req, const ch
 
 /* ---- the fleet, as the machine sees it -------------------------------------- */
 
+/* The store low on space holds the upgrade: no new node starts (the nodes
+ * in their sequence finish, never left drained) until there is room. */
+static void s_update_hold(upgrade_t *u) {
+        const store_health_t *h = store_health(u->d.store);
+        char why[UPGRADE_TEXT_MAX] = "";
+        if (h->low_space)
+                snprintf(why, sizeof why, "store low on space: %" PRIu64 " MiB free, below state_min_free_mb %" PRIu64,
+                         h->free_bytes / (1024 * 1024), h->floor_bytes / (1024 * 1024));
+        if (strcmp(why, u->hold) == 0)
+                return;
+        if (u->cur && !u->hold[0])
+                log_warning("upgrade %s held: %s", u->cur->id, why);
+        else if (u->cur && !why[0])
+                log_notice("upgrade %s: hold released (%s)", u->cur->id, u->hold);
+        snprintf(u->hold, sizeof u->hold, "%s", why);
+        if (u->cur)
+                upgrade_machine_set_hold(u->cur->m, u->hold);
+}
+
 void upgrade_tick(upgrade_t *u, int64_t now_ms) {
         current_t *c = u->cur;
         upgrade_node_report_t *reports;
@@ -987,6 +1015,12 @@ void upgrade_tick(upgrade_t *u, int64_t now_ms) {
         const upgrade_action_t *acts;
         size_t n_acts;
 
+        s_update_hold(u);
+        if (c && u->replay_pending && !store_health(u->d.store)->degraded) {
+                u->replay_pending = false;
+                s_replay_results(u, now_ms);
+                c = u->cur;   /* a failure there reloads it */
+        }
         if (!c)
                 return;
         reports = calloc(c->cfg.n_nodes, sizeof *reports);
@@ -1028,11 +1062,19 @@ bool upgrade_view(const upgrade_t *u, upgrade_view_t *ret) {
                 .id = c->id, .plan_name = c->plan_name, .file_name = c->file_name,
                 .started_by = c->started_by, .started = c->started, .plan = c->plan,
                 .node_ids = (const char *const *) c->setup->node_ids, .node_phase = c->setup->node_phase,
-                .cfg = &c->cfg, .m = c->m,
+                .cfg = &c->cfg, .m = c->m, .store = store_health(u->d.store),
         };
         return true;
 }
 
 int64_t upgrade_next_due(const upgrade_t *u) {
-        return u->cur ? upgrade_machine_next_due(u->cur->m) : INT64_MAX;
+        if (!u->cur)
+                return INT64_MAX;
+        if (u->replay_pending && !store_health(u->d.store)->degraded)
+                return 0;
+        return upgrade_machine_next_due(u->cur->m);
+}
+
+void upgrade_on_store_recovered(upgrade_t *u) {
+        u->replay_pending = true;
 }

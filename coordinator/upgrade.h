@@ -93,12 +93,20 @@ typedef struct {
         const int32_t *node_phase;     /* -1: a quorum member in no phase */
         const upgrade_config_t *cfg;
         const upgrade_machine_t *m;
+        const store_health_t *store;   /* the store's health: StoreDegraded */
 } upgrade_view_t;
 
 bool upgrade_view(const upgrade_t *u, upgrade_view_t *ret);
 
 /* Feeds the fleet's health and reachability to the machine, and its
- * timers. Call every tick. */
+ * timers. Call every tick. While the store is low on space (store_health)
+ * the upgrade is held: no new node starts (upgrade_machine_set_hold); it
+ * goes on by itself once there is room. */
 void upgrade_tick(upgrade_t *u, int64_t now_ms);
 /* When the machine next needs a tick (wall ms), or INT64_MAX. */
 int64_t upgrade_next_due(const upgrade_t *u);
+
+/* The store writes again after failing: results it recorded that the
+ * machine may not have seen are fed at the next tick (the commands module
+ * asks the agents for those it could not record). */
+void upgrade_on_store_recovered(upgrade_t *u);

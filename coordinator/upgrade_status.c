@@ -3,6 +3,8 @@
 #include "coordinator/upgrade_status.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +47,8 @@ static const char *s_state(const upgrade_conditions_t *k) {
                 return "rolling_back";   /* every phase finished; rollbacks still run */
         if (k->paused)
                 return "paused";
+        if (k->held)
+                return "held";
         if (k->promote_pending)
                 return "waiting_promote";
         return "running";
@@ -120,6 +124,26 @@ static Hitless__UpgradeNodeStatus *s_node(build_t *b, const upgrade_view_t *v, s
         return n;
 }
 
+/* StoreDegraded: writes fail (reason WritesFail), or the store is below
+ * its free-space floor (LowSpace); False with reason Healthy. */
+static void s_store_condition(const store_health_t *h, upgrade_condition_t *ret) {
+        memset(ret, 0, sizeof *ret);
+        if (h && h->degraded) {
+                ret->status = true;
+                snprintf(ret->reason, sizeof ret->reason, "WritesFail");
+                snprintf(ret->message, sizeof ret->message, "since %" PRId64 ", %" PRIu64 " failed: %s", h->since,
+                         h->failures, h->error);
+        } else if (h && h->low_space) {
+                ret->status = true;
+                snprintf(ret->reason, sizeof ret->reason, "LowSpace");
+                snprintf(ret->message, sizeof ret->message,
+                         "%" PRIu64 " MiB free, below state_min_free_mb %" PRIu64 ": no new node starts",
+                         h->free_bytes >> 20, h->floor_bytes >> 20);
+        } else {
+                snprintf(ret->reason, sizeof ret->reason, "Healthy");
+        }
+}
+
 int upgrade_status_build(const upgrade_view_t *v, int64_t now_ms, const char *message,
                          Hitless__UpgradeStatus **ret) {
         build_t b = { false };
@@ -145,12 +169,15 @@ int upgrade_status_build(const upgrade_view_t *v, int64_t now_ms, const char *me
                                               ? v->cfg->phases[k.phase].params->name
                                               : "");
         st->pause_reason = s_str(&b, k.pause_reason);
-        st->conditions = s_calloc(&b, 3, sizeof *st->conditions);
+        st->hold_reason = s_str(&b, k.hold_reason);
+        upgrade_condition_t store;
+        s_store_condition(v->store, &store);
+        st->conditions = s_calloc(&b, 4, sizeof *st->conditions);
         /* Counts grow only with non-NULL entries: free_unpacked walks them. */
         if (st->conditions) {
-                const char *types[3] = { "Upgrading", "Error", "Complete" };
-                const upgrade_condition_t *conds[3] = { &k.upgrading, &k.error, &k.complete };
-                for (size_t i = 0; i < 3; i++)
+                const char *types[4] = { "Upgrading", "Error", "Complete", "StoreDegraded" };
+                const upgrade_condition_t *conds[4] = { &k.upgrading, &k.error, &k.complete, &store };
+                for (size_t i = 0; i < 4; i++)
                         if ((st->conditions[st->n_conditions] = s_condition(&b, types[i], conds[i])))
                                 st->n_conditions++;
         }

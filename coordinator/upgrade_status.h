@@ -1,12 +1,14 @@
 /* `hitlessctl upgrade status`: the wire's UpgradeStatus from a view of the
  * current upgrade (upgrade.h). A pure function of the view and now_ms.
  *
- * state: "complete", "aborted", "paused", "waiting_promote" or "running".
+ * state: "complete", "aborted", "rolling_back", "paused", "held",
+ * "waiting_promote" or "running".
  * Phase state: "finished" (before the current phase, or everything done),
  * "aborted" (the current and later phases of an aborted upgrade),
  * "waiting_promote", "running" (the current phase), "pending" (later).
  * A phase's in_flight counts its nodes with a command in flight.
- * Conditions: Upgrading, Error, Complete, always all three in that order.
+ * Conditions: Upgrading, Error, Complete, StoreDegraded (from the view's
+ * store health), always all four in that order.
  * Nodes: the machine's order (plan order, then quorum members in no
  * phase). Stable words are listed in the README. */
 #pragma once

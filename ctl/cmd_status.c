@@ -21,6 +21,31 @@ static void json_counters(const char *key, Hitless__Counter **c, size_t n) {
         printf("}");
 }
 
+static void print_store(const Hitless__StoreHealth *h) {
+        char ago[32];
+        if (!h)
+                return;
+        if (h->degraded)
+                printf("store: WRITES FAIL since %s (%llu failed): %s; results are asked for again once it writes\n",
+                       ctl_ago(h->since, ago, sizeof ago), (unsigned long long) h->failures, h->error);
+        else if (h->low_space)
+                printf("store: LOW ON SPACE: %llu MiB free, below the floor of %llu MiB: no new upgrade step starts\n",
+                       (unsigned long long) (h->free_bytes >> 20), (unsigned long long) (h->floor_bytes >> 20));
+        else
+                printf("store: ok, %llu MiB free (floor %llu MiB)\n", (unsigned long long) (h->free_bytes >> 20),
+                       (unsigned long long) (h->floor_bytes >> 20));
+}
+
+static void json_store(const Hitless__StoreHealth *h) {
+        if (!h)
+                return;
+        printf(",\"store\":{\"degraded\":%s,\"since\":%lld,\"failures\":%llu,\"error\":", h->degraded ? "true" : "false",
+               (long long) h->since, (unsigned long long) h->failures);
+        json_string(stdout, h->error);
+        printf(",\"low_space\":%s,\"free_bytes\":%llu,\"floor_bytes\":%llu}", h->low_space ? "true" : "false",
+               (unsigned long long) h->free_bytes, (unsigned long long) h->floor_bytes);
+}
+
 static int status_exec(ctl_t *ctl, int argc, char **argv) {
         Hitless__AdminRequest req = HITLESS__ADMIN_REQUEST__INIT;
         Hitless__StatusRequest sr = HITLESS__STATUS_REQUEST__INIT;
@@ -51,6 +76,7 @@ static int status_exec(ctl_t *ctl, int argc, char **argv) {
                                s->keys_pending, s->keys_rejected, (unsigned long long) s->messages_received);
                         json_counters("dropped", s->dropped, s->n_dropped);
                         json_counters("handshakes", s->handshakes, s->n_handshakes);
+                        json_store(s->store);
                         printf("}\n");
                 } else {
                         printf("coordinator %s, agents on %s, started %s\n", s->version, s->agents_endpoint,
@@ -58,6 +84,7 @@ static int status_exec(ctl_t *ctl, int argc, char **argv) {
                         printf("nodes: %u (%u online)\n", s->nodes, s->nodes_online);
                         printf("keys: %u accepted, %u pending, %u rejected\n", s->keys_accepted,
                                s->keys_pending, s->keys_rejected);
+                        print_store(s->store);
                         printf("messages received: %llu\n", (unsigned long long) s->messages_received);
                         print_counters("dropped", s->dropped, s->n_dropped);
                         print_counters("handshakes", s->handshakes, s->n_handshakes);

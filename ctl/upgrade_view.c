@@ -34,6 +34,8 @@ static void print_state_line(FILE *f, const Hitless__UpgradeStatus *st) {
                 fprintf(f, ", phase %s", st->current_phase);
         if (st->pause_reason[0])
                 fprintf(f, ", paused: %s", st->pause_reason);
+        if (st->hold_reason[0])
+                fprintf(f, ", held: %s", st->hold_reason);
         fputc('\n', f);
 }
 
@@ -133,6 +135,8 @@ void upgrade_view_text(FILE *f, const Hitless__UpgradeStatus *st) {
                 fprintf(f, "phase: %s\n", st->current_phase);
         if (st->pause_reason[0])
                 fprintf(f, "pause reason: %s\n", st->pause_reason);
+        if (st->hold_reason[0])
+                fprintf(f, "held: %s\n", st->hold_reason);
         if (st->message[0])
                 fprintf(f, "message: %s\n", st->message);
         fputc('\n', f);
@@ -209,6 +213,7 @@ void upgrade_view_json(FILE *f, const Hitless__UpgradeStatus *st) {
         ctl_json_kv(f, ",", "state", st->state);
         ctl_json_kv(f, ",", "current_phase", st->current_phase);
         ctl_json_kv(f, ",", "pause_reason", st->pause_reason);
+        ctl_json_kv(f, ",", "hold_reason", st->hold_reason);
         ctl_json_kv(f, ",", "message", st->message);
         ctl_json_array(f, ",", "conditions", (void *const *) st->conditions, st->n_conditions, json_condition);
         ctl_json_array(f, ",", "phases", (void *const *) st->phases, st->n_phases, json_phase);

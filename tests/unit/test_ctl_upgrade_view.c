@@ -214,7 +214,7 @@ START_TEST(test_json) {
         assert_render(upgrade_view_json, &x.st,
                       "{\"upgrade_id\":\"up-1\",\"plan_name\":\"contrail-2.0\",\"file_name\":\"contrail.plan\","
                       "\"started_by\":\"unix:root\",\"started\":1700000000,\"state\":\"running\","
-                      "\"current_phase\":\"computes\",\"pause_reason\":\"\",\"message\":\"paused\\tnow\","
+                      "\"current_phase\":\"computes\",\"pause_reason\":\"\",\"hold_reason\":\"\",\"message\":\"paused\\tnow\","
                       "\"conditions\":["
                       "{\"type\":\"Upgrading\",\"status\":true,\"reason\":\"computes\",\"message\":\"4/6 nodes\"},"
                       "{\"type\":\"Error\",\"status\":true,\"reason\":\"step_failed\","
@@ -246,7 +246,7 @@ START_TEST(test_json_no_upgrade_keeps_the_schema) {
         Hitless__UpgradeStatus st = HITLESS__UPGRADE_STATUS__INIT;
         assert_render(upgrade_view_json, &st,
                       "{\"upgrade_id\":\"\",\"plan_name\":\"\",\"file_name\":\"\",\"started_by\":\"\","
-                      "\"started\":0,\"state\":\"\",\"current_phase\":\"\",\"pause_reason\":\"\",\"message\":\"\","
+                      "\"started\":0,\"state\":\"\",\"current_phase\":\"\",\"pause_reason\":\"\",\"hold_reason\":\"\",\"message\":\"\","
                       "\"conditions\":[],\"phases\":[],\"nodes\":[]}\n");
 }
 END_TEST
