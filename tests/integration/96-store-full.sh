@@ -1,0 +1,162 @@
+#!/bin/bash
+# The coordinator's store fills up mid-plan, on three real database nodes
+# (tests/lib/fleet.sh; quorum group cassandra, max_down 1) whose
+# coordinator keeps its state directory on a 48 MiB tmpfs
+# (state_min_free_mb = 16):
+#   1. filled to the last byte while db1 is in its sequence: the store is
+#      degraded (hitlessctl status, upgrade status StoreDegraded WritesFail,
+#      an admin request that must write is refused with the store's error),
+#      the coordinator stays up, and db1's result (in its own journal) is
+#      not recorded: db1 stays at that command;
+#   2. room again, but below the floor: writes work, the lost result is
+#      asked for again and db1 finishes by itself, undrained; db2 does not
+#      start (state held, StoreDegraded LowSpace, db2 waiting "held: ...");
+#   3. above the floor: the upgrade goes on by itself and completes, with
+#      every step run exactly once on every node (the agents' journals),
+#      drain windows never overlapping, never two members down (a quorum
+#      observer reading the nodes), and no coordinator restart.
+# Needs root (containers, mount); exit 77 otherwise. About 40 s here.
+if [ "$(id -u)" -ne 0 ]; then
+  echo "96-store-full: skipped: needs root (systemd-nspawn, tmpfs)"
+  exit 77
+fi
+. "$TOP/tests/lib/itest.sh"
+# shellcheck disable=SC2034
+FLEET_HEARTBEAT=500ms FLEET_QUIET=1
+# shellcheck source=../lib/fleet.sh
+. "$TOP/tests/lib/fleet.sh"
+# The state directory is a tmpfs mounted before the fleet exists (fleet.sh
+# uses a FLEET_DIR set before fleet_setup).
+FLEET_DIR=$(mktemp -d /tmp/hitless-fleet.XXXXXX)
+STATE=$FLEET_DIR/coord/state
+mkdir -p "$STATE"
+mount -t tmpfs -o size=48m,mode=0750 hitless-test-state "$STATE" || { echo "96-store-full: cannot mount a tmpfs"; exit 1; }
+STATE_MOUNT=$STATE
+KEEP_DIR=$FLEET_DIR
+
+U=$TOP/tests/upgrade
+CHECKS=$U/checks.py
+EV=$T/ev
+OBSERVER_PID=
+TEST_START=$(date +%s)
+FILL=$STATE/fill
+
+all_cleanup() {
+  if [ -n "$OBSERVER_PID" ]; then
+    kill -TERM "$OBSERVER_PID" 2>/dev/null; wait "$OBSERVER_PID" 2>/dev/null
+  fi
+  fleet_cleanup >/dev/null 2>&1
+  umount "$STATE_MOUNT" 2>/dev/null
+  rm -rf "$KEEP_DIR"
+  cleanup
+}
+trap all_cleanup EXIT
+
+end_test() {
+  cp "$FLEET_DIR/coordinator.log" "$T/coordinator.log" 2>/dev/null
+  echo "   96-store-full took $(( $(date +%s) - TEST_START ))s"
+  finish
+}
+
+# shellcheck source=../lib/upgrade.sh
+. "$TOP/tests/lib/upgrade.sh"
+
+# store 'EXPR': EXPR (Python) over `hitlessctl status --json`'s store (h).
+store_is() {
+  [ "$(fleet_ctl status --json 2>/dev/null | "$PY" -c '
+import json, sys
+h = json.load(sys.stdin)["store"]
+print("yes" if eval(sys.argv[1]) else "no")' "$1" 2>/dev/null)" = yes ]
+}
+free_mib() { df --output=avail -B1M "$STATE" | tail -n 1 | tr -d ' '; }
+# leave_free MIB: the fill file takes all but MIB of the tmpfs (0: all).
+leave_free() {
+  rm -f "$FILL"
+  local n=$(( $(free_mib) - $1 ))
+  if [ "$1" = 0 ]; then
+    dd if=/dev/zero of="$FILL" bs=64k status=none 2>/dev/null
+  else
+    dd if=/dev/zero of="$FILL" bs=1M count="$n" status=none
+  fi
+  return 0
+}
+# db1's command in flight (from the status) has succeeded in db1's own journal.
+inflight_done_on_db1() {
+  local id
+  id=$(upq 'nodes["db1"]["command_id"]')
+  [ -n "$id" ] && fleet_journal_json db1 | "$PY" -c '
+import json, sys
+print("yes" if any(c["id"] == sys.argv[1] and c["state"] == "succeeded" for c in json.load(sys.stdin)["commands"]) else "no")' "$id" | grep -q yes
+}
+coordinator_alive() { kill -0 "$FLEET_COORD_PID" 2>/dev/null; }
+
+DBS=(db1 db2 db3)
+mkdir -p "$EV"
+fleet_inventory '
+state_min_free_mb = 16;
+quorum_groups = ( { name = "cassandra"; members = ["db1", "db2", "db3"]; max_down = 1; } );'
+must "fleet of 3 database nodes set up (state on a 48 MiB tmpfs)" fleet_setup db1:database db2:database db3:database
+echo "   fleet: $FLEET_TIMES; state dir: $(free_mib) MiB free"
+OBS=$EV/observer.jsonl
+obs_args=()
+for n in "${DBS[@]}"; do obs_args+=("$n=$(nspawn_leader "$n")"); done
+"$PY" "$U/quorum-observer.py" "$OBS" 0.2 "${obs_args[@]}" &
+OBSERVER_PID=$!
+wait_or_end 10 "the quorum observer samples db1-3" bash -c "[ -s '$OBS' ]"
+coord_pid=$FLEET_COORD_PID
+cp "$U/db-2.0.plan" "$FLEET_DIR/"
+cd "$FLEET_DIR" || exit 1
+
+# ==== 1. full =====================================================================
+echo "== 1. the state directory full while db1 is in its sequence"
+check_or_end "upgrade start" ctl_ok upgrade start db-2.0.plan
+wait_or_end 30 "db1 draining or installing" up_is 'nodes["db1"]["step"] in ("draining", "installing")'
+leave_free 0
+echo "   filled: $(free_mib) MiB free; db1 at $(upq 'nodes["db1"]["step"] + " " + nodes["db1"]["command_id"]')"
+wait_or_end 20 "1. hitlessctl status: the store's writes fail" store_is 'h["degraded"] and "full" in h["error"]'
+wait_or_end 60 "1. db1's command in flight succeeded in db1's own journal" inflight_done_on_db1
+sleep 3
+save_status full
+lost=$(stq "$EV/full.json" 'nodes["db1"]["command_id"]')
+echo "   db1 shown at $(stq "$EV/full.json" 'nodes["db1"]["step"]') ($lost), done on the node"
+check "1. db1's result is not recorded: it stays at that command" inflight_done_on_db1
+check "1. upgrade status: StoreDegraded True, WritesFail, with the error; held (no room either)" st_is "$EV/full.json" \
+  'cond["StoreDegraded"]["status"] and cond["StoreDegraded"]["reason"] == "WritesFail" and "full" in cond["StoreDegraded"]["message"] and s["state"] == "held"'
+check "1. hitlessctl status says so" bash -c "'$BUILD/hitlessctl' --socket '$FLEET_SOCK' status | grep -q '^store: WRITES FAIL since .*full'"
+refused_full() { local out; ! out=$(fleet_ctl upgrade pause 2>&1) && echo "    $out" && grep -q 'full' <<<"$out"; }
+check "1. an admin request that must write is refused with the store's error" refused_full
+check "1. the coordinator stays up" coordinator_alive
+
+# ==== 2. room, below the floor ========================================================
+echo "== 2. room again, below state_min_free_mb"
+leave_free 10
+echo "   $(free_mib) MiB free"
+wait_or_end 20 "2. the store writes again, low on space" store_is '(not h["degraded"]) and h["low_space"]'
+wait_or_end 60 "2. db1's lost result asked for again: db1 done by itself" up_is 'nodes["db1"]["step"] == "done"'
+sleep 3
+save_status held
+collect held
+check "2. state held, StoreDegraded LowSpace, db2 waits held" st_is "$EV/held.json" \
+  's["state"] == "held" and cond["StoreDegraded"]["reason"] == "LowSpace" and nodes["db2"]["step"] == "pending" and nodes["db2"]["waiting"].startswith("held: store low on space")'
+check_py "2. no command of up-1 on db2 or db3 while held" no-commands "$EV/held" up-1 db2 db3
+check "2. db1 undrained" none_drained held
+check "2. upgrade status names the hold" bash -c "'$BUILD/hitlessctl' --socket '$FLEET_SOCK' upgrade status | grep -q 'held: store low on space'"
+
+# ==== 3. above the floor ===========================================================
+echo "== 3. above the floor"
+rm -f "$FILL"
+wait_or_end 120 "3. the upgrade goes on by itself and completes" up_is 's["state"] == "complete" and settled'
+collect done
+kill -TERM "$OBSERVER_PID" 2>/dev/null; wait "$OBSERVER_PID" 2>/dev/null; OBSERVER_PID=
+check "3. every node on 2.0" versions_are 2.0 "${DBS[@]}"
+check_py "3. each node's steps once, each succeeded (the agents' journals)" steps "$EV/done" up-1 \
+  db1=drain,install,restart,undrain db2=drain,install,restart,undrain db3=drain,install,restart,undrain
+check_py "3. no command id twice, no step twice" once "$EV/done" "${DBS[@]}"
+check_py "3. drain windows never overlap" drain-windows "$EV/done" 0 "${DBS[@]}"
+check_py "3. quorum observer: never two members down" observer "$OBS" "${DBS[@]}"
+check "3. no node left drained" none_drained done
+check "3. store healthy again" store_is '(not h["degraded"]) and not h["low_space"]'
+check "3. the same coordinator process throughout" bash -c "[ '$FLEET_COORD_PID' = '$coord_pid' ] && kill -0 '$coord_pid'"
+check "3. its log: writes failed, worked again, agents asked again" bash -c \
+  "grep -q 'store: writes fail' '$FLEET_DIR/coordinator.log' && grep -q 'store: writes work again' '$FLEET_DIR/coordinator.log' && grep -q 'asking online agents' '$FLEET_DIR/coordinator.log'"
+end_test
