@@ -676,6 +676,7 @@ START_TEST(test_coord_defaults) {
         ck_assert_int_eq(c->max_pending_keys, 1000);
         ck_assert(c->pending_keys_per_second == 10.0);
         ck_assert_int_eq(c->max_nodes, 10000);
+        ck_assert_int_eq(c->state_min_free_mb, 64);
         coord_config_free(&c);
         ck_assert_ptr_null(c);
         coord_config_free(&c);
@@ -694,7 +695,8 @@ START_TEST(test_coord_values) {
                 "max_message_bytes = 4096;\n"
                 "max_pending_keys = 5;\n"
                 "pending_keys_per_second = 2;\n"
-                "max_nodes = 20000;\n");
+                "max_nodes = 20000;\n"
+                "state_min_free_mb = 0;\n");
         coord_config_t *c = coord_load_ok(p);
         ck_assert_str_eq(c->path, p);
         ck_assert_str_eq(c->listen, "tcp://127.0.0.1:7401");
@@ -708,6 +710,7 @@ START_TEST(test_coord_values) {
         ck_assert_int_eq(c->max_pending_keys, 5);
         ck_assert(c->pending_keys_per_second == 2.0);
         ck_assert_int_eq(c->max_nodes, 20000);
+        ck_assert_int_eq(c->state_min_free_mb, 0);
         coord_config_free(&c);
 }
 END_TEST
@@ -753,8 +756,9 @@ START_TEST(test_coord_errors_collected) {
                 "pending_keys_per_second = 0.5;\n"
                 "node_timout = \"30s\";\n"
                 "heartbeat_interval = \"fast\";\n"
-                "state_dir = \"\";\n");
-        coord_load_fails(p, 7, &r);
+                "state_dir = \"\";\n"
+                "state_min_free_mb = -1;\n");
+        coord_load_fails(p, 8, &r);
         assert_line(&r, p, 1, "listen: must be tcp://ADDRESS:PORT");
         assert_line(&r, p, 2, "admin_socket: must be an absolute path");
         assert_line(&r, p, 3, "max_pending_keys: 0 is out of range [1, 1000000]");
@@ -762,6 +766,7 @@ START_TEST(test_coord_errors_collected) {
         assert_line(&r, p, 5, "node_timout: unknown key");
         assert_line(&r, p, 6, "heartbeat_interval: " DURATION_MSG);
         assert_line(&r, p, 7, "state_dir: must not be empty");
+        assert_line(&r, p, 8, "state_min_free_mb: -1 is out of range [0, 1048576]");
         conf_report_free(&r);
 }
 END_TEST
