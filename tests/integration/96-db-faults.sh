@@ -1,8 +1,8 @@
 #!/bin/bash
-# The coordinator's store fills up mid-plan, on three real database nodes
-# (tests/lib/fleet.sh; quorum group cassandra, max_down 1) whose
-# coordinator keeps its state directory on a 48 MiB tmpfs
-# (state_min_free_mb = 16):
+# Faults during a plan on three real database nodes (tests/lib/fleet.sh;
+# quorum group cassandra, max_down 1) whose coordinator keeps its state
+# directory on a 48 MiB tmpfs (state_min_free_mb = 16). First its store
+# fills up mid-plan:
 #   1. filled to the last byte while db1 is in its sequence: the store is
 #      degraded (hitlessctl status, upgrade status StoreDegraded WritesFail,
 #      an admin request that must write is refused with the store's error),
@@ -15,9 +15,17 @@
 #      every step run exactly once on every node (the agents' journals),
 #      drain windows never overlapping, never two members down (a quorum
 #      observer reading the nodes), and no coordinator restart.
-# Needs root (containers, mount); exit 77 otherwise. About 40 s here.
+# Then a member's agent stops answering mid-install:
+#   4. rollback --all; up-2 of the same plan: db2's agent gets SIGSTOP while
+#      db2 installs, for longer than node_timeout, then SIGCONT: db2 failed
+#      (unreachable during installing), the upgrade paused; after resume
+#      db3 does not start while db2 is failed and drained (it counts as
+#      down: status and the nodes themselves); db2's late install result
+#      is reported stale; rollback db2: db2 back on 1.0 and undrained, then
+#      db3 upgrades; complete with db2 rolled back; never two members down.
+# Needs root (containers, mount); exit 77 otherwise. About 1.5 minutes here.
 if [ "$(id -u)" -ne 0 ]; then
-  echo "96-store-full: skipped: needs root (systemd-nspawn, tmpfs)"
+  echo "96-db-faults: skipped: needs root (systemd-nspawn, tmpfs)"
   exit 77
 fi
 . "$TOP/tests/lib/itest.sh"
@@ -30,7 +38,7 @@ FLEET_HEARTBEAT=500ms FLEET_QUIET=1
 FLEET_DIR=$(mktemp -d /tmp/hitless-fleet.XXXXXX)
 STATE=$FLEET_DIR/coord/state
 mkdir -p "$STATE"
-mount -t tmpfs -o size=48m,mode=0750 hitless-test-state "$STATE" || { echo "96-store-full: cannot mount a tmpfs"; exit 1; }
+mount -t tmpfs -o size=48m,mode=0750 hitless-test-state "$STATE" || { echo "96-db-faults: cannot mount a tmpfs"; exit 1; }
 STATE_MOUNT=$STATE
 KEEP_DIR=$FLEET_DIR
 
@@ -54,7 +62,7 @@ trap all_cleanup EXIT
 
 end_test() {
   cp "$FLEET_DIR/coordinator.log" "$T/coordinator.log" 2>/dev/null
-  echo "   96-store-full took $(( $(date +%s) - TEST_START ))s"
+  echo "   96-db-faults took $(( $(date +%s) - TEST_START ))s"
   finish
 }
 
@@ -89,6 +97,8 @@ import json, sys
 print("yes" if any(c["id"] == sys.argv[1] and c["state"] == "succeeded" for c in json.load(sys.stdin)["commands"]) else "no")' "$id" | grep -q yes
 }
 coordinator_alive() { kill -0 "$FLEET_COORD_PID" 2>/dev/null; }
+node_online() { [ "$(fleet_node_field "$1" state)" = online ]; }
+drained_on_node() { fleet_exec "$1" test -e /var/lib/test-drained; }
 
 DBS=(db1 db2 db3)
 mkdir -p "$EV"
@@ -147,16 +157,54 @@ echo "== 3. above the floor"
 rm -f "$FILL"
 wait_or_end 120 "3. the upgrade goes on by itself and completes" up_is 's["state"] == "complete" and settled'
 collect done
-kill -TERM "$OBSERVER_PID" 2>/dev/null; wait "$OBSERVER_PID" 2>/dev/null; OBSERVER_PID=
 check "3. every node on 2.0" versions_are 2.0 "${DBS[@]}"
 check_py "3. each node's steps once, each succeeded (the agents' journals)" steps "$EV/done" up-1 \
   db1=drain,install,restart,undrain db2=drain,install,restart,undrain db3=drain,install,restart,undrain
 check_py "3. no command id twice, no step twice" once "$EV/done" "${DBS[@]}"
 check_py "3. drain windows never overlap" drain-windows "$EV/done" 0 "${DBS[@]}"
-check_py "3. quorum observer: never two members down" observer "$OBS" "${DBS[@]}"
 check "3. no node left drained" none_drained done
 check "3. store healthy again" store_is '(not h["degraded"]) and not h["low_space"]'
 check "3. the same coordinator process throughout" bash -c "[ '$FLEET_COORD_PID' = '$coord_pid' ] && kill -0 '$coord_pid'"
 check "3. its log: writes failed, worked again, agents asked again" bash -c \
   "grep -q 'store: writes fail' '$FLEET_DIR/coordinator.log' && grep -q 'store: writes work again' '$FLEET_DIR/coordinator.log' && grep -q 'asking online agents' '$FLEET_DIR/coordinator.log'"
+
+# ==== 4. an agent stopped mid-install ===============================================
+echo "== 4. up-2 with db2's agent stopped mid-install, past node_timeout"
+check_or_end "4. rollback --all of up-1" ctl_ok rollback --all
+wait_or_end 120 "4. up-1 rolled back" up_is 'settled and all(n["step"] == "rolled_back" for n in s["nodes"])'
+check "4. every node back on 1.0" versions_are 1.0 "${DBS[@]}"
+t_up2=$(date +%s)
+check_or_end "4. up-2 started" ctl_ok upgrade start db-2.0.plan
+wait_or_end 90 "4. db2 installing" up_is 'nodes["db2"]["step"] == "installing"'
+agent_pid=$(fleet_exec db2 systemctl show -P MainPID hitless-agent.service)
+check_or_end "4. db2's agent stopped (SIGSTOP, pid $agent_pid in db2)" fleet_exec db2 kill -STOP "$agent_pid"
+wait_or_end 30 "4. db2 failed while unreachable, the upgrade paused" \
+  up_is 'nodes["db2"]["step"] == "failed" and s["state"] == "paused" and "unreachable" in nodes["db2"]["error"]'
+sleep 3
+check_or_end "4. db2's agent continued (SIGCONT)" fleet_exec db2 kill -CONT "$agent_pid"
+wait_or_end 30 "4. db2 online again" node_online db2
+check_or_end "4. resume" ctl_ok upgrade resume
+sleep 5
+save_status stopped
+collect stopped
+echo "   after resume: $(steps); db2 waiting: $(stq "$EV/stopped.json" 'nodes["db2"]["waiting"]')"
+check "4. db3 waits for the quorum while db2 is failed and drained" st_is "$EV/stopped.json" \
+  'nodes["db3"]["step"] == "pending" and "cassandra" in nodes["db3"]["waiting"] and nodes["db2"]["drained"] and nodes["db2"]["waiting"].startswith("failed while drained")'
+check_py "4. no command of up-2 reached db3" no-commands "$EV/stopped" up-2 db3
+check "4. db2 is drained on the node itself" drained_on_node db2
+check "4. db2's late install result reported stale" grep -q "up-2: result for command [0-9]* not in flight" "$FLEET_DIR/coordinator.log"
+check "4. not complete while db2 is left drained" st_is "$EV/stopped.json" 's["state"] != "complete"'
+check_or_end "4. rollback db2" ctl_ok rollback db2
+wait_or_end 120 "4. complete: db1 and db3 done, db2 rolled back" \
+  up_is 's["state"] == "complete" and settled and nodes["db2"]["step"] == "rolled_back" and nodes["db1"]["step"] == nodes["db3"]["step"] == "done"'
+collect up2
+check "4. db1 and db3 on 2.0" versions_are 2.0 db1 db3
+check "4. db2 on 1.0" versions_are 1.0 db2
+check "4. no node left drained" none_drained up2
+check_py "4. drain windows never overlap during up-2" drain-windows "$EV/up2" "$t_up2" "${DBS[@]}"
+check_py "4. no command id twice, no step twice without a rollback" once "$EV/up2" "${DBS[@]}"
+
+# ==== the whole run ===================================================================
+kill -TERM "$OBSERVER_PID" 2>/dev/null; wait "$OBSERVER_PID" 2>/dev/null; OBSERVER_PID=
+check_py "quorum observer, whole run: never two members down" observer "$OBS" "${DBS[@]}"
 end_test
