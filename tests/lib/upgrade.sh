@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Helpers of the upgrade tests on a real fleet (tests/integration/95-upgrade.sh,
-# 96-store-full.sh): source after tests/lib/itest.sh and tests/lib/fleet.sh.
+# 96-db-faults.sh): source after tests/lib/itest.sh and tests/lib/fleet.sh.
 # The caller defines end_test (prints its summary and calls finish) and
 # sets EV (a directory for what it collects) and CHECKS
 # (tests/upgrade/checks.py).
