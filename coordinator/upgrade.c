@@ -490,7 +490,11 @@ static int s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_t
                         r = out[n_out] ? commands_record(u->d.commands, &out[n_out]->cmd, c->actor_tag) : -ENOMEM;
                         n_out++;
                 } else if (acts[i].kind == UPGRADE_ACT_STALE_RESULT) {
-                        log_info("upgrade %s: %s", c->id, acts[i].message);
+                        char id[64];
+                        s_command_id(c, acts[i].cmd_id, id, sizeof id);
+                        log_node(LOG_NOTICE, acts[i].node >= 0 ? c->setup->node_ids[acts[i].node] : NULL,
+                                 "%s: stale result, ignored by upgrade %s (the node failed before; the "
+                                 "command's record keeps it): %s", id, c->id, acts[i].message);
                 } else {
                         r = s_record_action(u, &acts[i], now_ms);
                 }
