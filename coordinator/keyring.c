@@ -3,6 +3,7 @@
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,10 @@ struct keyring {
         store_t *store;
         zhashx_t *by_key;            /* public key -> key_entry_t (owned) */
         zhashx_t *accepted_by_node;  /* node id -> key_entry_t (borrowed) */
+        /* node id -> how many pending keys claim it, the count stored as
+         * the item pointer (never NULL: a node id leaves at 0), so keeping
+         * it up to date allocates nothing a failure could make it miss. */
+        zhashx_t *claims_by_node;
         long long max_pending;
         int n_state[3];
         ratelimit_t admit;           /* new pending entries */
@@ -44,11 +49,46 @@ static void entry_free(void **item) {
         *item = NULL;
 }
 
+/* A pending key that said which node it is. */
+static bool is_claim(const key_record_t *rec) {
+        return rec->state == KEY_PENDING && rec->node_id[0];
+}
+
+static intptr_t claimants(keyring_t *k, const char *node_id) {
+        return (intptr_t) zhashx_lookup(k->claims_by_node, node_id);
+}
+
+/* Adds (delta 1) or removes (-1) e's record to or from the state counts,
+ * accepted_by_node and claims_by_node. */
+static void index_record(keyring_t *k, key_entry_t *e, int delta) {
+        const key_record_t *rec = &e->rec;
+        k->n_state[rec->state] += delta;
+        if (rec->state == KEY_ACCEPTED) {
+                if (delta > 0)
+                        zhashx_update(k->accepted_by_node, rec->node_id, e);
+                else if (zhashx_lookup(k->accepted_by_node, rec->node_id) == e)
+                        zhashx_delete(k->accepted_by_node, rec->node_id);
+        }
+        if (is_claim(rec)) {
+                intptr_t n = claimants(k, rec->node_id) + delta;
+                if (n > 0)
+                        zhashx_update(k->claims_by_node, rec->node_id, (void *) n);
+                else
+                        zhashx_delete(k->claims_by_node, rec->node_id);
+        }
+}
+
 static void index_entry(keyring_t *k, key_entry_t *e) {
         zhashx_insert(k->by_key, e->rec.public_key, e);
-        if (e->rec.state == KEY_ACCEPTED)
-                zhashx_update(k->accepted_by_node, e->rec.node_id, e);
-        k->n_state[e->rec.state]++;
+        index_record(k, e, 1);
+}
+
+/* Every change to the state or node id of a known key goes through here,
+ * so the indexes follow it. */
+static void set_record(keyring_t *k, key_entry_t *e, const key_record_t *rec) {
+        index_record(k, e, -1);
+        e->rec = *rec;
+        index_record(k, e, 1);
 }
 
 static int load_one(const key_record_t *rec, void *ud) {
@@ -71,6 +111,7 @@ int keyring_new(store_t *store, long long max_pending, double pending_per_second
         k->max_pending = max_pending;
         k->by_key = zhashx_new();
         k->accepted_by_node = zhashx_new();
+        k->claims_by_node = zhashx_new();
         zhashx_set_destructor(k->by_key, entry_free);
         ratelimit_init(&k->admit, pending_per_second, pending_per_second * 2 + 1);
         ratelimit_init(&k->log_limit, 1, 10);
@@ -88,6 +129,7 @@ void keyring_destroy(keyring_t **kp) {
         if (!k)
                 return;
         zhashx_destroy(&k->accepted_by_node);
+        zhashx_destroy(&k->claims_by_node);
         zhashx_destroy(&k->by_key);
         free(k);
         *kp = NULL;
@@ -127,14 +169,8 @@ static int persist_transition(keyring_t *k, key_entry_t *e, key_state_t to, cons
         r = store_commit(k->store);
         if (r < 0)
                 return r;
-        k->n_state[e->rec.state]--;
-        k->n_state[to]++;
-        if (e->rec.state == KEY_ACCEPTED)
-                zhashx_delete(k->accepted_by_node, e->rec.node_id);
-        e->rec = rec;
+        set_record(k, e, &rec);
         e->dirty = false;
-        if (to == KEY_ACCEPTED)
-                zhashx_update(k->accepted_by_node, rec.node_id, e);
         return 0;
 }
 
@@ -179,7 +215,9 @@ int keyring_load_preapproved(keyring_t *k, const char *dir) {
                         e->rec.first_seen = e->rec.last_seen = clock_wall_s();
                         index_entry(k, e);
                 }
-                snprintf(e->rec.node_id, sizeof e->rec.node_id, "%s", node);
+                key_record_t rec = e->rec;
+                snprintf(rec.node_id, sizeof rec.node_id, "%s", node);
+                set_record(k, e, &rec);
                 if (persist_transition(k, e, KEY_ACCEPTED, "key.accepted", "preapproved") == 0)
                         added++;
         }
@@ -251,7 +289,7 @@ int keyring_claim(keyring_t *k, const char *public_key, const char *node_id, int
         r = store_key_put(k->store, &rec);
         if (r < 0)
                 return r;
-        e->rec = rec;
+        set_record(k, e, &rec);
         e->dirty = false;
         if (owner) {
                 if (ratelimit_allow(&k->log_limit, now_ms))
@@ -345,6 +383,23 @@ int keyring_accept(keyring_t *k, const char *name, const char *actor, key_record
         return transition_named(k, name, KEY_ACCEPTED, "key.accepted", actor, ret);
 }
 
+int keyring_sole_claim(keyring_t *k, const char *public_key, int *ret_claimants) {
+        key_entry_t *e = zhashx_lookup(k->by_key, public_key);
+        if (!e || !is_claim(&e->rec))
+                return -ENOENT;
+        if (ret_claimants)
+                *ret_claimants = (int) claimants(k, e->rec.node_id);
+        /* e is pending, so an accepted key bound to its node id is another. */
+        if (zhashx_lookup(k->accepted_by_node, e->rec.node_id))
+                return -EEXIST;
+        return claimants(k, e->rec.node_id) > 1 ? -ENOTUNIQ : 0;
+}
+
+int keyring_accept_sole(keyring_t *k, const char *public_key, const char *actor, key_record_t *ret) {
+        int r = keyring_sole_claim(k, public_key, NULL);
+        return r < 0 ? r : keyring_accept(k, public_key, actor, ret);
+}
+
 int keyring_reject(keyring_t *k, const char *name, const char *actor, key_record_t *ret) {
         return transition_named(k, name, KEY_REJECTED, "key.rejected", actor, ret);
 }
@@ -369,9 +424,7 @@ int keyring_delete(keyring_t *k, const char *name, const char *actor, key_record
         if (r < 0)
                 return r;
         copy_record(ret, e);
-        k->n_state[e->rec.state]--;
-        if (e->rec.state == KEY_ACCEPTED)
-                zhashx_delete(k->accepted_by_node, e->rec.node_id);
+        index_record(k, e, -1);
         zhashx_delete(k->by_key, e->rec.public_key);
         return 0;
 }

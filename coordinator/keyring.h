@@ -77,6 +77,23 @@ int keyring_accept(keyring_t *k, const char *name, const char *actor, key_record
 int keyring_reject(keyring_t *k, const char *name, const char *actor, key_record_t *ret);
 int keyring_delete(keyring_t *k, const char *name, const char *actor, key_record_t *ret);
 
+/* Whether `keys accept --all` may accept a pending key without asking
+ * which one the admin means: 0 when the key is its node id's sole claim.
+ * A node id claimed by several keys is ambiguous, whatever order they
+ * came in: an attacker racing the real node may have claimed it first,
+ * so only an admin naming the key may pick one.
+ *   -ENOENT   unknown key, not pending, or it has claimed no node id
+ *   -EEXIST   its node id is bound to another, accepted key
+ *   -ENOTUNIQ other pending keys claim that node id too
+ * ret_claimants (may be NULL), when the key claims a node id: how many
+ * pending keys claim it, this one included. */
+int keyring_sole_claim(keyring_t *k, const char *public_key, int *ret_claimants);
+
+/* keyring_accept() of the key public_key, only while keyring_sole_claim()
+ * says 0 (otherwise its error). For `keys accept --all`: the set the admin
+ * confirmed may have changed since it was listed. */
+int keyring_accept_sole(keyring_t *k, const char *public_key, const char *actor, key_record_t *ret);
+
 /* Calls cb(public_key, ud) for every pending key that has claimed a node
  * id (on a snapshot, so cb may accept or reject). A non-zero return from
  * cb stops the walk. Keys that never said which node they are cannot be

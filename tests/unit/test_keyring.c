@@ -273,6 +273,81 @@ START_TEST(test_two_pending_claim_one_node) {
 }
 END_TEST
 
+static int sole(const char *public_key) {
+        return keyring_sole_claim(kr, public_key, NULL);
+}
+
+static int claimants_of(const char *public_key) {
+        int n = -1;
+        keyring_sole_claim(kr, public_key, &n);
+        return n;
+}
+
+/* accept --all's rule: a node id claimed by several keys is ambiguous,
+ * whichever claimed it first. */
+START_TEST(test_sole_claim) {
+        pending(key(1), "db1", 0);
+        pending(key(2), "db1", 0);
+        pending(key(3), "web1", 0);
+        pending(key(4), NULL, 0);
+        accepted(key(5), "app1");
+        ck_assert_int_eq(keyring_authorize(kr, key(6), "203.0.113.9", 0), AUTH_PROVISIONAL);
+        ck_assert_int_eq(keyring_claim(kr, key(6), "app1", 0), -EEXIST);
+
+        ck_assert_int_eq(sole(key(1)), -ENOTUNIQ);
+        ck_assert_int_eq(sole(key(2)), -ENOTUNIQ);
+        ck_assert_int_eq(claimants_of(key(1)), 2);
+        ck_assert_int_eq(sole(key(3)), 0);
+        ck_assert_int_eq(claimants_of(key(3)), 1);
+        ck_assert_int_eq(sole(key(4)), -ENOENT);   /* never said which node */
+        ck_assert_int_eq(sole(key(5)), -ENOENT);   /* not pending */
+        ck_assert_int_eq(sole(key(6)), -EEXIST);   /* app1 is bound to key(5) */
+        ck_assert_int_eq(claimants_of(key(6)), 1);
+        ck_assert_int_eq(sole(key(9)), -ENOENT);
+
+        /* Accepting by that rule changes nothing for an ambiguous key. */
+        ck_assert_int_eq(keyring_accept_sole(kr, key(1), "unix:root", NULL), -ENOTUNIQ);
+        ck_assert_int_eq(keyring_accept_sole(kr, key(6), "unix:root", NULL), -EEXIST);
+        ck_assert_int_eq(state_of(key(1)), KEY_PENDING);
+        ck_assert_int_eq(state_of(key(6)), KEY_PENDING);
+        ck_assert_ptr_null(keyring_key_of_node(kr, "db1"));
+        ck_assert_str_eq(keyring_key_of_node(kr, "app1"), key(5));
+        key_record_t rec;
+        ck_assert_int_eq(keyring_accept_sole(kr, key(3), "unix:root", &rec), 0);
+        ck_assert_str_eq(rec.node_id, "web1");
+        ck_assert_int_eq(keyring_accept_sole(kr, key(3), "unix:root", NULL), -ENOENT);
+
+        /* Once the other claim is decided, the remaining one is sole. */
+        ck_assert_int_eq(keyring_reject(kr, key(2), "unix:root", NULL), 0);
+        ck_assert_int_eq(sole(key(1)), 0);
+        ck_assert_int_eq(claimants_of(key(1)), 1);
+        ck_assert_int_eq(keyring_delete(kr, key(5), "unix:root", NULL), 0);
+        ck_assert_int_eq(sole(key(6)), 0);
+        pending(key(7), "db2", 0);
+        pending(key(8), "db2", 0);
+        ck_assert_int_eq(keyring_delete(kr, key(8), "unix:root", NULL), 0);
+        ck_assert_int_eq(sole(key(7)), 0);
+        /* Accepting one of two claims by key binds it; the other stays
+         * pending, now refused as bound elsewhere. */
+        pending(key(10), "db3", 0);
+        pending(key(11), "db3", 0);
+        ck_assert_int_eq(keyring_accept(kr, key(10), "unix:root", NULL), 0);
+        ck_assert_int_eq(sole(key(11)), -EEXIST);
+}
+END_TEST
+
+START_TEST(test_sole_claim_survives_reopen) {
+        pending(key(1), "db1", 0);
+        pending(key(2), "db1", 0);
+        pending(key(3), "web1", 0);
+        keyring_destroy(&kr);
+        new_keyring(100, 1000);
+        ck_assert_int_eq(sole(key(1)), -ENOTUNIQ);
+        ck_assert_int_eq(claimants_of(key(2)), 2);
+        ck_assert_int_eq(sole(key(3)), 0);
+}
+END_TEST
+
 START_TEST(test_reject) {
         key_record_t rec;
         pending(key(1), "web1", 0);
@@ -637,6 +712,8 @@ static Suite *keyring_suite(void) {
         tcase_add_test(tc, test_accept_by_key);
         tcase_add_test(tc, test_impersonation);
         tcase_add_test(tc, test_two_pending_claim_one_node);
+        tcase_add_test(tc, test_sole_claim);
+        tcase_add_test(tc, test_sole_claim_survives_reopen);
         tcase_add_test(tc, test_reject);
         tcase_add_test(tc, test_delete_forgets);
         tcase_add_test(tc, test_foreach_pending);
