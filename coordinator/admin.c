@@ -15,6 +15,7 @@
 #include "common/codec.h"
 #include "common/log.h"
 #include "coordinator/admin_history.h"
+#include "coordinator/admin_keys.h"
 #include "coordinator/admin_plan.h"
 #include "coordinator/admin_upgrade.h"
 
@@ -160,171 +161,6 @@ static void do_nodes(admin_t *a, Hitless__AdminResponse *resp, Hitless__NodeList
         list->nodes = vec->v;
         resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_NODES;
         resp->nodes = list;
-}
-
-typedef struct {
-        Hitless__KeyInfo **v;
-        Hitless__KeyInfo *items;
-        size_t n, cap;
-} key_vec_t;
-
-static int collect_key(const key_record_t *rec, void *ud) {
-        key_vec_t *kv = ud;
-        if (kv->n == kv->cap)
-                return 1;
-        Hitless__KeyInfo *k = &kv->items[kv->n];
-        hitless__key_info__init(k);
-        k->public_key = strdup(rec->public_key);
-        k->node_id = strdup(rec->node_id);
-        k->state = (char *) key_state_name(rec->state);
-        k->address = strdup(rec->address);
-        k->first_seen = rec->first_seen;
-        k->last_seen = rec->last_seen;
-        k->attempts = rec->attempts;
-        kv->v[kv->n++] = k;
-        return 0;
-}
-
-static void free_keys(key_vec_t *kv) {
-        for (size_t i = 0; i < kv->n; i++) {
-                free(kv->items[i].public_key);
-                free(kv->items[i].node_id);
-                free(kv->items[i].address);
-        }
-        free(kv->items);
-        free(kv->v);
-}
-
-static void do_keys_list(admin_t *a, Hitless__AdminResponse *resp, Hitless__KeyList *list,
-                         key_vec_t *kv) {
-        keyring_flush(a->d.keyring);
-        kv->cap = (size_t) keyring_count(a->d.keyring, KEY_ACCEPTED) +
-                  (size_t) keyring_count(a->d.keyring, KEY_PENDING) +
-                  (size_t) keyring_count(a->d.keyring, KEY_REJECTED);
-        kv->items = calloc(kv->cap + 1, sizeof *kv->items);
-        kv->v = calloc(kv->cap + 1, sizeof *kv->v);
-        if (!kv->items || !kv->v || store_keys_foreach(a->d.store, collect_key, kv) < 0) {
-                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
-                resp->error = "cannot read keys from the store";
-                return;
-        }
-        list->n_keys = kv->n;
-        list->keys = kv->v;
-        list->pending_dropped = keyring_pending_dropped(a->d.keyring);
-        resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_KEYS;
-        resp->keys = list;
-}
-
-typedef struct {
-        admin_t *a;
-        const char *actor;
-        char **done;
-        size_t n_done, cap;
-        char error[512];
-} key_action_ctx_t;
-
-static void note_done(key_action_ctx_t *c, const char *node_id) {
-        if (c->n_done < c->cap)
-                c->done[c->n_done++] = strdup(node_id);
-}
-
-/* After a reject or delete, the node's live connection must go too. */
-static void disconnect_node(admin_t *a, const char *node_id, const char *why) {
-        node_t *n = fleet_find(a->d.fleet, node_id);
-        if (n)
-                agent_link_drop(a->d.agents, n, why);
-}
-
-static const char *key_error(int r) {
-        switch (r) {
-        case -ENOENT: return "no key for that node";
-        case -ENOTUNIQ: return "several pending keys claim that node id; name the key instead";
-        case -EEXIST: return "that node id is bound to another accepted key; delete that key first";
-        case -EALREADY: return "already in that state";
-        default: return "store error";
-        }
-}
-
-static int accept_one(const char *public_key, void *ud) {
-        key_action_ctx_t *c = ud;
-        key_record_t rec;
-        int r = keyring_accept(c->a->d.keyring, public_key, c->actor, &rec);
-        if (r == 0)
-                note_done(c, rec.node_id);
-        else if (r < 0 && !c->error[0])
-                snprintf(c->error, sizeof c->error, "%s: %s", public_key, key_error(r));
-        return 0;
-}
-
-static void do_key_action(admin_t *a, const Hitless__KeyActionRequest *req, const char *actor,
-                          Hitless__AdminResponse *resp, Hitless__KeyActionResult *res,
-                          key_action_ctx_t *c) {
-        key_record_t rec;
-        int r = 0;
-
-        c->a = a;
-        c->actor = actor;
-        c->cap = (size_t) keyring_count(a->d.keyring, KEY_PENDING) + 1;
-        c->done = calloc(c->cap, sizeof *c->done);
-        resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_KEY_ACTION;
-        resp->key_action = res;
-        if (!c->done) {
-                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
-                resp->error = "out of memory";
-                return;
-        }
-        if (req->all) {
-                if (req->action != HITLESS__KEY_ACTION__KEY_ACCEPT) {
-                        resp->status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
-                        resp->error = "--all applies to accept only";
-                        return;
-                }
-                keyring_foreach_pending(a->d.keyring, accept_one, c);
-                r = c->error[0] ? -EIO : 0;
-        } else if (!req->node_id[0]) {
-                resp->status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
-                resp->error = "name a node or key";
-                return;
-        } else {
-                switch (req->action) {
-                case HITLESS__KEY_ACTION__KEY_ACCEPT:
-                        r = keyring_accept(a->d.keyring, req->node_id, actor, &rec);
-                        break;
-                case HITLESS__KEY_ACTION__KEY_REJECT:
-                        r = keyring_reject(a->d.keyring, req->node_id, actor, &rec);
-                        break;
-                case HITLESS__KEY_ACTION__KEY_DELETE:
-                        r = keyring_delete(a->d.keyring, req->node_id, actor, &rec);
-                        break;
-                default:
-                        resp->status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
-                        resp->error = "unknown key action";
-                        return;
-                }
-                if (r < 0) {
-                        snprintf(c->error, sizeof c->error, "%s: %s", req->node_id, key_error(r));
-                } else {
-                        /* A node left without an accepted key loses its live
-                         * connection now; a deleted one is forgotten too.
-                         * (Rejecting an impostor's pending key leaves the
-                         * real node, bound to another key, alone.) */
-                        bool orphaned = !keyring_key_of_node(a->d.keyring, rec.node_id);
-                        if (req->action != HITLESS__KEY_ACTION__KEY_ACCEPT && orphaned &&
-                            fleet_find(a->d.fleet, rec.node_id)) {
-                                bool deleted = req->action == HITLESS__KEY_ACTION__KEY_DELETE;
-                                disconnect_node(a, rec.node_id, deleted ? "key deleted" : "key rejected");
-                                if (deleted)
-                                        fleet_remove(a->d.fleet, rec.node_id);
-                        }
-                        note_done(c, rec.node_id);
-                }
-        }
-        res->n_node_ids = c->n_done;
-        res->node_ids = c->done;
-        if (r < 0) {
-                resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
-                resp->error = c->error;
-        }
 }
 
 typedef struct {
@@ -499,14 +335,11 @@ static bool do_rollback(admin_t *a, zmq_msg_t *rid, const Hitless__RollbackReque
 static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         Hitless__AdminResponse resp = HITLESS__ADMIN_RESPONSE__INIT;
         Hitless__NodeList nodes = HITLESS__NODE_LIST__INIT;
-        Hitless__KeyList keys = HITLESS__KEY_LIST__INIT;
-        Hitless__KeyActionResult kres = HITLESS__KEY_ACTION_RESULT__INIT;
         Hitless__EventList events = HITLESS__EVENT_LIST__INIT;
         Hitless__CoordinatorStatus status = HITLESS__COORDINATOR_STATUS__INIT;
         status_counters_t counters;
         node_vec_t nv = { 0 };
-        key_vec_t kv = { 0 };
-        key_action_ctx_t kc = { 0 };
+        admin_keys_answer_t ka = { 0 };
         event_vec_t ev = { 0 };
         admin_plan_ctx_t *pc = NULL;
         admin_upgrade_answer_t ua = { 0 };
@@ -531,10 +364,10 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
                 do_nodes(a, &resp, &nodes, &nv);
                 break;
         case HITLESS__ADMIN_REQUEST__BODY_KEYS_LIST:
-                do_keys_list(a, &resp, &keys, &kv);
+                admin_keys_list(&a->d, &resp, &ka);
                 break;
         case HITLESS__ADMIN_REQUEST__BODY_KEY_ACTION:
-                do_key_action(a, req->key_action, actor, &resp, &kres, &kc);
+                admin_key_action(&a->d, req->key_action, actor, &resp, &ka);
                 break;
         case HITLESS__ADMIN_REQUEST__BODY_EVENTS:
                 do_events(a, req->events, &resp, &events, &ev);
@@ -591,10 +424,7 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         for (size_t i = 0; i < nv.n; i++)
                 nv.v[i]->state = NULL;
         free(nv.v);
-        free_keys(&kv);
-        for (size_t i = 0; i < kc.n_done; i++)
-                free(kc.done[i]);
-        free(kc.done);
+        admin_keys_answer_clear(&ka);
         free(ev.v);
         free(ev.items);
         free(ev.recs);
