@@ -89,6 +89,12 @@ static int keys_exec(ctl_t *ctl, int argc, char **argv) {
         verb = argc > 1 ? argv[1] : "list";
         if (strcmp(verb, "gen") == 0)
                 return keys_gen(argc, argv);
+        if (strcmp(verb, "accept") == 0 && argc >= 3 && argc <= 4 && strcmp(argv[2], "--all") == 0) {
+                bool yes = argc == 4 && (strcmp(argv[3], "--yes") == 0 || strcmp(argv[3], "-y") == 0);
+                if (argc == 4 && !yes)
+                        return ctl_usage(&ctl_cmd_keys);
+                return ctl_keys_accept_all(ctl, yes);
+        }
         if (strcmp(verb, "list") == 0 && argc <= 2) {
                 req.body_case = HITLESS__ADMIN_REQUEST__BODY_KEYS_LIST;
                 req.keys_list = &lr;
@@ -98,14 +104,10 @@ static int keys_exec(ctl_t *ctl, int argc, char **argv) {
                           : verb[0] == 'r' ? HITLESS__KEY_ACTION__KEY_REJECT
                                            : HITLESS__KEY_ACTION__KEY_DELETE;
                 if (strcmp(argv[2], "--all") == 0) {
-                        if (ar.action != HITLESS__KEY_ACTION__KEY_ACCEPT) {
-                                fprintf(stderr, "hitlessctl: --all applies to accept only\n");
-                                return CTL_EXIT_USAGE;
-                        }
-                        ar.all = true;
-                } else {
-                        ar.node_id = argv[2];
+                        fprintf(stderr, "hitlessctl: --all applies to accept only\n");
+                        return CTL_EXIT_USAGE;
                 }
+                ar.node_id = argv[2];
                 req.body_case = HITLESS__ADMIN_REQUEST__BODY_KEY_ACTION;
                 req.key_action = &ar;
         } else {
@@ -132,8 +134,6 @@ static int keys_exec(ctl_t *ctl, int argc, char **argv) {
                 } else {
                         for (size_t i = 0; i < r->n_node_ids; i++)
                                 printf("%s: %sed\n", r->node_ids[i], strcmp(verb, "delete") == 0 ? "delet" : verb);
-                        if (r->n_node_ids == 0 && rc == CTL_EXIT_OK)
-                                printf("no pending keys\n");
                 }
         }
         hitless__admin_response__free_unpacked(resp, NULL);
@@ -142,7 +142,7 @@ static int keys_exec(ctl_t *ctl, int argc, char **argv) {
 
 const ctl_command_t ctl_cmd_keys = {
         .name = "keys",
-        .usage = "keys [list] [--json] | keys accept NODE|KEY|--all | keys reject NODE|KEY | "
-                 "keys delete NODE|KEY | keys gen DIR [--name NAME]",
+        .usage = "keys [list] [--json] | keys accept NODE|KEY | keys accept --all [--yes] | "
+                 "keys reject NODE|KEY | keys delete NODE|KEY | keys gen DIR [--name NAME]",
         .exec = keys_exec,
 };

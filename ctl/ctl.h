@@ -126,6 +126,14 @@ int ctl_send_plan(const ctl_t *ctl, const char *path, Hitless__AdminRequest__Bod
  * CTL_EXIT_OK). */
 int ctl_plan_preview_report(const ctl_t *ctl, const Hitless__PlanPreview *pv);
 
+/* `keys accept --all` (ctl/keys_accept_all.c): lists the pending keys
+ * that are their node id's sole claim with their source addresses and
+ * the claims it skips, asks on a terminal unless yes (CTL_EXIT_USAGE
+ * without one), then accepts exactly the keys confirmed. CTL_EXIT_FAILED
+ * when the coordinator refused some of them (the set changed) or the
+ * admin said no. */
+int ctl_keys_accept_all(const ctl_t *ctl, bool yes);
+
 /* Prints an answer carrying an UpgradeStatus (upgrade start, pause, ...,
  * and rollback within an upgrade): with ctl->json the status as JSON,
  * otherwise its message and a short status. Returns the exit code: the

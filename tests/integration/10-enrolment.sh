@@ -1,8 +1,8 @@
 #!/bin/bash
 # Enrolment like salt-key, with the real binaries on 127.0.0.1:
 # an unknown key is refused and listed pending; accepted, the node registers
-# and reports; another key claiming that node id is refused and logged as
-# impersonation; a rejected or deleted key loses its live connection within
+# and reports; accept --all asks first and skips a node id two keys claim;
+# another key claiming that node id is refused and logged as impersonation; a rejected or deleted key loses its live connection within
 # one heartbeat and cannot get back in.
 . "$TOP/tests/lib/itest.sh"
 
@@ -20,7 +20,33 @@ wait_for 15 "node1 registers and is online" bash -c '[ "$(node_field node1 state
 wait_for 10 "node1 reports its health" bash -c '[ "$(node_field node1 health)" = healthy ]'
 check "node1 reports its agent version" bash -c '[ "$(node_field node1 agent_version)" = "$(cat $TOP/VERSION)" ]'
 check "node2 is still only pending" bash -c '[ "$(key_state node2)" = pending ] && [ -z "$(node_field node2 state)" ]'
-check "accept --all takes the rest" bash -c 'ctl keys accept --all | grep -q "node2: accepted"'
+# Two new keys claiming one node id (an attacker racing the real node):
+# accept --all must not pick one, and must not accept anything unasked.
+for a in dbA dbB; do
+  make_agent $a
+  sed -i "s/^node_id = \"$a\";/node_id = \"db1\";/" "$T/agents/$a/agent.conf"
+  start_agent $a
+done
+wait_for 10 "both keys claiming db1 are pending" bash -c '[ "$(key_state db1)" = pending,pending ]'
+out=$(ctl keys accept --all </dev/null 2>&1); rc=$?
+check "accept --all without a terminal or --yes exits 2" [ $rc -eq 2 ]
+check "it says to pass --yes" grep -q -- "pass --yes" <<<"$out"
+check "it lists the key it would accept, with its address" grep -qE "^  node2 +[^ ]{40} +127\.0\.0\.1" <<<"$out"
+check "it accepted nothing" bash -c '[ "$(key_state node2)" = pending ] && [ "$(key_state db1)" = pending,pending ]'
+# Z85 keys hold glob and regex characters: an array, and grep -F.
+read -r -a db1_keys <<<"$(ctl keys list --json | $PY -c 'import json,sys; print(" ".join(k["public_key"] for k in json.load(sys.stdin)["keys"] if k["node_id"]=="db1"))')"
+out=$(ctl keys accept --all --yes </dev/null 2>&1); rc=$?
+check "accept --all --yes takes the rest (exit 0)" bash -c "[ $rc -eq 0 ] && grep -q 'node2: accepted' <<<'$out'"
+check "it skips node db1, claimed by 2 pending keys" \
+  grep -q "skipped: node db1 is claimed by 2 pending keys: .*; accept one by its key" <<<"$out"
+for k in "${db1_keys[@]}"; do
+  check "the skipped line names each of db1's keys and its address" grep -qF "$k from 127.0.0.1" <<<"$out"
+done
+check "both keys claiming db1 stay pending" bash -c '[ "$(key_state db1)" = pending,pending ]'
+check "accept --all --json --yes lists db1's claims as skipped" bash -c \
+  'ctl keys accept --all --json --yes </dev/null 2>/dev/null | $PY -c "import json,sys; d=json.load(sys.stdin); assert d[\"node_ids\"]==[] and sorted(k[\"node_id\"]+\":\"+k[\"reason\"] for k in d[\"skipped\"])==[\"db1:ambiguous\"]*2"'
+kill -TERM "${AGENT_PID[dbA]}" "${AGENT_PID[dbB]}"
+for k in "${db1_keys[@]}"; do ctl keys delete "$k" >/dev/null; done
 wait_for 15 "node2 registers" bash -c '[ "$(node_field node2 state)" = online ]'
 # An accepted key claiming another node's id.
 sed -i 's/^node_id = "node2";/node_id = "node1";/' "$T/agents/node2/agent.conf"
@@ -47,7 +73,7 @@ wait_for 10 "the impostor's key is recorded pending beside node1's accepted key"
 wait_for 5 "the attempt is logged as impersonation" grep -q "impersonation attempt" "$T/coordinator.log"
 check "the impersonation is in the event log" bash -c 'ctl events --node node1 | grep -q key.impersonation'
 check "accepting the impostor by node id is ambiguous (exit 1)" bash -c 'ctl keys accept node1; [ $? -eq 1 ]'
-impostor_key=$(ctl keys list --json | $PY -c 'import json,sys; print([k["public_key"] for k in json.load(sys.stdin)["keys"] if k["state"]=="pending"][0])')
+impostor_key=$(ctl keys list --json | $PY -c 'import json,sys; print([k["public_key"] for k in json.load(sys.stdin)["keys"] if k["state"]=="pending" and k["node_id"]=="node1"][0])')
 check "accepting the impostor's key is refused: node1 is bound (exit 1)" \
   bash -c "ctl keys accept '$impostor_key' 2>&1 | grep -q 'bound to another accepted key'"
 check "node1 stays online through the attempt" bash -c '[ "$(node_field node1 state)" = online ]'
