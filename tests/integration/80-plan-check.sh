@@ -48,7 +48,7 @@ for n in db1 db2 db3; do agent $n database; done
 for n in c1 c2; do agent $n compute; done
 
 wait_for 15 "five keys pending" bash -c '[ "$(count_keys pending)" = 5 ]'
-ctl keys accept --all >/dev/null
+ctl keys accept --all --yes >/dev/null
 for n in db1 db2 db3 c1 c2; do
   wait_for 15 "$n online and healthy, reporting 1.0-1" \
     bash -c "[ \"\$(node_field $n state)\" = online ] && [ \"\$(node_field $n health)\" = healthy ] &&
