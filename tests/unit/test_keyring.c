@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "coordinator/keyring.h"
 #include "coordinator/store.h"
+#include "tests/helpers/z85_keys.h"
 
 static char tmpdir[256];
 static char dbpath[300];
@@ -49,13 +50,8 @@ static void teardown(void) {
         ck_assert_int_eq(system(cmd), 0);
 }
 
-/* A 40-character Z85 public key, distinct per n. */
 static const char *key(int n) {
-        static char bufs[8][KEYS_Z85_LEN + 1];
-        static int next;
-        char *b = bufs[next++ % 8];
-        snprintf(b, KEYS_Z85_LEN + 1, "%040d", n);
-        return b;
+        return test_z85_key(n);
 }
 
 static key_state_t state_of(const char *public_key) {
