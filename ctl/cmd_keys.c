@@ -36,6 +36,15 @@ static int keys_gen(int argc, char **argv) {
         return CTL_EXIT_OK;
 }
 
+/* Why accept --all leaves a pending key to the admin, for the listing. */
+static const char *claim_note(const Hitless__KeyInfo *k) {
+        if (strcmp(k->accept_all, "ambiguous") == 0)
+                return " (node id claimed by several keys: accept by key)";
+        if (strcmp(k->accept_all, "bound") == 0)
+                return " (node id bound to another key)";
+        return "";
+}
+
 static void print_list(const Hitless__KeyList *l, bool json) {
         char ago[32];
         if (json) {
@@ -50,8 +59,13 @@ static void print_list(const Hitless__KeyList *l, bool json) {
                         json_string(stdout, k->public_key);
                         printf(",\"address\":");
                         json_string(stdout, k->address);
-                        printf(",\"first_seen\":%lld,\"last_seen\":%lld,\"attempts\":%u}",
+                        printf(",\"first_seen\":%lld,\"last_seen\":%lld,\"attempts\":%u",
                                (long long) k->first_seen, (long long) k->last_seen, k->attempts);
+                        if (k->accept_all[0]) {
+                                ctl_json_kv(stdout, ",", "accept_all", k->accept_all);
+                                ctl_json_int(stdout, ",", "claimants", k->claimants);
+                        }
+                        printf("}");
                 }
                 printf("],\"pending_dropped\":%llu}\n", (unsigned long long) l->pending_dropped);
                 return;
@@ -64,9 +78,9 @@ static void print_list(const Hitless__KeyList *l, bool json) {
                         const Hitless__KeyInfo *k = l->keys[i];
                         if (strcmp(k->state, states[s]) != 0)
                                 continue;
-                        printf("  %-20s %s  %-16s %s, %u attempt%s\n", k->node_id, k->public_key,
+                        printf("  %-20s %s  %-16s %s, %u attempt%s%s\n", k->node_id, k->public_key,
                                k->address[0] ? k->address : "-", ctl_ago(k->last_seen, ago, sizeof ago),
-                               k->attempts, k->attempts == 1 ? "" : "s");
+                               k->attempts, k->attempts == 1 ? "" : "s", claim_note(k));
                         count++;
                 }
                 if (!count)
