@@ -37,6 +37,14 @@ void action_result_set(action_result_t *r, journal_state_t state, const char *er
         va_end(ap);
 }
 
+/* A journal call failed with e: r fails with the journal's own message
+ * (SQLite's, journal_last_error), after what. */
+static void journal_failed(const action_ctx_t *ctx, action_result_t *r, const char *error_code,
+                           const char *what, int e) {
+        const char *why = journal_last_error(ctx->journal);
+        action_result_set(r, JCMD_FAILED, error_code, "%s: %s", what, why[0] ? why : strerror(-e));
+}
+
 static void progress(const action_ctx_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress(const action_ctx_t *ctx, const char *fmt, ...) {
         char line[256];
@@ -203,27 +211,56 @@ bool actions_policy_allows(const action_ctx_t *ctx, const Hitless__Command *cmd,
 
 /* ---- snapshots ---------------------------------------------------------- */
 
-static int snapshot_files(const action_ctx_t *ctx, const char *snap) {
+#define SNAPSHOT_FAILED "cannot record a snapshot"
+
+static int snapshot_files(const action_ctx_t *ctx, const char *snap, action_result_t *r) {
         const char *files[MAX_POLICY_FILES];
         size_t n = repoint_policy_files(ctx->cfg, files, MAX_POLICY_FILES);
         for (size_t i = 0; i < n; i++) {
                 struct stat st;
                 char *data = NULL;
                 size_t len = 0;
-                int r;
+                int e;
                 if (stat(files[i], &st) < 0) {
-                        r = journal_snapshot_add_file(ctx->journal, snap, files[i], false, "", 0, 0, 0, 0);
+                        e = journal_snapshot_add_file(ctx->journal, snap, files[i], false, "", 0, 0, 0, 0);
                 } else {
-                        r = file_read_all(files[i], MAX_SNAPSHOT_FILE, &data, &len);
-                        if (r >= 0)
-                                r = journal_snapshot_add_file(ctx->journal, snap, files[i], true, data, len,
-                                                              st.st_mode & 07777, st.st_uid, st.st_gid);
+                        e = file_read_all(files[i], MAX_SNAPSHOT_FILE, &data, &len);
+                        if (e < 0) {
+                                action_result_set(r, JCMD_FAILED, "snapshot", SNAPSHOT_FAILED ": cannot read %s: %s",
+                                                  files[i], strerror(-e));
+                                return e;
+                        }
+                        e = journal_snapshot_add_file(ctx->journal, snap, files[i], true, data, len,
+                                                      st.st_mode & 07777, st.st_uid, st.st_gid);
                         free(data);
                 }
-                if (r < 0)
-                        return r;
+                if (e < 0) {
+                        journal_failed(ctx, r, "snapshot", SNAPSHOT_FAILED, e);
+                        return e;
+                }
         }
         return 0;
+}
+
+/* Adds the packages, files and units to the snapshot being taken; on
+ * failure r says why. */
+static int snapshot_parts(const action_ctx_t *ctx, const char *snap, const action_result_t *pk,
+                          action_result_t *r) {
+        int e = 0;
+        for (size_t i = 0; e >= 0 && pk->have_packages && i < pk->n_versions; i++)
+                e = journal_snapshot_add_package(ctx->journal, snap, ctx->cfg->packages[i], pk->versions[i]);
+        if (e >= 0)
+                e = snapshot_files(ctx, snap, r);
+        else
+                journal_failed(ctx, r, "snapshot", SNAPSHOT_FAILED, e);
+        for (size_t i = 0; e >= 0 && ctx->cfg->units[i]; i++) {
+                char state[32] = "unknown";
+                unit_active_state(ctx->cfg->system_bus_address, ctx->cfg->units[i], state, sizeof state);
+                e = journal_snapshot_add_unit(ctx->journal, snap, ctx->cfg->units[i], state);
+                if (e < 0)
+                        journal_failed(ctx, r, "snapshot", SNAPSHOT_FAILED, e);
+        }
+        return e;
 }
 
 int actions_ensure_snapshot(const action_ctx_t *ctx, const char *upgrade_id, char ret_id[64],
@@ -233,30 +270,33 @@ int actions_ensure_snapshot(const action_ctx_t *ctx, const char *upgrade_id, cha
         bool drained = false;
         int e;
 
-        if (journal_snapshot_find_open(ctx->journal, upgrade_id ? upgrade_id : "", &s) == 0) {
+        e = journal_snapshot_find_open(ctx->journal, upgrade_id ? upgrade_id : "", &s);
+        if (e == 0) {
                 snprintf(ret_id, 64, "%s", s.id);
                 return 0;
         }
+        /* Only "none" means take one: a second open snapshot would make
+         * a rollback restore what the upgrade had already changed. */
+        if (e != -ENOENT) {
+                journal_failed(ctx, r, "snapshot", "cannot look for the open snapshot", e);
+                return e;
+        }
         progress(ctx, "taking a snapshot before the first change");
         record_packages(ctx, &pk);
-        journal_get_drained(ctx->journal, &drained);
-        e = journal_snapshot_begin(ctx->journal, upgrade_id ? upgrade_id : "", ret_id);
-        for (size_t i = 0; e >= 0 && pk.have_packages && i < pk.n_versions; i++)
-                e = journal_snapshot_add_package(ctx->journal, ret_id, ctx->cfg->packages[i], pk.versions[i]);
+        /* The snapshot says whether the node was drained before: a wrong
+         * answer would make a rollback undrain a node drained by hand. */
+        e = journal_get_drained(ctx->journal, &drained);
         if (e >= 0)
-                e = snapshot_files(ctx, ret_id);
-        for (size_t i = 0; e >= 0 && ctx->cfg->units[i]; i++) {
-                char state[32] = "unknown";
-                unit_active_state(ctx->cfg->system_bus_address, ctx->cfg->units[i], state, sizeof state);
-                e = journal_snapshot_add_unit(ctx->journal, ret_id, ctx->cfg->units[i], state);
-        }
-        if (e >= 0)
-                e = journal_snapshot_commit(ctx->journal, ret_id, drained);
-        else
-                journal_snapshot_abort(ctx->journal);
-        action_result_clear(&pk);
+                e = journal_snapshot_begin(ctx->journal, upgrade_id ? upgrade_id : "", ret_id);
         if (e < 0)
-                action_result_set(r, JCMD_FAILED, "snapshot", "cannot record a snapshot: %s", strerror(-e));
+                journal_failed(ctx, r, "snapshot", SNAPSHOT_FAILED, e);
+        else if ((e = snapshot_parts(ctx, ret_id, &pk, r)) < 0)
+                /* Leaves nothing committed; its own failure would say less
+                 * than the one r already reports. */
+                (void) journal_snapshot_abort(ctx->journal);
+        else if ((e = journal_snapshot_commit(ctx->journal, ret_id, drained)) < 0)
+                journal_failed(ctx, r, "snapshot", SNAPSHOT_FAILED, e);
+        action_result_clear(&pk);
         return e;
 }
 
@@ -281,23 +321,41 @@ static void run_hook(const action_ctx_t *ctx, const hook_config_t *h, const char
         keep_output(r, &out);
 }
 
+/* Records the drain state after a hook ran. If that fails, so does the
+ * command, whatever the hook did: the journal would then tell a later
+ * undrain or rollback the opposite of the node's state. */
+static void record_drained(const action_ctx_t *ctx, bool drained, action_result_t *r) {
+        char what[sizeof r->message];
+        int e = journal_set_drained(ctx->journal, drained);
+        if (e >= 0)
+                return;
+        snprintf(what, sizeof what, "%s; but the journal cannot record that the node is %s (%s)", r->message,
+                 drained ? "drained" : "undrained",
+                 drained ? "an undrain would not undo it" : "the undrain may run again");
+        journal_failed(ctx, r, "journal", what, e);
+}
+
 static void do_drain(const action_ctx_t *ctx, action_result_t *r) {
         run_hook(ctx, &ctx->cfg->drain, "drain", r);
         /* Recorded even when the hook failed halfway: undrain must run. */
         if (r->state == JCMD_SUCCEEDED || r->state == JCMD_FAILED)
-                journal_set_drained(ctx->journal, true);
+                record_drained(ctx, true, r);
 }
 
 static void do_undrain(const action_ctx_t *ctx, action_result_t *r) {
         bool drained = false;
-        journal_get_drained(ctx->journal, &drained);
+        int e = journal_get_drained(ctx->journal, &drained);
+        if (e < 0) {
+                journal_failed(ctx, r, "journal", "cannot read whether hitless drained the node", e);
+                return;
+        }
         if (!drained) {
                 action_result_set(r, JCMD_SUCCEEDED, "", "not drained by hitless; nothing to undo");
                 return;
         }
         run_hook(ctx, &ctx->cfg->undrain, "undrain", r);
         if (r->state == JCMD_SUCCEEDED)
-                journal_set_drained(ctx->journal, false);
+                record_drained(ctx, false, r);
 }
 
 typedef struct {
@@ -315,15 +373,18 @@ static int find_snap_pkg(const char *name, const char *version, void *ud) {
 }
 
 /* A downgrade is part of a rollback when it goes back to exactly what the
- * open snapshot of this upgrade recorded. */
-static bool restores_snapshot(const action_ctx_t *ctx, const char *snap, const Hitless__InstallAction *a) {
+ * open snapshot of this upgrade recorded: 1 if so, 0 if not, or the
+ * journal's -errno. */
+static int restores_snapshot(const action_ctx_t *ctx, const char *snap, const Hitless__InstallAction *a) {
         for (size_t i = 0; i < a->n_packages; i++) {
                 snap_pkg_lookup_t l = { a->packages[i]->name, a->packages[i]->version, false };
-                journal_snapshot_packages(ctx->journal, snap, find_snap_pkg, &l);
+                int e = journal_snapshot_packages(ctx->journal, snap, find_snap_pkg, &l);
+                if (e < 0)
+                        return e;
                 if (!l.found)
-                        return false;
+                        return 0;
         }
-        return true;
+        return 1;
 }
 
 static int install_exact(const action_ctx_t *ctx, const pkg_request_t *req, size_t n, bool downgrade,
@@ -349,10 +410,15 @@ static int install_exact(const action_ctx_t *ctx, const pkg_request_t *req, size
 static void do_install(const action_ctx_t *ctx, const Hitless__Command *cmd, const char *snap,
                        action_result_t *r) {
         const Hitless__InstallAction *a = cmd->install;
-        pkg_request_t *req = calloc(a->n_packages, sizeof *req);
-        bool downgrade = a->allow_downgrade && restores_snapshot(ctx, snap, a);
+        int restores = a->allow_downgrade ? restores_snapshot(ctx, snap, a) : 0;
+        bool downgrade = restores > 0;
+        pkg_request_t *req;
 
-        if (!req) {
+        if (restores < 0) {
+                journal_failed(ctx, r, "journal", "cannot read the snapshot's package versions", restores);
+                return;
+        }
+        if (!(req = calloc(a->n_packages, sizeof *req))) {
                 action_result_set(r, JCMD_FAILED, "internal", "out of memory");
                 return;
         }
@@ -467,7 +533,13 @@ static bool restore_packages(const action_ctx_t *ctx, const char *snap, action_r
         size_t n_req = 0;
         bool ok = true;
 
-        journal_snapshot_packages(ctx->journal, snap, collect_restore, &p);
+        int e = journal_snapshot_packages(ctx->journal, snap, collect_restore, &p);
+        if (e < 0) {
+                /* Not even what was read so far: a partial restore would
+                 * then be reported as done. */
+                journal_failed(ctx, r, "journal", "cannot read the snapshot's package versions", e);
+                ok = false;
+        }
         record_packages(ctx, &now);
         p.req = calloc(p.n + 1, sizeof *p.req);
         for (size_t i = 0; p.req && i < p.n; i++) {
@@ -478,7 +550,7 @@ static bool restore_packages(const action_ctx_t *ctx, const char *snap, action_r
                 if (strcmp(current, p.versions[i]) != 0)
                         p.req[n_req++] = (pkg_request_t) { p.names[i], p.versions[i] };
         }
-        if (n_req > 0)
+        if (ok && n_req > 0)
                 ok = install_exact(ctx, p.req, n_req, true, r) == 0;
         for (size_t i = 0; i < p.n; i++) {
                 free(p.names[i]);
@@ -544,6 +616,10 @@ void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, const ch
         int e = snapshot_id && snapshot_id[0] ? journal_snapshot_get(ctx->journal, snapshot_id, &s)
                                               : journal_snapshot_find_open(ctx->journal, by_upgrade ? upgrade_id : "", &s);
 
+        if (e < 0 && e != -ENOENT) {
+                journal_failed(ctx, r, "journal", "cannot read the snapshot to roll back to", e);
+                return;
+        }
         if (e < 0 && by_upgrade) {
                 /* The upgrade changed nothing here, or its changes were
                  * already rolled back: this node is where it was before. */
@@ -566,16 +642,20 @@ void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, const ch
                 record_packages(ctx, r);
                 return;
         }
-        journal_snapshot_files(ctx->journal, s.id, restore_file, &files);
-        if (files.failures) {
+        e = journal_snapshot_files(ctx->journal, s.id, restore_file, &files);
+        if (e < 0)
+                journal_failed(ctx, r, "journal", "cannot read the snapshot's files (not restored)", e);
+        if (e < 0 || files.failures) {
                 record_packages(ctx, r);
                 return;
         }
         /* 3. units that were running, so they pick up the old packages and files. */
-        journal_snapshot_units(ctx->journal, s.id, collect_active_unit, &units);
-        bool units_ok = restart_units(ctx, units.units, units.n, r);
+        e = journal_snapshot_units(ctx->journal, s.id, collect_active_unit, &units);
+        bool units_ok = e >= 0 && restart_units(ctx, units.units, units.n, r);
         for (size_t i = 0; i < units.n; i++)
                 free(units.units[i]);
+        if (e < 0)
+                journal_failed(ctx, r, "journal", "cannot read the snapshot's units (not restarted)", e);
         if (!units_ok) {
                 record_packages(ctx, r);
                 return;
@@ -583,14 +663,26 @@ void actions_rollback(const action_ctx_t *ctx, const char *snapshot_id, const ch
         /* 4. health, 5. undrain if we drained and it was not drained before. */
         record_health_settled(ctx, r);
         record_packages(ctx, r);
-        journal_get_drained(ctx->journal, &drained);
+        e = journal_get_drained(ctx->journal, &drained);
+        if (e < 0) {
+                journal_failed(ctx, r, "journal", "cannot read whether hitless drained the node (not undrained)", e);
+                return;
+        }
         if (drained && !s.drained && ctx->cfg->undrain.argv) {
                 run_hook(ctx, &ctx->cfg->undrain, "undrain", r);
                 if (r->state != JCMD_SUCCEEDED)
                         return;
-                journal_set_drained(ctx->journal, false);
+                record_drained(ctx, false, r);
+                if (r->state != JCMD_SUCCEEDED)
+                        return;
         }
-        journal_snapshot_close(ctx->journal, s.id);
+        /* Left open, the snapshot would make a later rollback of this
+         * upgrade restart its units again: not done until closed. */
+        e = journal_snapshot_close(ctx->journal, s.id);
+        if (e < 0) {
+                journal_failed(ctx, r, "journal", "restored, but cannot close the snapshot", e);
+                return;
+        }
         if (r->have_health && r->health.state == HEALTH_STATE_UNHEALTHY)
                 action_result_set(r, JCMD_FAILED, "unhealthy",
                                   "rolled back to %s, but the node is unhealthy", s.id);

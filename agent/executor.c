@@ -143,7 +143,7 @@ static void finish(executor_t *e, const char *id, const action_result_t *r) {
                 return;
         int rc = journal_command_finish(e->journal, id, r->state, buf, len);
         if (rc < 0)
-                log_error("journal: cannot record the result of %s: %s", id, strerror(-rc));
+                log_error("journal: cannot record the result of %s: %s", id, journal_last_error(e->journal));
         /* Reported only once durable: a crash now re-reports, never re-runs. */
         if (rc >= 0)
                 send_status_blob(e, buf, len);
@@ -184,7 +184,7 @@ static void refuse(executor_t *e, const Hitless__Command *cmd, action_result_t *
         int rc = journal_command_begin(e->journal, id, command_action_name(cmd), NULL, 0, "", "");
         log_warning("refused %s %s: %s", command_action_name(cmd), id, r->message);
         if (rc < 0)
-                log_error("journal: cannot record command %s: %s", id, strerror(-rc));
+                log_error("journal: cannot record command %s: %s", id, journal_last_error(e->journal));
         else
                 finish(e, id, r);
 }
@@ -225,11 +225,21 @@ static void run_command(executor_t *e, const Hitless__Command *cmd) {
         rc = journal_command_begin(e->journal, id, command_action_name(cmd), raw, raw_len, "", cmd->upgrade_id);
         free(raw);
         if (rc < 0) {
-                log_error("journal: cannot record command %s: %s", id, strerror(-rc));
+                log_error("journal: cannot record command %s: %s", id, journal_last_error(e->journal));
                 return;
         }
         send_state(e, id, JCMD_ACCEPTED, "accepted", NULL);
-        journal_command_set_state(e->journal, id, JCMD_RUNNING);
+        /* Nothing runs before the journal says so ("durable before it is
+         * reported"): it fails instead, and the failure is recorded if the
+         * journal still takes it. */
+        rc = journal_command_set_state(e->journal, id, JCMD_RUNNING);
+        if (rc < 0) {
+                log_error("journal: cannot record that %s runs: %s", id, journal_last_error(e->journal));
+                action_result_set(&r, JCMD_FAILED, "journal", "not run: the journal cannot record that it runs: %s",
+                                  journal_last_error(e->journal));
+                finish(e, id, &r);
+                return;
+        }
         snprintf(e->current_id, sizeof e->current_id, "%s", id);
         log_info("running %s %s", command_action_name(cmd), id);
         atomic_store(&e->busy, true);
@@ -273,7 +283,11 @@ static int mark_interrupted(const journal_command_t *c, void *ud) {
 
 static void *worker(void *arg) {
         executor_t *e = arg;
-        journal_commands_unfinished(e->journal, mark_interrupted, e);
+        /* mark_interrupted itself never fails the walk. Commands it did not
+         * reach stay unfinished and are reported at the next start. */
+        if (journal_commands_unfinished(e->journal, mark_interrupted, e) < 0)
+                log_error("journal: cannot read the commands unfinished at start: %s",
+                          journal_last_error(e->journal));
         prune_journal(e);
         for (;;) {
                 zmq_msg_t msg;

@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/attrs.h"
+
 typedef struct journal journal_t;
 
 typedef enum {
@@ -66,7 +68,7 @@ void journal_command_clear(journal_command_t *c);
  * -EINVAL for a file that is not an SQLite database, -EIO for a corrupt
  * one, -EPROTONOSUPPORT for a schema newer than this program. *ret is set
  * only on success. Call before starting threads (sets umask). */
-int journal_open(const char *path, journal_t **ret);
+HL_MUST_USE int journal_open(const char *path, journal_t **ret);
 /* Accepts NULL; aborts a snapshot being taken; sets *j = NULL. */
 void journal_close(journal_t **j);
 /* The last failure's message, owned by j ("" before any failure). */
@@ -75,15 +77,15 @@ const char *journal_last_error(const journal_t *j);
 /* Records a new command as ACCEPTED. -EEXIST if the id is known. id is
  * 1..63 bytes, kind 1..15; request may be NULL only with len 0;
  * snapshot_id and upgrade_id (0..63 bytes) NULL or "" for none. */
-int journal_command_begin(journal_t *j, const char *id, const char *kind, const uint8_t *request,
+HL_MUST_USE int journal_command_begin(journal_t *j, const char *id, const char *kind, const uint8_t *request,
                           size_t len, const char *snapshot_id, const char *upgrade_id);
 /* ACCEPTED or RUNNING only (-EINVAL otherwise): a final state comes with
  * its result through journal_command_finish(). */
-int journal_command_set_state(journal_t *j, const char *id, journal_state_t state);
+HL_MUST_USE int journal_command_set_state(journal_t *j, const char *id, journal_state_t state);
 /* Final state (SUCCEEDED, FAILED, INTERRUPTED, REFUSED) with the packed
  * CommandStatus to return for this id (may be empty). REFUSED also drops
  * the stored request: the decision is what a replay gets back. */
-int journal_command_finish(journal_t *j, const char *id, journal_state_t state,
+HL_MUST_USE int journal_command_finish(journal_t *j, const char *id, journal_state_t state,
                            const uint8_t *result, size_t len);
 /* Both return -ENOENT for an unknown id and -EALREADY for a command that is
  * already in a final state: its recorded result never changes. */
@@ -91,17 +93,17 @@ int journal_command_finish(journal_t *j, const char *id, journal_state_t state,
 /* -ENOENT for an unknown id. On success *ret is overwritten (not freed):
  * request is never NULL, result is NULL until finished; the caller frees
  * both with journal_command_clear(). */
-int journal_command_get(journal_t *j, const char *id, journal_command_t *ret);
+HL_MUST_USE int journal_command_get(journal_t *j, const char *id, journal_command_t *ret);
 /* The walks below read all matching rows before the first callback, so a
  * callback may write to the journal (e.g. finish a command as INTERRUPTED)
  * and that write is durable when it returns. c and its blobs are owned by
  * the journal and valid during the call only. A non-zero return from cb
  * stops the walk and is returned. */
 /* Every command not in a final state (ACCEPTED, RUNNING), oldest first. */
-int journal_commands_unfinished(journal_t *j, int (*cb)(const journal_command_t *c, void *ud), void *ud);
+HL_MUST_USE int journal_commands_unfinished(journal_t *j, int (*cb)(const journal_command_t *c, void *ud), void *ud);
 /* The newest `limit` commands (0: 100), oldest first (for
  * `hitless-agent journal`). */
-int journal_commands_recent(journal_t *j, uint32_t limit,
+HL_MUST_USE int journal_commands_recent(journal_t *j, uint32_t limit,
                             int (*cb)(const journal_command_t *c, void *ud), void *ud);
 
 /* Snapshots. ids are generated ("snap-<unix time>-<n>", n counting from 1
@@ -116,9 +118,9 @@ typedef struct {
 
 /* The newest open snapshot for upgrade_id ("" or NULL matches the newest
  * open one of any upgrade), or -ENOENT. */
-int journal_snapshot_find_open(journal_t *j, const char *upgrade_id, journal_snapshot_t *ret);
+HL_MUST_USE int journal_snapshot_find_open(journal_t *j, const char *upgrade_id, journal_snapshot_t *ret);
 /* A snapshot by id, or -ENOENT. */
-int journal_snapshot_get(journal_t *j, const char *id, journal_snapshot_t *ret);
+HL_MUST_USE int journal_snapshot_get(journal_t *j, const char *id, journal_snapshot_t *ret);
 /* Everything for a new snapshot is added inside one transaction:
  * begin, add_*, commit (or abort); a crash before commit leaves nothing.
  * While a snapshot is being taken, every other write (commands, drain,
@@ -128,18 +130,18 @@ int journal_snapshot_get(journal_t *j, const char *id, journal_snapshot_t *ret);
  * and -EEXIST for a package, path or unit added twice. abort returns
  * -EINVAL when no snapshot is being taken. If commit fails nothing is
  * committed and no snapshot is being taken any more. */
-int journal_snapshot_begin(journal_t *j, const char *upgrade_id, char ret_id[64]);
+HL_MUST_USE int journal_snapshot_begin(journal_t *j, const char *upgrade_id, char ret_id[64]);
 /* version "" records a managed package that was not installed. */
-int journal_snapshot_add_package(journal_t *j, const char *snap, const char *name, const char *version);
+HL_MUST_USE int journal_snapshot_add_package(journal_t *j, const char *snap, const char *name, const char *version);
 /* !exists records a file that was absent (content, mode and owner are
  * ignored); content may be NULL only with len 0. */
-int journal_snapshot_add_file(journal_t *j, const char *snap, const char *path, bool exists,
+HL_MUST_USE int journal_snapshot_add_file(journal_t *j, const char *snap, const char *path, bool exists,
                               const void *content, size_t len, uint32_t mode, uint32_t uid, uint32_t gid);
-int journal_snapshot_add_unit(journal_t *j, const char *snap, const char *unit, const char *active_state);
-int journal_snapshot_commit(journal_t *j, const char *snap, bool drained);
-int journal_snapshot_abort(journal_t *j);
+HL_MUST_USE int journal_snapshot_add_unit(journal_t *j, const char *snap, const char *unit, const char *active_state);
+HL_MUST_USE int journal_snapshot_commit(journal_t *j, const char *snap, bool drained);
+HL_MUST_USE int journal_snapshot_abort(journal_t *j);
 /* Marks the snapshot rolled back (no longer open); -ENOENT if unknown. */
-int journal_snapshot_close(journal_t *j, const char *snap);
+HL_MUST_USE int journal_snapshot_close(journal_t *j, const char *snap);
 
 /* The parts of a committed snapshot, ordered by name, path and unit;
  * -ENOENT for an unknown snapshot. These walk rows as they are read: a
@@ -147,13 +149,13 @@ int journal_snapshot_close(journal_t *j, const char *snap);
  * again (-EBUSY). Strings and content are valid during the call only;
  * content is NULL when !exists. A non-zero return from cb stops the walk
  * and is returned. */
-int journal_snapshot_packages(journal_t *j, const char *snap,
+HL_MUST_USE int journal_snapshot_packages(journal_t *j, const char *snap,
                               int (*cb)(const char *name, const char *version, void *ud), void *ud);
-int journal_snapshot_files(journal_t *j, const char *snap,
+HL_MUST_USE int journal_snapshot_files(journal_t *j, const char *snap,
                            int (*cb)(const char *path, bool exists, const void *content, size_t len,
                                      uint32_t mode, uint32_t uid, uint32_t gid, void *ud),
                            void *ud);
-int journal_snapshot_units(journal_t *j, const char *snap,
+HL_MUST_USE int journal_snapshot_units(journal_t *j, const char *snap,
                            int (*cb)(const char *unit, const char *active_state, void *ud), void *ud);
 
 /* Retention, in one transaction: forgets finished commands last updated
@@ -164,8 +166,8 @@ int journal_snapshot_units(journal_t *j, const char *snap,
  * of one gets its result, never a second run. A forgotten refusal is
  * decided again if it comes back, which runs nothing twice. *ret_removed
  * (may be NULL) counts commands and snapshots forgotten. */
-int journal_prune(journal_t *j, int64_t before, uint64_t *ret_removed);
+HL_MUST_USE int journal_prune(journal_t *j, int64_t before, uint64_t *ret_removed);
 
 /* Drain state: set by drain, cleared by undrain; false when never set. */
-int journal_set_drained(journal_t *j, bool drained);
-int journal_get_drained(journal_t *j, bool *ret);
+HL_MUST_USE int journal_set_drained(journal_t *j, bool drained);
+HL_MUST_USE int journal_get_drained(journal_t *j, bool *ret);

@@ -123,7 +123,8 @@ int local_rollback(const agent_config_t *cfg, int argc, char **argv) {
         codec_encode(&cmd.base, &req, &req_len);
         if (journal_command_begin(j, id, "rollback", req, req_len, "", "") < 0 ||
             journal_command_set_state(j, id, JCMD_RUNNING) < 0) {
-                fprintf(stderr, "hitless-agent: cannot record the rollback in the journal\n");
+                fprintf(stderr, "hitless-agent: cannot record the rollback in the journal: %s\n",
+                        journal_last_error(j));
                 free(req);
                 journal_close(&j);
                 return 1;
@@ -138,11 +139,16 @@ int local_rollback(const agent_config_t *cfg, int argc, char **argv) {
         st.snapshot_id = res.snapshot_id;
         st.output_tail = res.output_tail ? res.output_tail : "";
         codec_encode(&st.base, &out, &out_len);
-        journal_command_finish(j, id, res.state, out, out_len);
+        /* Unrecorded, the journal shows the rollback unfinished: the next
+         * agent start reports it interrupted. Not a success either way. */
+        int recorded = journal_command_finish(j, id, res.state, out, out_len);
         printf("%s: %s\n", journal_state_name(res.state), res.message);
         if (res.state != JCMD_SUCCEEDED && res.output_tail)
                 printf("output (tail):\n%s\n", res.output_tail);
-        int rc = res.state == JCMD_SUCCEEDED ? 0 : 1;
+        if (recorded < 0)
+                fprintf(stderr, "hitless-agent: cannot record the rollback's result in the journal: %s\n",
+                        journal_last_error(j));
+        int rc = res.state == JCMD_SUCCEEDED && recorded >= 0 ? 0 : 1;
         action_result_clear(&res);
         free(req);
         free(out);
