@@ -255,7 +255,9 @@ static int snapshot_parts(const action_ctx_t *ctx, const char *snap, const actio
                 journal_failed(ctx, r, "snapshot", SNAPSHOT_FAILED, e);
         for (size_t i = 0; e >= 0 && ctx->cfg->units[i]; i++) {
                 char state[32] = "unknown";
-                unit_active_state(ctx->cfg->system_bus_address, ctx->cfg->units[i], state, sizeof state);
+                /* Unreadable, it is recorded "unknown" (state is untouched):
+                 * a rollback then restarts only the units recorded active. */
+                (void) unit_active_state(ctx->cfg->system_bus_address, ctx->cfg->units[i], state, sizeof state);
                 e = journal_snapshot_add_unit(ctx->journal, snap, ctx->cfg->units[i], state);
                 if (e < 0)
                         journal_failed(ctx, r, "snapshot", SNAPSHOT_FAILED, e);

@@ -15,6 +15,7 @@
 #include "agent/agent_config.h"
 #include "agent/health.h"
 #include "agent/journal.h"
+#include "common/attrs.h"
 #include "proto/hitless.pb-c.h"
 
 typedef struct {
@@ -51,8 +52,8 @@ bool action_changes_node(const Hitless__Command *cmd);
 bool actions_policy_allows(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r);
 
 /* The open snapshot for upgrade_id, taking one now if there is none. */
-int actions_ensure_snapshot(const action_ctx_t *ctx, const char *upgrade_id, char ret_id[64],
-                            action_result_t *r);
+HL_MUST_USE int actions_ensure_snapshot(const action_ctx_t *ctx, const char *upgrade_id, char ret_id[64],
+                                        action_result_t *r);
 
 /* Runs the command's action. r->state tells the outcome. */
 void actions_run(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r);

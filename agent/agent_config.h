@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/attrs.h"
 #include "common/conf.h"
 
 #define AGENT_DEFAULT_CONFIG "/etc/hitless/agent.conf"
@@ -97,7 +98,7 @@ bool agent_policy_allows_endpoint_kind(const agent_config_t *c, const char *kind
 
 /* Loads and validates path. Returns 0 with *ret set, or -EINVAL/-errno with
  * every problem in report (FILE:LINE: KEY: message). */
-int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *report);
+HL_MUST_USE int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *report);
 
 /* True when the coordinator endpoint and key are both set: until then the
  * agent waits (a freshly installed package has neither). */

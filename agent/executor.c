@@ -361,7 +361,7 @@ int executor_new(void *ctx, const agent_config_t *cfg, executor_t **ret) {
         zmq_setsockopt(e->main_end, ZMQ_LINGER, &linger, sizeof linger);
         if (zmq_bind(e->worker_end, ep) < 0 || zmq_connect(e->main_end, ep) < 0 ||
             pthread_create(&e->thread, NULL, worker, e) != 0) {
-                executor_destroy(&e);
+                (void) executor_destroy(&e);  /* not started: no command runs, always false */
                 return -EIO;
         }
         e->started = true;

@@ -18,24 +18,25 @@
 #include <stdint.h>
 
 #include "agent/agent_config.h"
+#include "common/attrs.h"
 #include "proto/hitless.pb-c.h"
 
 typedef struct executor executor_t;
 
 /* Opens the journal at cfg->state_dir/journal.db (creating state_dir) and
  * starts the worker. ctx is the ZMQ context for the inproc pipe. */
-int executor_new(void *ctx, const agent_config_t *cfg, executor_t **ret);
+HL_MUST_USE int executor_new(void *ctx, const agent_config_t *cfg, executor_t **ret);
 
 /* Stops the worker. A worker busy with a command is not waited for (see
  * executor.c): returns true then, and the caller must exit without
  * terminating the ZMQ context (the worker's sockets are still open). */
-bool executor_destroy(executor_t **e);
+HL_MUST_USE bool executor_destroy(executor_t **e);
 
 /* True while a command runs (cfg must then stay valid: no reload). */
 bool executor_busy(executor_t *e);
 
 /* A packed CoordinatorMessage body: Command or CommandQuery. */
-int executor_submit(executor_t *e, const Hitless__CoordinatorMessage *m);
+HL_MUST_USE int executor_submit(executor_t *e, const Hitless__CoordinatorMessage *m);
 
 /* Readable when statuses are waiting: each message is a packed
  * AgentMessage to send to the coordinator as is. */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "agent/agent_config.h"
+#include "common/attrs.h"
 #include "proto/hitless.pb-c.h"
 
 typedef enum {
@@ -42,8 +43,8 @@ typedef struct {
 /* Runs every check in order and fills *ret (free with health_report_free).
  * A failing check is a result, not an error: returns 0, or -ENOMEM.
  * system_bus_address: NULL for the system bus (unit checks only). */
-int health_run(const check_config_t *checks, size_t n, const char *system_bus_address,
-               health_report_t *ret);
+HL_MUST_USE int health_run(const check_config_t *checks, size_t n, const char *system_bus_address,
+                           health_report_t *ret);
 
 void health_report_free(health_report_t *r);
 
@@ -64,18 +65,18 @@ const char *health_state_name(health_state_t s);
 
 #define CHECK_DEFAULT_TIMEOUT_MS 2000
 
-int check_unit_run(const check_config_t *c, const char *bus_address, check_outcome_t *out);
-int check_tcp_run(const check_config_t *c, check_outcome_t *out);
-int check_exec_run(const check_config_t *c, check_outcome_t *out);
-int check_http_run(const check_config_t *c, check_outcome_t *out);
+HL_MUST_USE int check_unit_run(const check_config_t *c, const char *bus_address, check_outcome_t *out);
+HL_MUST_USE int check_tcp_run(const check_config_t *c, check_outcome_t *out);
+HL_MUST_USE int check_exec_run(const check_config_t *c, check_outcome_t *out);
+HL_MUST_USE int check_http_run(const check_config_t *c, check_outcome_t *out);
 
 /* Connects to host:port (any address getaddrinfo gives, in order) before
  * deadline_ms (clock_mono_ms). Returns 0 with *ret_fd a connected,
  * non-blocking, close-on-exec socket, or -errno (-ETIMEDOUT, the last
  * connect error, or -EHOSTUNREACH when the name does not resolve; errbuf
  * then says why in words). Shared by the tcp and http checks. */
-int check_tcp_connect(const char *host, long long port, int64_t deadline_ms, int *ret_fd,
-                      char *errbuf, size_t errlen);
+HL_MUST_USE int check_tcp_connect(const char *host, long long port, int64_t deadline_ms, int *ret_fd,
+                                  char *errbuf, size_t errlen);
 
 /* The timeout a check runs with: its own, or the default if unset. */
 static inline int64_t check_timeout_ms(const check_config_t *c) {

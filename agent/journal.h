@@ -78,7 +78,7 @@ const char *journal_last_error(const journal_t *j);
  * 1..63 bytes, kind 1..15; request may be NULL only with len 0;
  * snapshot_id and upgrade_id (0..63 bytes) NULL or "" for none. */
 HL_MUST_USE int journal_command_begin(journal_t *j, const char *id, const char *kind, const uint8_t *request,
-                          size_t len, const char *snapshot_id, const char *upgrade_id);
+                                      size_t len, const char *snapshot_id, const char *upgrade_id);
 /* ACCEPTED or RUNNING only (-EINVAL otherwise): a final state comes with
  * its result through journal_command_finish(). */
 HL_MUST_USE int journal_command_set_state(journal_t *j, const char *id, journal_state_t state);
@@ -86,7 +86,7 @@ HL_MUST_USE int journal_command_set_state(journal_t *j, const char *id, journal_
  * CommandStatus to return for this id (may be empty). REFUSED also drops
  * the stored request: the decision is what a replay gets back. */
 HL_MUST_USE int journal_command_finish(journal_t *j, const char *id, journal_state_t state,
-                           const uint8_t *result, size_t len);
+                                       const uint8_t *result, size_t len);
 /* Both return -ENOENT for an unknown id and -EALREADY for a command that is
  * already in a final state: its recorded result never changes. */
 
@@ -104,7 +104,7 @@ HL_MUST_USE int journal_commands_unfinished(journal_t *j, int (*cb)(const journa
 /* The newest `limit` commands (0: 100), oldest first (for
  * `hitless-agent journal`). */
 HL_MUST_USE int journal_commands_recent(journal_t *j, uint32_t limit,
-                            int (*cb)(const journal_command_t *c, void *ud), void *ud);
+                                        int (*cb)(const journal_command_t *c, void *ud), void *ud);
 
 /* Snapshots. ids are generated ("snap-<unix time>-<n>", n counting from 1
  * within each second, so unique even for several in one second). */
@@ -136,7 +136,7 @@ HL_MUST_USE int journal_snapshot_add_package(journal_t *j, const char *snap, con
 /* !exists records a file that was absent (content, mode and owner are
  * ignored); content may be NULL only with len 0. */
 HL_MUST_USE int journal_snapshot_add_file(journal_t *j, const char *snap, const char *path, bool exists,
-                              const void *content, size_t len, uint32_t mode, uint32_t uid, uint32_t gid);
+                                          const void *content, size_t len, uint32_t mode, uint32_t uid, uint32_t gid);
 HL_MUST_USE int journal_snapshot_add_unit(journal_t *j, const char *snap, const char *unit, const char *active_state);
 HL_MUST_USE int journal_snapshot_commit(journal_t *j, const char *snap, bool drained);
 HL_MUST_USE int journal_snapshot_abort(journal_t *j);
@@ -150,13 +150,13 @@ HL_MUST_USE int journal_snapshot_close(journal_t *j, const char *snap);
  * content is NULL when !exists. A non-zero return from cb stops the walk
  * and is returned. */
 HL_MUST_USE int journal_snapshot_packages(journal_t *j, const char *snap,
-                              int (*cb)(const char *name, const char *version, void *ud), void *ud);
+                                          int (*cb)(const char *name, const char *version, void *ud), void *ud);
 HL_MUST_USE int journal_snapshot_files(journal_t *j, const char *snap,
-                           int (*cb)(const char *path, bool exists, const void *content, size_t len,
-                                     uint32_t mode, uint32_t uid, uint32_t gid, void *ud),
-                           void *ud);
+                                       int (*cb)(const char *path, bool exists, const void *content, size_t len,
+                                                 uint32_t mode, uint32_t uid, uint32_t gid, void *ud),
+                                       void *ud);
 HL_MUST_USE int journal_snapshot_units(journal_t *j, const char *snap,
-                           int (*cb)(const char *unit, const char *active_state, void *ud), void *ud);
+                                       int (*cb)(const char *unit, const char *active_state, void *ud), void *ud);
 
 /* Retention, in one transaction: forgets finished commands last updated
  * before `before` (unix seconds) and rolled-back snapshots (with their

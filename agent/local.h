@@ -7,6 +7,7 @@
 #pragma once
 
 #include "agent/agent_config.h"
+#include "common/attrs.h"
 
-int local_journal(const agent_config_t *cfg, int argc, char **argv);
-int local_rollback(const agent_config_t *cfg, int argc, char **argv);
+HL_MUST_USE int local_journal(const agent_config_t *cfg, int argc, char **argv);
+HL_MUST_USE int local_rollback(const agent_config_t *cfg, int argc, char **argv);

@@ -117,8 +117,10 @@ static void forward_statuses(agent_t *a) {
                         zmq_msg_close(&msg);
                         return;
                 }
+                /* Not registered: dropped, the journal answers when the
+                 * coordinator asks again after the next Hello. */
                 if (a->session)
-                        session_send(a->session, zmq_msg_data(&msg), zmq_msg_size(&msg));
+                        (void) session_send(a->session, zmq_msg_data(&msg), zmq_msg_size(&msg));
                 zmq_msg_close(&msg);
         }
 }
@@ -159,7 +161,14 @@ static void reload(agent_t *a) {
         if (strcmp(n->node_id, a->cfg->node_id) != 0)
                 log_warning("reload: node_id changed; the coordinator binds node ids to keys");
         session_destroy(&a->session);
-        executor_destroy(&a->executor);
+        if (executor_destroy(&a->executor)) {
+                /* A queued command started since the check above, on the
+                 * old policy: stop as executor_destroy says, and it is
+                 * reported interrupted after the restart. */
+                log_error("reload: a command started meanwhile; stopping");
+                daemon_notify_stopping();
+                _exit(1);
+        }
         free(n->secret_key_file);
         n->secret_key_file = strdup(a->cfg->secret_key_file);
         agent_config_free(&a->cfg);

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/attrs.h"
 #include "common/exec.h"
 
 typedef struct {
@@ -79,7 +80,7 @@ extern const pkg_backend_t pkg_backend_dnf;
 
 /* "apt", "dnf", or "auto" (apt when dpkg-query exists, else dnf when rpm
  * exists). -ENOENT when auto finds neither, -EINVAL for another name. */
-int pkg_backend_resolve(const char *configured, const pkg_backend_t **ret);
+HL_MUST_USE int pkg_backend_resolve(const char *configured, const pkg_backend_t **ret);
 
 void pkg_versions_free(char **versions, size_t n);
 
@@ -100,15 +101,15 @@ typedef int (*pkg_match_fn)(const char *installed, const char *wanted);
 
 /* The action for each request, from installed[i] ("" = not installed).
  * -EPERM (error names the package) when a downgrade is not allowed. */
-int pkg_plan(pkg_match_fn match, char *const *installed, const pkg_request_t *req, size_t n,
-             bool allow_downgrade, pkg_action_t *ret_actions, char *error, size_t error_len);
+HL_MUST_USE int pkg_plan(pkg_match_fn match, char *const *installed, const pkg_request_t *req, size_t n,
+                         bool allow_downgrade, pkg_action_t *ret_actions, char *error, size_t error_len);
 
 /* Parses query output, lines "NAME\tVERSION" (rpm) or
  * "NAME\tVERSION\tSTATUS" (dpkg_status: only status "ii" counts as
  * installed); other lines are ignored. Sets versions[i] (which must hold
  * malloc'd strings, "" for not installed) for each names[i] seen. out is
  * modified. 0 or -ENOMEM. */
-int pkg_parse_query(char *out, bool dpkg_status, char *const *names, size_t n, char **versions);
+HL_MUST_USE int pkg_parse_query(char *out, bool dpkg_status, char *const *names, size_t n, char **versions);
 
 typedef enum {
         PKG_LOCK_FCNTL,              /* dpkg, apt, rpm: an fcntl write lock */
@@ -122,12 +123,12 @@ typedef struct {
 
 /* 1 with *ret_pid (0 when not known, e.g. another pid namespace) when held
  * by another process, 0 when free or the file does not exist, -errno. */
-int pkg_lock_holder(const pkg_lock_t *lock, pid_t *ret_pid);
+HL_MUST_USE int pkg_lock_holder(const pkg_lock_t *lock, pid_t *ret_pid);
 
 /* Polls every 500 ms until none of the locks is held. After timeout_ms:
  * -EBUSY, error "WHAT lock held by pid N (COMM) for more than X s". */
-int pkg_lock_wait(const pkg_lock_t *locks, size_t n, const char *what, int64_t timeout_ms,
-                  char *error, size_t error_len);
+HL_MUST_USE int pkg_lock_wait(const pkg_lock_t *locks, size_t n, const char *what, int64_t timeout_ms,
+                              char *error, size_t error_len);
 
 /* For pkg_apt.c and pkg_dnf.c. */
 
@@ -135,22 +136,22 @@ int pkg_lock_wait(const pkg_lock_t *locks, size_t n, const char *what, int64_t t
 bool pkg_env_has_root(const pkg_env_t *env);
 
 /* path ("/var/lib/...") under env's root into buf. -ENAMETOOLONG. */
-int pkg_root_path(const pkg_env_t *env, const char *path, char *buf, size_t len);
+HL_MUST_USE int pkg_root_path(const pkg_env_t *env, const char *path, char *buf, size_t len);
 
 /* Runs a query program and parses its output (pkg_parse_query); an exit
  * code above max_ok_exit (dpkg-query and rpm use low codes for "not
  * installed") is -EIO. */
-int pkg_query_run(char *const *argv, bool dpkg_status, int max_ok_exit, char *const *names, size_t n,
-                  char ***ret_versions);
+HL_MUST_USE int pkg_query_run(char *const *argv, bool dpkg_status, int max_ok_exit, char *const *names, size_t n,
+                              char ***ret_versions);
 
 /* Runs one apt-get/dnf (named program in messages) within
  * env->timeout_ms; *output gets its result (freeing an earlier one). 0 when
  * it exited 0; else -ETIMEDOUT or -EIO (error: program, exit status, last
  * output line), or exec_run's -errno. */
-int pkg_run(char *const *argv, const char *program, const pkg_env_t *env, exec_result_t *output,
-            char *error, size_t error_len);
+HL_MUST_USE int pkg_run(char *const *argv, const char *program, const pkg_env_t *env, exec_result_t *output,
+                        char *error, size_t error_len);
 
 /* Reads the versions again: -EIO "after PROGRAM, NAME is at X, not Y" for
  * the first package not at its version. */
-int pkg_verify(const pkg_backend_t *b, pkg_match_fn match, const pkg_env_t *env, const pkg_request_t *req,
-               size_t n, const char *program, char *error, size_t error_len);
+HL_MUST_USE int pkg_verify(const pkg_backend_t *b, pkg_match_fn match, const pkg_env_t *env, const pkg_request_t *req,
+                           size_t n, const char *program, char *error, size_t error_len);

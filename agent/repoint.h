@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "agent/agent_config.h"
+#include "common/attrs.h"
 
 typedef struct {
         const char *kind;
@@ -23,8 +24,8 @@ typedef struct {
 /* Applies lists. Returns the number of files changed (0: already so), or
  * -EPERM (a kind not in the policy), -EINVAL (an invalid endpoint), or
  * another -errno from reading/writing; error gets a line saying why. */
-int repoint_apply(const agent_config_t *policy, const repoint_list_t *lists, size_t n,
-                  char *error, size_t error_len);
+HL_MUST_USE int repoint_apply(const agent_config_t *policy, const repoint_list_t *lists, size_t n,
+                              char *error, size_t error_len);
 
 /* The files the policy lets repoint rewrite, each once (for snapshots). */
 size_t repoint_policy_files(const agent_config_t *policy, const char **ret_files, size_t max);

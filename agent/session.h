@@ -18,13 +18,14 @@
 #include <stdint.h>
 
 #include "agent/agent_config.h"
+#include "common/attrs.h"
 #include "proto/hitless.pb-c.h"
 
 typedef struct session session_t;
 
 /* Connects to cfg's coordinator with the agent's certificate. cfg must
  * outlive the session. */
-int session_new(void *ctx, const agent_config_t *cfg, zcert_t *cert, session_t **ret);
+HL_MUST_USE int session_new(void *ctx, const agent_config_t *cfg, zcert_t *cert, session_t **ret);
 void session_destroy(session_t **s);
 
 void *session_socket(session_t *s);
@@ -47,7 +48,7 @@ void session_set_command_handler(session_t *s,
 /* Sends a packed AgentMessage (a command status) if registered; returns 0,
  * or -ENOTCONN when not registered (the coordinator will ask again after
  * the next Hello). */
-int session_send(session_t *s, const void *buf, size_t len);
+HL_MUST_USE int session_send(session_t *s, const void *buf, size_t len);
 
 /* True while registered and the socket takes no more messages (its send
  * queue is full): the caller keeps what it would send and polls the

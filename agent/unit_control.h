@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/attrs.h"
+
 /* Restarts unit (RestartUnit, mode "replace"), waits for its job's
  * JobRemoved signal and result, then for ActiveState "active", all within
  * timeout_ms. "active" is what systemd says at that moment: for a
@@ -26,17 +28,17 @@
  *   -ECONNREFUSED / other -errno: the bus could not be reached, or systemd
  *               refused the call (e.g. a masked unit; systemd's message is
  *               in error) */
-int unit_restart(const char *bus_address, const char *unit, int64_t timeout_ms,
-                 char *error, size_t error_len);
+HL_MUST_USE int unit_restart(const char *bus_address, const char *unit, int64_t timeout_ms,
+                             char *error, size_t error_len);
 
 /* The unit's ActiveState ("active", "inactive", "failed", ...) into
  * ret_state (len bytes; -ENOBUFS if it does not fit; set only on success).
  * -ENOENT for a unit that does not exist. Bounded by sd-bus's default
  * method-call timeout (25 s). */
-int unit_active_state(const char *bus_address, const char *unit, char *ret_state, size_t len);
+HL_MUST_USE int unit_active_state(const char *bus_address, const char *unit, char *ret_state, size_t len);
 
 /* unit_active_state() bounded by timeout_ms (> 0), with a line in error (if
  * not NULL) saying why it failed: "cannot connect to ADDRESS: ...",
  * "unit X not found", or "unit X: <systemd's message>". */
-int unit_active_state_timed(const char *bus_address, const char *unit, int64_t timeout_ms,
-                            char *ret_state, size_t len, char *error, size_t error_len);
+HL_MUST_USE int unit_active_state_timed(const char *bus_address, const char *unit, int64_t timeout_ms,
+                                        char *ret_state, size_t len, char *error, size_t error_len);
