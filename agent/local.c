@@ -120,7 +120,11 @@ int local_rollback(const agent_config_t *cfg, int argc, char **argv) {
         cmd.node_id = cfg->node_id;
         cmd.action_case = HITLESS__COMMAND__ACTION_ROLLBACK;
         cmd.rollback = &rb;
-        codec_encode(&cmd.base, &req, &req_len);
+        if (codec_encode(&cmd.base, &req, &req_len) < 0) {
+                fprintf(stderr, "hitless-agent: out of memory\n");
+                journal_close(&j);
+                return 1;
+        }
         if (journal_command_begin(j, id, "rollback", req, req_len, "", "") < 0 ||
             journal_command_set_state(j, id, JCMD_RUNNING) < 0) {
                 fprintf(stderr, "hitless-agent: cannot record the rollback in the journal: %s\n",
@@ -138,16 +142,16 @@ int local_rollback(const agent_config_t *cfg, int argc, char **argv) {
         st.message = res.message;
         st.snapshot_id = res.snapshot_id;
         st.output_tail = res.output_tail ? res.output_tail : "";
-        codec_encode(&st.base, &out, &out_len);
         /* Unrecorded, the journal shows the rollback unfinished: the next
          * agent start reports it interrupted. Not a success either way. */
-        int recorded = journal_command_finish(j, id, res.state, out, out_len);
+        int encoded = codec_encode(&st.base, &out, &out_len);
+        int recorded = encoded < 0 ? encoded : journal_command_finish(j, id, res.state, out, out_len);
         printf("%s: %s\n", journal_state_name(res.state), res.message);
         if (res.state != JCMD_SUCCEEDED && res.output_tail)
                 printf("output (tail):\n%s\n", res.output_tail);
         if (recorded < 0)
                 fprintf(stderr, "hitless-agent: cannot record the rollback's result in the journal: %s\n",
-                        journal_last_error(j));
+                        encoded < 0 ? "out of memory" : journal_last_error(j));
         int rc = res.state == JCMD_SUCCEEDED && recorded >= 0 ? 0 : 1;
         action_result_clear(&res);
         free(req);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "common/attrs.h"
+
 /* Replaces path with len bytes of data (may be NULL if len is 0), with
  * exactly this mode (umask does not apply) and owner; uid or gid -1 leave
  * that id as the creating process's. path is replaced as a name: if it is
@@ -19,16 +21,16 @@
  *
  * Returns 0, or -errno. A failure to fsync the directory after the rename
  * is reported, but the new content is then already in place. */
-int atomic_file_replace(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
-                        gid_t gid);
+HL_MUST_USE int atomic_file_replace(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+                                    gid_t gid);
 
 /* As atomic_file_replace, keeping the mode (permission bits) and owner of
  * the existing file. -ENOENT if path does not exist, -ELOOP if it is a
  * symlink and -EINVAL if it is not a regular file: editing a service's
  * config must not silently turn a link into a copy. */
-int atomic_file_replace_keep_meta(const char *path, const void *data, size_t len);
+HL_MUST_USE int atomic_file_replace_keep_meta(const char *path, const void *data, size_t len);
 
 /* Reads all of path (at most max bytes) into a malloc'd buffer, with a NUL
  * after the data for convenience; *ret_len excludes it. Returns 0, -EFBIG
  * if the file is larger than max, or -errno. */
-int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);
+HL_MUST_USE int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);

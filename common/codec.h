@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/attrs.h"
 #include "proto/hitless.pb-c.h"
 
 /* The protocol this build speaks. A peer with another version is refused. */
@@ -57,14 +58,14 @@ drop_reason_t drop_reason_from_errno(int err);
  *              command id, node id and optional upgrade and snapshot ids
  *              (unit and package names are the agent's to refuse, with an
  *              answer); every id of a CommandQuery. */
-int codec_decode_agent(const uint8_t *data, size_t len, size_t max_len,
-                       Hitless__AgentMessage **ret);
-int codec_decode_coordinator(const uint8_t *data, size_t len, size_t max_len,
-                             Hitless__CoordinatorMessage **ret);
-int codec_decode_admin_request(const uint8_t *data, size_t len, size_t max_len,
-                               Hitless__AdminRequest **ret);
-int codec_decode_admin_response(const uint8_t *data, size_t len, size_t max_len,
-                                Hitless__AdminResponse **ret);
+HL_MUST_USE int codec_decode_agent(const uint8_t *data, size_t len, size_t max_len,
+                                   Hitless__AgentMessage **ret);
+HL_MUST_USE int codec_decode_coordinator(const uint8_t *data, size_t len, size_t max_len,
+                                         Hitless__CoordinatorMessage **ret);
+HL_MUST_USE int codec_decode_admin_request(const uint8_t *data, size_t len, size_t max_len,
+                                           Hitless__AdminRequest **ret);
+HL_MUST_USE int codec_decode_admin_response(const uint8_t *data, size_t len, size_t max_len,
+                                            Hitless__AdminResponse **ret);
 
 /* Calls visit on every field value of m and, depth first, of each
  * sub-message it holds: every element of a repeated field, a oneof member
@@ -80,7 +81,7 @@ int codec_walk(ProtobufCMessage *m, codec_visit_fn visit, void *ud);
 
 /* Packs any message into a new malloc'd buffer (caller frees).
  * Returns 0 or -ENOMEM. */
-int codec_encode(const ProtobufCMessage *msg, uint8_t **ret_buf, size_t *ret_len);
+HL_MUST_USE int codec_encode(const ProtobufCMessage *msg, uint8_t **ret_buf, size_t *ret_len);
 
 /* "healthy", "degraded", "unhealthy", "unknown": the words the CLI and
  * the logs use for a HealthState. */

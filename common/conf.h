@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/attrs.h"
+
 typedef struct {
         char *file;       /* the file being validated (owned) */
         char **lines;     /* collected error lines (owned) */
@@ -27,7 +29,7 @@ void conf_report_print(const conf_report_t *r);
 /* Reads and parses path into cfg (initialised here). Returns 0 (the caller
  * then owns cfg: config_destroy it), or -errno with a line added to r
  * (cannot read, syntax error) and cfg already destroyed. */
-int conf_load(config_t *cfg, const char *path, conf_report_t *r);
+HL_MUST_USE int conf_load(config_t *cfg, const char *path, conf_report_t *r);
 
 /* Full dotted path of a setting ("coordinator.endpoint", "checks.[2].port")
  * into buf. */
@@ -59,4 +61,4 @@ void conf_strv_free(char **v);
 size_t conf_strv_len(char *const *v);
 
 /* Parses a duration string as conf_get_duration_ms does. 0 or -EINVAL. */
-int conf_parse_duration_ms(const char *s, int64_t *ret_ms);
+HL_MUST_USE int conf_parse_duration_ms(const char *s, int64_t *ret_ms);

@@ -5,13 +5,15 @@
 #pragma once
 #include <stdint.h>
 
+#include "common/attrs.h"
+
 /* Blocks SIGTERM, SIGINT and SIGHUP and returns a non-blocking signalfd
  * that reports them, or -errno. Children started by common/exec get the
  * default mask back. */
-int daemon_signalfd_open(void);
+HL_MUST_USE int daemon_signalfd_open(void);
 
 /* Reads one pending signal from the signalfd: its number, 0 if none. */
-int daemon_signalfd_read(int fd);
+HL_MUST_USE int daemon_signalfd_read(int fd);
 
 void daemon_notify_ready(const char *status);
 void daemon_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

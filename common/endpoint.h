@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/attrs.h"
+
 #define ENDPOINT_HOST_MAX 253
 
 typedef enum {
@@ -45,13 +47,13 @@ typedef struct {
  * an element without one ("10.0.0.1", "[fd00::1]", or a bare "fd00::1")
  * gets default_port. Returns 0 and fills *ret, or -EINVAL with the reason
  * in err (if err_len > 0). */
-int endpoint_parse(const char *s, uint16_t default_port, endpoint_t *ret, char *err,
-                   size_t err_len);
+HL_MUST_USE int endpoint_parse(const char *s, uint16_t default_port, endpoint_t *ret, char *err,
+                               size_t err_len);
 
 /* Parses a list (see above). On success *ret owns a non-empty array: free
  * with endpoint_list_free. Returns -EINVAL (reason in err), -ENOMEM. */
-int endpoint_list_parse(const char *s, uint16_t default_port, endpoint_list_t *ret,
-                        char *err, size_t err_len);
+HL_MUST_USE int endpoint_list_parse(const char *s, uint16_t default_port, endpoint_list_t *ret,
+                                    char *err, size_t err_len);
 
 /* Frees the items and zeroes the list; accepts an already freed list. */
 void endpoint_list_free(endpoint_list_t *list);
@@ -74,4 +76,4 @@ typedef enum {
  * when a port follows and bare otherwise ("fd00::1"), as hosts-only keys
  * expect. Returns 0 with a malloc'd string in *ret, -EINVAL on an empty
  * list, -ENOMEM. */
-int endpoint_list_format(const endpoint_list_t *list, endpoint_format_t format, char **ret);
+HL_MUST_USE int endpoint_list_format(const endpoint_list_t *list, endpoint_format_t format, char **ret);

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/attrs.h"
+
 typedef struct {
         int exit_code;        /* valid if !signaled && !timed_out */
         int signal;           /* terminating signal, if signaled */
@@ -52,7 +54,7 @@ typedef struct {
  * executable, or execve's/chdir's error in the child). result is written
  * only on 0, and then result->output is always allocated; free with
  * exec_result_free. */
-int exec_run(char *const argv[], const exec_options_t *opts, exec_result_t *result);
+HL_MUST_USE int exec_run(char *const argv[], const exec_options_t *opts, exec_result_t *result);
 
 void exec_result_free(exec_result_t *result);
 

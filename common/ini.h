@@ -34,12 +34,14 @@
 #pragma once
 #include <stddef.h>
 
+#include "common/attrs.h"
+
 typedef struct ini_doc ini_doc_t;
 
 /* Splits text (len bytes, need not be NUL-terminated) into lines. Returns
  * 0 with a new doc in *ret (free with ini_doc_free), -EINVAL if text holds
  * a NUL byte, -ENOMEM. */
-int ini_parse(const char *text, size_t len, ini_doc_t **ret);
+HL_MUST_USE int ini_parse(const char *text, size_t len, ini_doc_t **ret);
 
 /* Frees *doc_p and sets it to NULL; accepts NULL and *doc_p == NULL. */
 void ini_doc_free(ini_doc_t **doc_p);
@@ -47,7 +49,7 @@ void ini_doc_free(ini_doc_t **doc_p);
 /* The value of key in section (last occurrence wins; continuation lines
  * joined with '\n'; inline comment and surrounding blanks removed).
  * Returns 0 with a malloc'd string in *ret, -ENOENT if absent, -ENOMEM. */
-int ini_get(const ini_doc_t *doc, const char *section, const char *key, char **ret);
+HL_MUST_USE int ini_get(const ini_doc_t *doc, const char *section, const char *key, char **ret);
 
 /* Sets key = value in section, in place where the key exists (keeping the
  * key's spelling, the blanks around '=', any inline comment, and dropping
@@ -62,9 +64,9 @@ int ini_get(const ini_doc_t *doc, const char *section, const char *key, char **r
  * back as written (empty key, '=', '[', ']', newlines, leading or trailing
  * blanks, a value containing " #" or " ;"), -ENOMEM (the document may
  * then be partly edited: discard it). */
-int ini_set(ini_doc_t *doc, const char *section, const char *key, const char *value);
+HL_MUST_USE int ini_set(ini_doc_t *doc, const char *section, const char *key, const char *value);
 
 /* The document as text: byte-for-byte the parsed input if nothing was set.
  * Returns 0 with a malloc'd, NUL-terminated buffer in *ret and its length
  * (without the NUL) in *ret_len, or -ENOMEM. */
-int ini_serialize(const ini_doc_t *doc, char **ret, size_t *ret_len);
+HL_MUST_USE int ini_serialize(const ini_doc_t *doc, char **ret, size_t *ret_len);

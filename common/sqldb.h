@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sqlite3.h>
 
+#include "common/attrs.h"
+
 /* PRAGMA user_version is the schema version. Each migration takes the
  * database from the previous entry's version to its own. Append new
  * entries; never edit a released one. */
@@ -29,7 +31,7 @@ typedef struct {
 /* The -errno for an SQLite result code (extended codes accepted): -ENOMEM,
  * -EBUSY (busy or locked past the busy timeout), -EROFS, -ENOSPC, -EINVAL
  * (not a database), -EIO for anything else. */
-int sqldb_errno(int rc);
+HL_MUST_USE int sqldb_errno(int rc);
 
 /* Opens (creating if needed) the database at path and prepares the
  * schema's statements into stmt[0 .. n_stmt - 1].
@@ -48,8 +50,8 @@ int sqldb_errno(int rc);
  * an SQLite database, -EIO for a corrupt one or no WAL support,
  * -EPROTONOSUPPORT for a schema newer than the last migration, or
  * sqldb_errno() of another SQLite failure. */
-int sqldb_open(const char *path, const sqldb_schema_t *schema, sqlite3 **ret_db, sqlite3_stmt **stmt,
-               char *error, size_t error_size);
+HL_MUST_USE int sqldb_open(const char *path, const sqldb_schema_t *schema, sqlite3 **ret_db, sqlite3_stmt **stmt,
+                           char *error, size_t error_size);
 
 /* Rolls back an open transaction, finalizes stmt[0 .. n_stmt - 1] (and sets
  * them NULL) and closes db. Accepts a NULL db and NULL statements. */

@@ -10,6 +10,8 @@
 #pragma once
 #include <stddef.h>
 
+#include "common/attrs.h"
+
 /* Keep '\n' as a line break (for multi-line text shown as such). */
 #define TEXT_KEEP_NEWLINES 1u
 
@@ -20,4 +22,4 @@
 size_t text_escape(char *dst, size_t size, const char *src, unsigned flags);
 
 /* The escaped src in a new string (caller frees). 0, or -ENOMEM. */
-int text_escape_dup(const char *src, unsigned flags, char **ret);
+HL_MUST_USE int text_escape_dup(const char *src, unsigned flags, char **ret);
