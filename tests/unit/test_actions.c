@@ -1,91 +1,39 @@
 /* agent/actions: what a command does when the journal cannot keep its
  * state. A drain whose drained flag is not recorded, or a rollback that
  * cannot read its snapshot, must fail with the journal's own message,
- * never report success.
- *
- * The node is a temporary directory: a real journal, a real agent config
- * (agent_config_load) whose hooks are /bin/true and whose one repointable
- * file lives in the directory, no packages, units or checks. The journal
- * is made to fail as SQLite would, from a second connection to its file:
- * a trigger that aborts the write, or a dropped table (the journal's
- * statements then fail to prepare). Nothing in agent/ knows about it. */
+ * never report success. The node and the ways its journal is made to fail
+ * are tests/helpers/agent_node.h's. */
 #include "agent/actions.h"
 
 #include <check.h>
-#include <ftw.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/atomic_file.h"
-#include "common/conf.h"
+#include "tests/helpers/agent_node.h"
 
-static char dir[64];
-static char dbpath[128];
-static char conf_file[128];
-static agent_config_t *cfg;
+static agent_node_t node;
 static journal_t *journal;
 
 static const char original[] = "[CONTROL-NODE]\nservers = 10.0.0.1:5269\n";
 static const char changed[] = "[CONTROL-NODE]\nservers = 10.9.9.9:5269\n";
 
-static void write_file(const char *path, const char *text) {
-        ck_assert_int_eq(atomic_file_replace(path, text, strlen(text), 0600, (uid_t) -1, (gid_t) -1), 0);
-}
-
 static void setup(void) {
-        char path[128], text[1024];
-        conf_report_t report;
-
-        snprintf(dir, sizeof dir, "/tmp/hitless-actions-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(dir));
-        snprintf(conf_file, sizeof conf_file, "%s/vrouter.conf", dir);
-        write_file(conf_file, original);
-        snprintf(text, sizeof text,
-                 "node_id = \"compute-1\";\n"
-                 "state_dir = \"%s\";\n"
-                 "policy = {\n"
-                 "  drain = { argv = [ \"/bin/true\" ]; };\n"
-                 "  undrain = { argv = [ \"/bin/true\" ]; };\n"
-                 "  endpoints = ( { kind = \"controller\"; file = \"%s\"; section = \"CONTROL-NODE\";"
-                 " key = \"servers\"; } );\n"
-                 "};\n",
-                 dir, conf_file);
-        snprintf(path, sizeof path, "%s/agent.conf", dir);
-        write_file(path, text);
-        conf_report_init(&report, path);
-        int r = agent_config_load(path, &cfg, &report);
-        for (size_t i = 0; i < report.n_lines; i++)
-                fprintf(stderr, "  %s\n", report.lines[i]);
-        conf_report_free(&report);
-        ck_assert_msg(r == 0, "config did not load: %s", strerror(-r));
-
-        snprintf(dbpath, sizeof dbpath, "%s/journal.db", dir);
-        r = journal_open(dbpath, &journal);
+        int r = agent_node_create(&node, original);
+        ck_assert_msg(r == 0, "agent_node_create: %s", strerror(-r));
+        r = journal_open(node.journal_path, &journal);
         ck_assert_msg(r == 0, "journal_open: %s", strerror(-r));
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) st, (void) flag, (void) ftw;
-        return remove(path);
 }
 
 static void teardown(void) {
         journal_close(&journal);
-        agent_config_free(&cfg);
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        agent_node_destroy(&node);
 }
 
-/* Runs sql on a second connection to the journal's file. */
 static void journal_file_sql(const char *sql) {
-        sqlite3 *db = NULL;
-        char *err = NULL;
-        ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql, err);
-        sqlite3_close(db);
+        char err[256] = "";
+        ck_assert_msg(agent_node_journal_sql(&node, sql, err, sizeof err) == 0, "%s: %s", sql, err);
 }
 
 /* Every write of the drain state now fails, with this message. */
@@ -100,7 +48,7 @@ static void run(Hitless__Command__ActionCase action, action_result_t *r) {
         Hitless__Command cmd = HITLESS__COMMAND__INIT;
         Hitless__DrainAction d = HITLESS__DRAIN_ACTION__INIT;
         Hitless__RollbackAction rb = HITLESS__ROLLBACK_ACTION__INIT;
-        action_ctx_t ctx = { cfg, journal, NULL, NULL };
+        action_ctx_t ctx = { node.cfg, journal, NULL, NULL };
         cmd.command_id = "c1";
         cmd.upgrade_id = "up-1";
         cmd.action_case = action;
@@ -128,7 +76,7 @@ static bool drained(void) {
 static char *read_conf(void) {
         char *data = NULL;
         size_t len;
-        ck_assert_int_eq(file_read_all(conf_file, 4096, &data, &len), 0);
+        ck_assert_int_eq(file_read_all(node.conf_file, 4096, &data, &len), 0);
         return data;
 }
 
@@ -167,7 +115,7 @@ static void change_after_snapshot(void) {
         drain(&r);
         ck_assert_msg(r.state == JCMD_SUCCEEDED, "%s: %s", r.error_code, r.message);
         action_result_clear(&r);
-        write_file(conf_file, changed);
+        ck_assert_int_eq(atomic_file_replace(node.conf_file, changed, strlen(changed), 0600, (uid_t) -1, (gid_t) -1), 0);
 }
 
 START_TEST(test_rollback_restores_files) {
