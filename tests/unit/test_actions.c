@@ -6,6 +6,7 @@
 #include "agent/actions.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +37,13 @@ static void journal_file_sql(const char *sql) {
         ck_assert_msg(agent_node_journal_sql(&node, sql, err, sizeof err) == 0, "%s: %s", sql, err);
 }
 
-/* Every write of the drain state now fails, with this message. */
-#define KV_REFUSED "the disk refuses this write"
-static void fail_kv_writes(void) {
-        journal_file_sql("CREATE TRIGGER refuse_kv BEFORE INSERT ON kv"
-                         " BEGIN SELECT RAISE(ABORT, '" KV_REFUSED "'); END;");
+/* From now on every insert into table fails, SQLite saying WRITE_REFUSED. */
+#define WRITE_REFUSED "the disk refuses this write"
+static void fail_inserts(const char *table) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "CREATE TRIGGER refuse_%s BEFORE INSERT ON %s BEGIN SELECT RAISE(ABORT, '"
+                 WRITE_REFUSED "'); END;", table, table);
+        journal_file_sql(sql);
 }
 
 /* Runs a drain or a rollback of upgrade up-1 (neither has parameters). */
@@ -95,12 +98,27 @@ END_TEST
  * "nothing to undo" and leave the node drained. */
 START_TEST(test_drain_unrecorded_fails) {
         action_result_t r = { 0 };
-        fail_kv_writes();
+        fail_inserts("kv");
         drain(&r);
         ck_assert_int_eq(r.state, JCMD_FAILED);
         ck_assert_str_eq(r.error_code, "journal");
-        ck_assert_msg(strstr(r.message, KV_REFUSED), "no journal message in: %s", r.message);
+        ck_assert_msg(strstr(r.message, WRITE_REFUSED), "no journal message in: %s", r.message);
         ck_assert_msg(strstr(r.message, "drain hook succeeded"), "no hook outcome in: %s", r.message);
+        ck_assert(!drained());
+        action_result_clear(&r);
+}
+END_TEST
+
+/* The snapshot cannot be recorded: nothing runs, nothing is left open. */
+START_TEST(test_drain_snapshot_unrecorded_fails) {
+        action_result_t r = { 0 };
+        journal_snapshot_t s;
+        fail_inserts("snapshot_files");
+        drain(&r);
+        ck_assert_int_eq(r.state, JCMD_FAILED);
+        ck_assert_str_eq(r.error_code, "snapshot");
+        ck_assert_msg(strstr(r.message, WRITE_REFUSED), "no journal message in: %s", r.message);
+        ck_assert_int_eq(journal_snapshot_find_open(journal, "", &s), -ENOENT);
         ck_assert(!drained());
         action_result_clear(&r);
 }
@@ -157,11 +175,11 @@ START_TEST(test_rollback_undrain_unrecorded_fails) {
         action_result_t r = { 0 };
         journal_snapshot_t s;
         change_after_snapshot();
-        fail_kv_writes();
+        fail_inserts("kv");
         rollback(&r);
         ck_assert_int_eq(r.state, JCMD_FAILED);
         ck_assert_str_eq(r.error_code, "journal");
-        ck_assert_msg(strstr(r.message, KV_REFUSED), "no journal message in: %s", r.message);
+        ck_assert_msg(strstr(r.message, WRITE_REFUSED), "no journal message in: %s", r.message);
         ck_assert_int_eq(journal_snapshot_find_open(journal, "up-1", &s), 0);
         action_result_clear(&r);
 }
@@ -173,6 +191,7 @@ int main(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_drain_records_drained);
         tcase_add_test(tc, test_drain_unrecorded_fails);
+        tcase_add_test(tc, test_drain_snapshot_unrecorded_fails);
         tcase_add_test(tc, test_rollback_restores_files);
         tcase_add_test(tc, test_rollback_files_unreadable_fails);
         tcase_add_test(tc, test_rollback_undrain_unrecorded_fails);
