@@ -12,6 +12,7 @@ static const char *const s_reason_names[PLANNER__COUNT] = {
         [PLANNER_WAIT_NODE_UNREACHABLE] = "node unreachable",
         [PLANNER_WAIT_NODE_UNREGISTERED] = "node never registered",
         [PLANNER_WAIT_NODE_IN_STEP] = "node in step",
+        [PLANNER_WAIT_NODE_DRAINED] = "node drained (undrain it first)",
         [PLANNER_SKIP_DONE] = "done",
         [PLANNER_NEVER_QUORUM] = "quorum budget can never be met",
 };
@@ -74,6 +75,7 @@ static planner_reason_t s_own_status_reason(node_status_t s) {
         case NODE_STATUS_UNREACHABLE:  return PLANNER_WAIT_NODE_UNREACHABLE;
         case NODE_STATUS_IN_STEP:
         case NODE_STATUS_FAILED:       return PLANNER_WAIT_NODE_IN_STEP;
+        case NODE_STATUS_DRAINED:      return PLANNER_WAIT_NODE_DRAINED;
         case NODE_STATUS_UNREGISTERED:
         default:                       return PLANNER_WAIT_NODE_UNREGISTERED;
         }

@@ -17,6 +17,7 @@ typedef enum {
         PLANNER_WAIT_NODE_UNREACHABLE,
         PLANNER_WAIT_NODE_UNREGISTERED,
         PLANNER_WAIT_NODE_IN_STEP,       /* already being upgraded */
+        PLANNER_WAIT_NODE_DRAINED,       /* drained outside its sequence: an operator's to undo */
         PLANNER_SKIP_DONE,               /* already upgraded */
         /* verdict.group has budget 0 (1 or 2 members, or max_down 0) and no
          * accept_outage: waiting can never help, the plan must change. */

@@ -13,6 +13,7 @@ static const char *const s_status_names[NODE_STATUS__COUNT] = {
         [NODE_STATUS_UNREGISTERED] = "unregistered",
         [NODE_STATUS_IN_STEP] = "in step",
         [NODE_STATUS_FAILED] = "failed",
+        [NODE_STATUS_DRAINED] = "drained",
 };
 
 const char *node_status_name(node_status_t s) {

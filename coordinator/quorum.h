@@ -21,6 +21,7 @@ typedef enum {
         NODE_STATUS_UNREGISTERED,  /* in the inventory, never registered */
         NODE_STATUS_IN_STEP,       /* being upgraded now */
         NODE_STATUS_FAILED,        /* failed with its sequence unfinished */
+        NODE_STATUS_DRAINED,       /* its agent says it is drained (by any command) */
         NODE_STATUS__COUNT
 } node_status_t;
 

@@ -1044,11 +1044,15 @@ void upgrade_tick(upgrade_t *u, int64_t now_ms) {
                 x.reachable = nd && nd->online;
                 if (!x.reachable && ns.reachable && now_ms < u->grace_until_ms)
                         x.reachable = true;
-                if (nd && nd->online)
+                if (nd && nd->online) {
                         x.healthy = health_state_up(h);
-                else
+                        x.drained = nd->info->health && nd->info->health->drained;
+                } else {
                         x.healthy = x.reachable && ns.healthy;   /* within the grace: as last known */
-                if (x.registered != ns.registered || x.reachable != ns.reachable || x.healthy != ns.healthy)
+                        x.drained = ns.agent_drained;
+                }
+                if (x.registered != ns.registered || x.reachable != ns.reachable || x.healthy != ns.healthy ||
+                    x.drained != ns.agent_drained)
                         reports[n++] = x;
         }
         /* One event: the changes (maybe none), then the machine advances

@@ -33,6 +33,7 @@ typedef struct {
         bool reachable, healthy, registered;
         bool rollback_pending, halted, failure_counted;
         bool drained;         /* a drain was sent and no undrain or rollback succeeded since */
+        bool agent_drained;   /* its agent reports the node drained (heartbeat) */
         int phase;
         char error[UPGRADE_TEXT_MAX];
         /* recomputed on every advance, not persisted */
@@ -149,6 +150,10 @@ static node_status_t s_quorum_status(const s_node_t *n) {
                 return NODE_STATUS_FAILED;
         if (s_in_step(n->step))
                 return NODE_STATUS_IN_STEP;
+        /* Drained by anyone (an operator's drain, an earlier upgrade left
+         * halted): it serves nothing, however healthy its checks say. */
+        if (n->agent_drained)
+                return NODE_STATUS_DRAINED;
         if (!n->healthy)
                 return NODE_STATUS_UNHEALTHY;
         return n->step == UPGRADE_STEP_DONE ? NODE_STATUS_DONE : NODE_STATUS_UP;
@@ -743,6 +748,7 @@ int upgrade_machine_on_nodes(upgrade_machine_t *m, int64_t now_ms, const upgrade
                         s_apply_reachable(m, now_ms, x->node, x->reachable);
                 if (x->healthy != m->nodes[x->node].healthy)
                         s_apply_health(m, now_ms, x->node, x->healthy);
+                m->nodes[x->node].agent_drained = x->drained;
         }
         return s_end(m, now_ms, ret_actions, ret_n);
 }
@@ -837,6 +843,7 @@ int upgrade_machine_node(const upgrade_machine_t *m, int node, upgrade_node_stat
                 .step = n->step, .phase = n->phase, .cmd = n->cmd, .cmd_id = n->cmd_id,
                 .healthy_since_ms = n->healthy_since, .deadline_ms = n->deadline,
                 .rollback_pending = n->rollback_pending, .halted = n->halted, .drained = n->drained,
+                .agent_drained = n->agent_drained,
                 .reachable = n->reachable, .healthy = n->healthy, .registered = n->registered,
                 .error = n->error,
         };
@@ -1021,7 +1028,7 @@ void upgrade_machine_destroy(upgrade_machine_t **mp) {
 enum {
         F_PAUSED = 1, F_ABORTED = 2, F_COMPLETE = 4, F_PROMOTE = 8,
         N_REACHABLE = 1, N_HEALTHY = 2, N_REGISTERED = 4, N_ROLLBACK = 8, N_HALTED = 16,
-        N_COUNTED = 32, N_DRAINED = 64,
+        N_COUNTED = 32, N_DRAINED = 64, N_AGENT_DRAINED = 128,
         P_PROMOTED = 1, P_TRIPPED = 2,
 };
 
@@ -1070,7 +1077,8 @@ int upgrade_machine_export(const upgrade_machine_t *m, upgrade_record_t **ret, s
                 r[k].v[5] = (nd->reachable ? N_REACHABLE : 0) | (nd->healthy ? N_HEALTHY : 0) |
                             (nd->registered ? N_REGISTERED : 0) |
                             (nd->rollback_pending ? N_ROLLBACK : 0) | (nd->halted ? N_HALTED : 0) |
-                            (nd->failure_counted ? N_COUNTED : 0) | (nd->drained ? N_DRAINED : 0);
+                            (nd->failure_counted ? N_COUNTED : 0) | (nd->drained ? N_DRAINED : 0) |
+                            (nd->agent_drained ? N_AGENT_DRAINED : 0);
                 r[k].v[6] = nd->phase;
                 snprintf(r[k].text, sizeof(r[k].text), "%s", nd->error);
         }
@@ -1161,6 +1169,7 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                         nd->halted = x->v[5] & N_HALTED;
                         nd->failure_counted = x->v[5] & N_COUNTED;
                         nd->drained = x->v[5] & N_DRAINED;
+                        nd->agent_drained = x->v[5] & N_AGENT_DRAINED;
                         snprintf(nd->error, sizeof(nd->error), "%s", x->text);
                         seen_nodes++;
                         break;

@@ -24,7 +24,10 @@
  *     healthy it reports: it stopped half-way (maybe drained, maybe still
  *     running the command retired when it went unreachable, maybe on the new
  *     package without its restart), so it holds its groups' budget until it
- *     is rolled back. New upgrades and rollbacks start only when
+ *     is rolled back. A node not in a step whose agent reports it drained
+ *     (upgrade_node_report_t.drained: an operator's drain, a node left
+ *     drained by an earlier upgrade) is down too (DRAINED); a pending one
+ *     does not start until undrained. New upgrades and rollbacks start only when
  *     quorum_budget_allows(); a rollback of a node already down costs none;
  *   - a failed node that was drained (a drain was sent, and no undrain or
  *     rollback succeeded since) never settles its phase: the upgrade is
@@ -205,6 +208,7 @@ int upgrade_machine_on_registered(upgrade_machine_t *m, int64_t now_ms, int node
 typedef struct {
         int node;
         bool registered, reachable, healthy;
+        bool drained;                /* its agent reports the node drained */
 } upgrade_node_report_t;
 
 int upgrade_machine_on_nodes(upgrade_machine_t *m, int64_t now_ms, const upgrade_node_report_t *reports,
@@ -247,6 +251,7 @@ typedef struct {
         bool rollback_pending;
         bool halted;                 /* stopped by abort */
         bool drained;                /* drain sent; no undrain or rollback succeeded since */
+        bool agent_drained;          /* its agent reports it drained (the last report) */
         bool reachable, healthy, registered;
         const char *error;           /* "" when none */
 } upgrade_node_status_t;

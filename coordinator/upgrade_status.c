@@ -118,7 +118,7 @@ static Hitless__UpgradeNodeStatus *s_node(build_t *b, const upgrade_view_t *v, s
         n->healthy = ns.healthy;
         n->halted = ns.halted;
         n->rollback_pending = ns.rollback_pending;
-        n->drained = ns.drained;
+        n->drained = ns.drained || ns.agent_drained;
         if (ns.step == UPGRADE_STEP_VERIFYING && ns.healthy_since_ms >= 0 && now_ms > ns.healthy_since_ms)
                 n->healthy_for_s = (uint32_t) ((now_ms - ns.healthy_since_ms) / 1000);
         return n;

@@ -53,6 +53,8 @@ static void print_table(const Hitless__NodeList *l) {
                         if (!n->health->checks[j]->ok)
                                 printf("  ! %s (%s): %s\n", n->health->checks[j]->name,
                                        n->health->checks[j]->kind, n->health->checks[j]->detail);
+                if (n->health && n->health->drained)
+                        printf("  ! drained: serves nothing, down for its quorum groups until undrained\n");
         }
         printf("%zu node%s\n", l->n_nodes, l->n_nodes == 1 ? "" : "s");
 }
@@ -83,6 +85,7 @@ static void print_json(const Hitless__NodeList *l) {
                 }
                 printf("},\"health\":");
                 json_string(stdout, health_of(n));
+                printf(",\"drained\":%s", n->health && n->health->drained ? "true" : "false");
                 printf(",\"checks\":[");
                 for (size_t j = 0; n->health && j < n->health->n_checks; j++) {
                         const Hitless__CheckResult *c = n->health->checks[j];

@@ -956,6 +956,73 @@ START_TEST(test_unregistered_mid_step_fails) {
 END_TEST
 
 /* A clock going backwards only delays: a gate never passes or fails early. */
+static void report_drained(fx_t *x, int node, bool drained, int64_t now) {
+        upgrade_node_report_t r = { .node = node, .registered = true, .reachable = true, .healthy = true,
+                                    .drained = drained };
+        ck_assert_int_eq(upgrade_machine_on_nodes(x->m, now, &r, 1, &x->a, &x->na), 0);
+}
+
+START_TEST(test_member_reported_drained_counts_as_down) {
+        fx_t x;
+        fx_init(&x, 3, 3, 1);
+        fx_new(&x);
+        /* node2 was drained by an operator: healthy checks, but it serves
+         * nothing. With max_down 1 nobody else may go down. */
+        report_drained(&x, 2, true, 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(in_step(&x), 0);
+        ck_assert(waits_for(&x, 0, "drained"));
+        ck_assert(waits_for(&x, 2, "node drained"));
+        upgrade_node_status_t st;
+        ck_assert_int_eq(upgrade_machine_node(x.m, 2, &st), 0);
+        ck_assert(st.agent_drained && !st.drained);
+        /* Kept across a restart of the coordinator. */
+        upgrade_record_t *recs;
+        size_t n;
+        ck_assert_int_eq(upgrade_machine_export(x.m, &recs, &n), 0);
+        upgrade_machine_t *copy;
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, recs, n, &copy), 0);
+        ck_assert_int_eq(upgrade_machine_node(copy, 2, &st), 0);
+        ck_assert(st.agent_drained);
+        upgrade_machine_destroy(&copy);
+        free(recs);
+        tick(&x, 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        report_drained(&x, 2, false, 2);   /* undrained: one member may go */
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_done_member_reported_drained_blocks_the_next) {
+        fx_t x;
+        fx_init(&x, 3, 3, 1);
+        x.ph[0].restart = NULL;
+        fx_new(&x);
+        tick(&x, 0);
+        int first = cmd_of(&x, 0) ? 0 : cmd_of(&x, 1) ? 1 : 2;
+        ok(&x, first, 1);   /* install */
+        tick(&x, 1001);     /* healthy for min_healthy_time: done */
+        ck_assert_int_eq(step(&x, first), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(in_step(&x), 1);   /* the next one started */
+        int second = -1;
+        for (int i = 0; i < 3; i++)
+                if (i != first && cmd_of(&x, i))
+                        second = i;
+        ck_assert_int_ge(second, 0);
+        /* Someone drains the done node by hand while the second installs:
+         * once the second is done, the third must wait. */
+        report_drained(&x, first, true, 1002);
+        ok(&x, second, 1003);
+        tick(&x, 2004);
+        ck_assert_int_eq(step(&x, second), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(in_step(&x), 0);
+        report_drained(&x, first, false, 2005);
+        ck_assert_int_eq(in_step(&x), 1);
+        fx_free(&x);
+}
+END_TEST
+
 START_TEST(test_hold_starts_nothing_and_releases_by_itself) {
         fx_t x;
         fx_init(&x, 2, 0, 1);
@@ -1047,6 +1114,8 @@ int main(void) {
         tcase_add_test(tc, test_unregistered_mid_step_fails);
         tcase_add_test(tc, test_time_backwards_never_judges_early);
         tcase_add_test(tc, test_hold_starts_nothing_and_releases_by_itself);
+        tcase_add_test(tc, test_member_reported_drained_counts_as_down);
+        tcase_add_test(tc, test_done_member_reported_drained_blocks_the_next);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
