@@ -105,6 +105,28 @@ static const sqldb_migration_t migrations[] = {
          * again after a storage failure. */
         { 5, "CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);"
              "INSERT INTO probe (id, at) VALUES (1, 0);" },
+        /* Coalescing and retention (issue 15: a loop of Hellos filled the
+         * disk). An event repeated back to back is one row with a count
+         * and the time of its last occurrence (0 in older rows: the same
+         * as time). The log stays an audit trail, enforced here: a row's
+         * text never changes; only the newest row of its node may have its
+         * count raised (and last_time moved forward); only the oldest row
+         * may be deleted, and never the newest, so retention cuts the log
+         * from its old end and cannot erase one event in the middle. */
+        { 6,
+          "ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;"
+          "ALTER TABLE events ADD COLUMN last_time INTEGER NOT NULL DEFAULT 0;"
+          "DROP TRIGGER events_no_update;"
+          "DROP TRIGGER events_no_delete;"
+          "CREATE TRIGGER events_count_only BEFORE UPDATE ON events"
+          "  WHEN NEW.id IS NOT OLD.id OR NEW.time IS NOT OLD.time OR NEW.node_id IS NOT OLD.node_id"
+          "    OR NEW.kind IS NOT OLD.kind OR NEW.actor IS NOT OLD.actor OR NEW.message IS NOT OLD.message"
+          "    OR NEW.count <= OLD.count OR NEW.last_time < OLD.last_time"
+          "    OR OLD.id <> (SELECT max(id) FROM events WHERE node_id = OLD.node_id)"
+          "  BEGIN SELECT RAISE(ABORT, 'events are append-only: only the count of a node''s newest event may grow'); END;"
+          "CREATE TRIGGER events_oldest_first BEFORE DELETE ON events"
+          "  WHEN OLD.id <> (SELECT min(id) FROM events) OR OLD.id = (SELECT max(id) FROM events)"
+          "  BEGIN SELECT RAISE(ABORT, 'events are append-only: retention deletes the oldest first, never the newest'); END;" },
 };
 
 /* ---- cached statements ---------------------------------------------------- */
@@ -122,6 +144,10 @@ typedef enum {
         STMT_NODE_DELETE,
         STMT_NODES_ALL,
         STMT_EVENT_APPEND,
+        STMT_EVENT_COALESCE,
+        STMT_EVENTS_COUNT,
+        STMT_EVENTS_AGE_BOUNDARY,
+        STMT_EVENTS_DELETE_BEFORE,
         STMT_EVENTS_ALL,
         STMT_EVENTS_NODE,
         STMT_COMMAND_PUT,
@@ -139,7 +165,7 @@ typedef enum {
 
 #define COMMAND_COLUMNS "id, node_id, kind, actor, state, created, updated, request, result"
 #define KEY_COLUMNS "public_key, node_id, state, address, first_seen, last_seen, attempts"
-#define EVENT_COLUMNS "id, time, node_id, kind, actor, message"
+#define EVENT_COLUMNS "id, time, node_id, kind, actor, message, count, max(time, last_time)"
 
 static const char *const stmt_sql[_STMT_MAX] = {
         /* IMMEDIATE takes the write lock now: a deferred transaction that
@@ -186,7 +212,19 @@ static const char *const stmt_sql[_STMT_MAX] = {
                          "  FROM commands WHERE (?2 = '' OR node_id = ?2)"
                          " ORDER BY t DESC, o DESC, c DESC LIMIT ?1) ORDER BY t, o, c",
         [STMT_PROBE] = "UPDATE probe SET at = ?1 WHERE id = 1",
-        [STMT_EVENT_APPEND] = "INSERT INTO events (time, node_id, kind, actor, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [STMT_EVENT_APPEND] = "INSERT INTO events (time, node_id, kind, actor, message, count, last_time)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?1)",
+        /* The same event as its node's newest row: that row counts it. */
+        [STMT_EVENT_COALESCE] = "UPDATE events SET count = count + ?6, last_time = max(time, last_time, ?1)"
+                                " WHERE id = (SELECT max(id) FROM events WHERE node_id = ?2)"
+                                " AND kind = ?3 AND actor = ?4 AND message = ?5 RETURNING id",
+        [STMT_EVENTS_COUNT] = "SELECT count(*) FROM events",
+        /* The first event last seen at or after ?1, or the newest (which
+         * retention keeps): everything before it is older. */
+        [STMT_EVENTS_AGE_BOUNDARY] = "SELECT min(coalesce((SELECT min(id) FROM events WHERE max(time, last_time) >= ?1),"
+                                     " 9223372036854775807), coalesce((SELECT max(id) FROM events), 0))",
+        [STMT_EVENTS_DELETE_BEFORE] = "DELETE FROM events WHERE id IN"
+                                      " (SELECT id FROM events WHERE id < ?1 ORDER BY id LIMIT ?2)",
         /* The newest `limit` rows, turned back to oldest first. */
         [STMT_EVENTS_ALL] = "SELECT * FROM (SELECT " EVENT_COLUMNS " FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
         [STMT_EVENTS_NODE] = "SELECT * FROM (SELECT " EVENT_COLUMNS " FROM events WHERE node_id = ?2"
@@ -597,8 +635,24 @@ int store_nodes_foreach(store_t *s,
 
 /* ---- events ---------------------------------------------------------------- */
 
-int store_event_append(store_t *s, int64_t time, const char *node_id, const char *kind,
-                       const char *actor, const char *message, int64_t *ret_id) {
+/* Raises the count of the node's newest event if it is this one (the
+ * statement's ?1..?6 bound); 1 with its id, 0 when it is not, or -errno. */
+static int s_event_coalesce(store_t *s, int64_t *ret_id) {
+        sqlite3_stmt *st = s->stmt[STMT_EVENT_COALESCE];
+        int rc = sqlite3_step(st), r = 0;
+        if (rc == SQLITE_ROW) {
+                *ret_id = sqlite3_column_int64(st, 0);
+                rc = sqlite3_step(st);
+                r = 1;
+        }
+        if (rc != SQLITE_DONE)
+                r = s_fail(s, rc, "event_coalesce");
+        sqlite3_reset(st);
+        return r;
+}
+
+int store_event_append_n(store_t *s, int64_t time, const char *node_id, const char *kind,
+                         const char *actor, const char *message, int64_t count, int64_t *ret_id) {
         if (!node_id)
                 node_id = "";
         if (*node_id && !node_id_valid(node_id))
@@ -607,24 +661,42 @@ int store_event_append(store_t *s, int64_t time, const char *node_id, const char
                 return s_invalid(s, "event_append: bad kind");
         if (!actor || !s_fits(actor, FIELD_SIZE(event_record_t, actor)))
                 return s_invalid(s, "event_append: bad actor");
+        if (count < 1)
+                return s_invalid(s, "event_append: bad count");
         if (!message)
                 message = "";
 
-        sqlite3_stmt *st = s->stmt[STMT_EVENT_APPEND];
-        sqlite3_bind_int64(st, 1, time);
-        sqlite3_bind_text(st, 2, node_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
         /* A long message (often built from peer data) is cut to what a
          * reader can receive, rather than losing the event. */
         size_t message_len = s_utf8_cut(message, FIELD_SIZE(event_record_t, message) - 1);
-        sqlite3_bind_text(st, 5, message, (int) message_len, SQLITE_STATIC);
-        int r = s_step_done(s, st, "event_append");
+        int64_t id = 0;
+        int r = 0;
+        for (int i = 0; i < 2 && r == 0; i++) {
+                sqlite3_stmt *st = s->stmt[i == 0 ? STMT_EVENT_COALESCE : STMT_EVENT_APPEND];
+                sqlite3_bind_int64(st, 1, time);
+                sqlite3_bind_text(st, 2, node_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 5, message, (int) message_len, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 6, count);
+                if (i == 0) {
+                        r = s_event_coalesce(s, &id);
+                        sqlite3_clear_bindings(st);
+                } else {
+                        r = s_step_done(s, st, "event_append");
+                        id = sqlite3_last_insert_rowid(s->db);
+                }
+        }
         if (r < 0)
                 return r;
         if (ret_id)
-                *ret_id = sqlite3_last_insert_rowid(s->db);
+                *ret_id = id;
         return 0;
+}
+
+int store_event_append(store_t *s, int64_t time, const char *node_id, const char *kind,
+                       const char *actor, const char *message, int64_t *ret_id) {
+        return store_event_append_n(s, time, node_id, kind, actor, message, 1, ret_id);
 }
 
 int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
@@ -652,6 +724,8 @@ int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
                 s_column_text(st, 3, ev.kind, sizeof ev.kind);
                 s_column_text(st, 4, ev.actor, sizeof ev.actor);
                 s_column_text(st, 5, ev.message, sizeof ev.message);
+                ev.count = sqlite3_column_int64(st, 6);
+                ev.last_time = sqlite3_column_int64(st, 7);
                 r = cb(&ev, ud);
                 if (r != 0)
                         break;
@@ -660,6 +734,35 @@ int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
                 r = s_fail(s, rc, "events_foreach");
         s_finish(st);
         return r;
+}
+
+/* ---- retention ------------------------------------------------------------ */
+
+int64_t store_events_count(store_t *s) {
+        sqlite3_stmt *st = s->stmt[STMT_EVENTS_COUNT];
+        int rc = sqlite3_step(st);
+        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : s_fail(s, rc, "events_count");
+        s_finish(st);
+        return n;
+}
+
+int store_events_delete_oldest(store_t *s, int64_t before_time, uint32_t max, int64_t *ret_deleted) {
+        sqlite3_stmt *st = s->stmt[STMT_EVENTS_AGE_BOUNDARY];
+        sqlite3_bind_int64(st, 1, before_time);
+        int rc = sqlite3_step(st);
+        int64_t boundary = sqlite3_column_int64(st, 0);
+        int r = rc == SQLITE_ROW ? 0 : s_fail(s, rc, "events_age_boundary");
+        s_finish(st);
+        if (r < 0)
+                return r;
+        st = s->stmt[STMT_EVENTS_DELETE_BEFORE];
+        sqlite3_bind_int64(st, 1, boundary);
+        sqlite3_bind_int64(st, 2, max);
+        r = s_step_done(s, st, "events_delete_oldest");
+        if (r < 0)
+                return r;
+        *ret_deleted = sqlite3_changes(s->db);
+        return 0;
 }
 
 /* ---- commands ----------------------------------------------------------- */

@@ -1,6 +1,6 @@
 /* The coordinator's durable state in SQLite (WAL, synchronous=FULL):
  * Curve keys and their state, the last known record of every node, and an
- * append-only event log.
+ * event log (append-only but for coalescing and retention).
  *
  * A function that returns 0 has committed its change (or it is part of an
  * open store_begin() transaction, committed by store_commit()). Callers
@@ -51,6 +51,8 @@ typedef struct {
         char kind[32];                      /* "key.pending", "node.registered", ... */
         char actor[64];                     /* "unix:root", "coordinator", ... */
         char message[512];
+        int64_t count;                      /* times it happened back to back, >= 1 */
+        int64_t last_time;                  /* unix seconds of the last of them */
 } event_record_t;
 
 /* Opens (creating if needed) the database at path, creating or upgrading
@@ -114,14 +116,29 @@ int store_nodes_foreach(store_t *s,
 
 /* Events: append-only. node_id may be NULL or "" (not about one node);
  * kind is required; a message longer than event_record_t.message holds is
- * cut at a UTF-8 boundary. ret_id may be NULL. */
+ * cut at a UTF-8 boundary. ret_id may be NULL.
+ *
+ * Coalescing: when the node's newest event (for "" the newest of those
+ * about no node) has the same kind, actor and message, that row's count
+ * grows by count (1 for store_event_append) and its last_time becomes
+ * time, and *ret_id is its id; otherwise a row is added. */
 int store_event_append(store_t *s, int64_t time, const char *node_id, const char *kind,
                        const char *actor, const char *message, int64_t *ret_id);
+int store_event_append_n(store_t *s, int64_t time, const char *node_id, const char *kind,
+                         const char *actor, const char *message, int64_t count, int64_t *ret_id);
 /* The newest `limit` events (100 when limit is 0; all nodes when node_id
  * is NULL or ""), passed to cb oldest first. A non-zero return from cb
  * stops the walk and is returned. */
 int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
                          int (*cb)(const event_record_t *ev, void *ud), void *ud);
+
+/* Retention (coordinator/event_retention.h decides what and audits it).
+ * The number of event rows, or -errno. delete_oldest deletes, oldest
+ * first, at most max events, stopping at the first one last seen at or
+ * after before_time (INT64_MAX: no age bound) and never deleting the
+ * newest; *ret_deleted says how many. The schema refuses any other delete. */
+int64_t store_events_count(store_t *s);
+int store_events_delete_oldest(store_t *s, int64_t before_time, uint32_t max, int64_t *ret_deleted);
 
 /* Commands sent to agents. state uses the wire's CommandState numbers
  * (0 = sent, not yet acknowledged); request is the packed Command, result

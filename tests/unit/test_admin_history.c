@@ -255,8 +255,11 @@ END_TEST
  * `expected` of them, oldest first. */
 static void assert_limit(int n, uint32_t limit, int expected) {
         ck_assert_int_eq(store_begin(store), 0);
-        for (int i = 0; i < n; i++)
-                event(i, "n1", "key.accepted", "unix:root", "again");
+        for (int i = 0; i < n; i++) {
+                char message[32];
+                snprintf(message, sizeof message, "again %d", i);  /* not coalesced */
+                event(i, "n1", "key.accepted", "unix:root", message);
+        }
         ck_assert_int_eq(store_commit(store), 0);
 
         Hitless__HistoryList *l = history(NULL, limit);

@@ -501,8 +501,11 @@ START_TEST(test_events_limit_newest_ascending) {
         int64_t ids[150];
 
         ck_assert_int_eq(store_begin(s), 0);
-        for (int i = 0; i < 150; i++)
-                ck_assert_int_eq(store_event_append(s, i, "n1", "k", "a", "m", &ids[i]), 0);
+        for (int i = 0; i < 150; i++) {
+                char m[16];
+                snprintf(m, sizeof m, "m%d", i);  /* distinct: not coalesced */
+                ck_assert_int_eq(store_event_append(s, i, "n1", "k", "a", m, &ids[i]), 0);
+        }
         ck_assert_int_eq(store_commit(s), 0);
 
         event_list_t *l = calloc(1, sizeof *l);

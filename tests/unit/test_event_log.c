@@ -1,0 +1,229 @@
+/* The event log's defences against flooding (issue 15): coalescing of
+ * repeated events in coordinator/store, the schema's append-only rules as
+ * migration 5 relaxed them, and the migration from a version-4 file.
+ * Every test talks to a real database file in its own directory. */
+#include <check.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coordinator/store.h"
+
+static char dir[256];
+static char db_file[300];
+static store_t *st;
+
+static void fixture_up(void) {
+        const char *base = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/test_event_log.XXXXXX", base && *base ? base : "/tmp");
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(db_file, sizeof db_file, "%s/coordinator.db", dir);
+        ck_assert_int_eq(store_open(db_file, &st), 0);
+}
+
+static void fixture_down(void) {
+        char cmd[400];
+        store_close(&st);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Runs SQL on a second, raw connection; returns the SQLite result code. */
+static int raw_exec(const char *sql) {
+        sqlite3 *db = NULL;
+        ck_assert_int_eq(sqlite3_open_v2(db_file, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        sqlite3_close(db);
+        return rc;
+}
+
+typedef struct {
+        event_record_t ev[64];
+        int n;
+} log_t;
+
+static int keep(const event_record_t *ev, void *ud) {
+        log_t *l = ud;
+        ck_assert_int_lt(l->n, 64);
+        l->ev[l->n++] = *ev;
+        return 0;
+}
+
+static log_t *read_log(const char *node_id) {
+        log_t *l = calloc(1, sizeof *l);
+        ck_assert_ptr_nonnull(l);
+        ck_assert_int_eq(store_events_foreach(st, node_id, 64, keep, l), 0);
+        return l;
+}
+
+static void append(int64_t time, const char *node, const char *kind, const char *message) {
+        ck_assert_int_eq(store_event_append(st, time, node, kind, "coordinator", message, NULL), 0);
+}
+
+/* ---- coalescing ---- */
+
+START_TEST(test_repeats_are_counted_in_one_row) {
+        int64_t first, again;
+        ck_assert_int_eq(store_event_append(st, 100, "web-1", "node.registered", "coordinator", "hello", &first), 0);
+        for (int i = 1; i < 50; i++) {
+                ck_assert_int_eq(store_event_append(st, 100 + i, "web-1", "node.registered", "coordinator", "hello",
+                                                    &again), 0);
+                ck_assert_int_eq(again, first);
+        }
+        ck_assert_int_eq(store_event_append_n(st, 200, "web-1", "node.registered", "coordinator", "hello", 12,
+                                              NULL), 0);
+        ck_assert_int_eq(store_events_count(st), 1);
+        log_t *l = read_log(NULL);
+        ck_assert_int_eq(l->n, 1);
+        ck_assert_int_eq(l->ev[0].count, 62);
+        ck_assert_int_eq(l->ev[0].time, 100);
+        ck_assert_int_eq(l->ev[0].last_time, 200);
+        ck_assert_int_eq(store_event_append_n(st, 1, "web-1", "k", "a", "m", 0, NULL), -EINVAL);
+        free(l);
+}
+END_TEST
+
+START_TEST(test_only_identical_back_to_back_events_coalesce) {
+        append(1, "web-1", "node.registered", "hello");
+        append(2, "web-1", "node.registered", "hello, boot 2");   /* another message */
+        append(3, "web-1", "node.online", "hello, boot 2");       /* another kind */
+        ck_assert_int_eq(store_event_append(st, 4, "web-1", "node.online", "unix:root", "hello, boot 2", NULL),
+                         0);                                      /* another actor */
+        append(5, "web-2", "node.online", "hello, boot 2");       /* another node */
+        append(6, "", "node.online", "hello, boot 2");            /* about no node */
+        ck_assert_int_eq(store_events_count(st), 6);
+        /* Other nodes' events in between do not hide a repeat: the node's
+         * own newest row counts it. */
+        ck_assert_int_eq(store_event_append(st, 7, "web-1", "node.online", "unix:root", "hello, boot 2", NULL),
+                         0);
+        ck_assert_int_eq(store_events_count(st), 6);
+        log_t *l = read_log("web-1");
+        ck_assert_int_eq(l->n, 4);
+        ck_assert_int_eq(l->ev[3].count, 2);
+        ck_assert_int_eq(l->ev[3].last_time, 7);
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(l->ev[i].count, 1);
+                ck_assert_int_eq(l->ev[i].last_time, l->ev[i].time);
+        }
+        free(l);
+}
+END_TEST
+
+/* ---- the schema's rules ---- */
+
+START_TEST(test_schema_allows_only_counting_and_pruning) {
+        append(1, "web-1", "a", "one");
+        append(2, "web-1", "b", "two");
+        append(3, "web-1", "c", "three");
+        store_close(&st);
+        /* No edit of a row's text, time, node; no count going down. */
+        ck_assert_int_ne(raw_exec("UPDATE events SET message = 'x' WHERE kind = 'c'"), SQLITE_OK);
+        ck_assert_int_ne(raw_exec("UPDATE events SET time = 9 WHERE kind = 'c'"), SQLITE_OK);
+        ck_assert_int_ne(raw_exec("UPDATE events SET node_id = 'web-2' WHERE kind = 'c'"), SQLITE_OK);
+        ck_assert_int_ne(raw_exec("UPDATE events SET count = 0 WHERE kind = 'c'"), SQLITE_OK);
+        /* Only the node's newest row counts. */
+        ck_assert_int_ne(raw_exec("UPDATE events SET count = 5 WHERE kind = 'b'"), SQLITE_OK);
+        ck_assert_int_eq(raw_exec("UPDATE events SET count = 5, last_time = 4 WHERE kind = 'c'"), SQLITE_OK);
+        ck_assert_int_ne(raw_exec("UPDATE events SET last_time = 3 WHERE kind = 'c'"), SQLITE_OK);
+        /* Deletes: never one in the middle or the newest; the oldest, yes. */
+        ck_assert_int_ne(raw_exec("DELETE FROM events WHERE kind = 'b'"), SQLITE_OK);
+        ck_assert_int_ne(raw_exec("DELETE FROM events WHERE kind = 'c'"), SQLITE_OK);
+        ck_assert_int_ne(raw_exec("DELETE FROM events"), SQLITE_OK);
+        ck_assert_int_eq(raw_exec("DELETE FROM events WHERE kind = 'a'"), SQLITE_OK);
+        ck_assert_int_eq(store_open(db_file, &st), 0);
+        log_t *l = read_log(NULL);
+        ck_assert_int_eq(l->n, 2);
+        ck_assert_str_eq(l->ev[0].message, "two");
+        ck_assert_int_eq(l->ev[1].count, 5);
+        free(l);
+}
+END_TEST
+
+/* A file as version 4 left it: no count, no last_time, the triggers of
+ * migration 1, and two identical events. */
+START_TEST(test_migration_from_version_4) {
+        store_close(&st);
+        ck_assert_int_eq(raw_exec("DROP TRIGGER events_count_only; DROP TRIGGER events_oldest_first;"
+                                  "ALTER TABLE events DROP COLUMN count; ALTER TABLE events DROP COLUMN last_time;"
+                                  "CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+                                  "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+                                  "CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+                                  "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+                                  "INSERT INTO events (time, node_id, kind, actor, message) VALUES"
+                                  "  (10, 'web-1', 'node.registered', 'coordinator', 'hello'),"
+                                  "  (11, 'web-1', 'node.registered', 'coordinator', 'hello');"
+                                  "PRAGMA user_version = 4;"),
+                         SQLITE_OK);
+        ck_assert_int_ne(raw_exec("DELETE FROM events WHERE time = 10"), SQLITE_OK);
+
+        ck_assert_int_eq(store_open(db_file, &st), 0);
+        log_t *l = read_log(NULL);
+        ck_assert_int_eq(l->n, 2);
+        ck_assert_int_eq(l->ev[0].count, 1);
+        ck_assert_int_eq(l->ev[1].last_time, 11);
+        free(l);
+        /* The old newest row counts the next repeat; old rows can be pruned. */
+        append(12, "web-1", "node.registered", "hello");
+        int64_t deleted = 0;
+        ck_assert_int_eq(store_events_delete_oldest(st, INT64_MAX, 10, &deleted), 0);
+        ck_assert_int_eq(deleted, 1);
+        l = read_log(NULL);
+        ck_assert_int_eq(l->n, 1);
+        ck_assert_int_eq(l->ev[0].time, 11);
+        ck_assert_int_eq(l->ev[0].count, 2);
+        ck_assert_int_eq(l->ev[0].last_time, 12);
+        free(l);
+}
+END_TEST
+
+/* ---- deleting the oldest ---- */
+
+START_TEST(test_delete_oldest_by_age_and_bound) {
+        for (int i = 0; i < 20; i++) {
+                char m[16];
+                snprintf(m, sizeof m, "e%d", i);
+                append(100 + i, i % 2 ? "web-1" : "web-2", "k", m);
+        }
+        int64_t deleted = -1;
+        /* Older than 105: five of them, but at most three this time. */
+        ck_assert_int_eq(store_events_delete_oldest(st, 105, 3, &deleted), 0);
+        ck_assert_int_eq(deleted, 3);
+        ck_assert_int_eq(store_events_delete_oldest(st, 105, 3, &deleted), 0);
+        ck_assert_int_eq(deleted, 2);
+        ck_assert_int_eq(store_events_delete_oldest(st, 105, 3, &deleted), 0);
+        ck_assert_int_eq(deleted, 0);
+        ck_assert_int_eq(store_events_count(st), 15);
+        /* Everything older: the newest stays. */
+        ck_assert_int_eq(store_events_delete_oldest(st, 1000, 100, &deleted), 0);
+        ck_assert_int_eq(deleted, 14);
+        log_t *l = read_log(NULL);
+        ck_assert_int_eq(l->n, 1);
+        ck_assert_str_eq(l->ev[0].message, "e19");
+        free(l);
+}
+END_TEST
+
+static Suite *event_log_suite(void) {
+        Suite *su = suite_create("event_log");
+        TCase *tc = tcase_create("store");
+        tcase_add_checked_fixture(tc, fixture_up, fixture_down);
+        tcase_add_test(tc, test_repeats_are_counted_in_one_row);
+        tcase_add_test(tc, test_only_identical_back_to_back_events_coalesce);
+        tcase_add_test(tc, test_schema_allows_only_counting_and_pruning);
+        tcase_add_test(tc, test_migration_from_version_4);
+        tcase_add_test(tc, test_delete_oldest_by_age_and_bound);
+        suite_add_tcase(su, tc);
+        return su;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(event_log_suite());
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
