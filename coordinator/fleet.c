@@ -7,7 +7,6 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/ratelimit.h"
 
 /* Beyond this many queued events the queue is flushed at once. */
 #define MAX_QUEUED_EVENTS 20000
@@ -28,6 +27,7 @@ static void node_free(void **item) {
         node_t *n = *item;
         if (n) {
                 hitless__node_info__free_unpacked(n->info, NULL);
+                free(n->last_registration);
                 free(n);
         }
         *item = NULL;
@@ -93,6 +93,7 @@ static node_t *node_new(const char *id) {
                 return NULL;
         snprintf(n->id, sizeof n->id, "%s", id);
         n->peer_fd = -1;
+        ratelimit_init(&n->hello_limit, 1.0 / FLEET_REGISTRATION_INTERVAL_S, FLEET_REGISTRATION_BURST);
         return n;
 }
 
@@ -160,22 +161,68 @@ node_t *fleet_find(fleet_t *f, const char *node_id) {
         return zhashx_lookup(f->nodes, node_id);
 }
 
-static void event(fleet_t *f, const node_t *n, const char *kind, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-static void event(fleet_t *f, const node_t *n, const char *kind, const char *fmt, ...) {
-        va_list ap;
+/* Queues an event that happened count times; NULL when it cannot. */
+static event_record_t *queue_event(fleet_t *f, const node_t *n, const char *kind, uint64_t count) {
         if (f->n_events == MAX_QUEUED_EVENTS && fleet_flush(f) < 0) {
                 log_warning("store: cannot save node events: %s", store_last_error(f->store));
-                return;
+                return NULL;
         }
         event_record_t *e = &f->events[f->n_events++];
         e->time = clock_wall_s();
         snprintf(e->node_id, sizeof e->node_id, "%s", n->id);
         snprintf(e->kind, sizeof e->kind, "%s", kind);
         snprintf(e->actor, sizeof e->actor, "coordinator");
+        e->count = (int64_t) count;
+        return e;
+}
+
+static void event(fleet_t *f, const node_t *n, const char *kind, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void event(fleet_t *f, const node_t *n, const char *kind, const char *fmt, ...) {
+        va_list ap;
+        event_record_t *e = queue_event(f, n, kind, 1);
+        if (!e)
+                return;
         va_start(ap, fmt);
         vsnprintf(e->message, sizeof e->message, fmt, ap);
         va_end(ap);
+}
+
+/* Records the Hellos the registration budget left unrecorded: those like
+ * the last recorded one fold into its count (the same row, when it is
+ * still the node's newest event), the others into one counted event. */
+static void record_quiet_hellos(fleet_t *f, node_t *n) {
+        event_record_t *e;
+        if (n->quiet_repeats && (e = queue_event(f, n, "node.registered", n->quiet_repeats)))
+                snprintf(e->message, sizeof e->message, "%s", n->last_registration);
+        if (n->quiet_others && (e = queue_event(f, n, "node.registered", n->quiet_others)))
+                snprintf(e->message, sizeof e->message,
+                         "Hellos beyond the registration rate limit (%d, then 1 per %d s), not recorded one by one",
+                         FLEET_REGISTRATION_BURST, FLEET_REGISTRATION_INTERVAL_S);
+        n->quiet_repeats = n->quiet_others = 0;
+        (void) ratelimit_take_suppressed(&n->hello_limit);
+}
+
+/* The node.registered event of a Hello, within the node's budget. */
+static void record_registration(fleet_t *f, node_t *n, const char *message, int64_t now_ms) {
+        bool same = n->last_registration && strcmp(n->last_registration, message) == 0;
+        if (!ratelimit_allow(&n->hello_limit, now_ms)) {
+                if (same)
+                        n->quiet_repeats++;
+                else
+                        n->quiet_others++;
+                return;
+        }
+        if (same) {
+                /* This Hello and the quiet repeats: one count. */
+                n->quiet_repeats++;
+                record_quiet_hellos(f, n);
+                return;
+        }
+        record_quiet_hellos(f, n);
+        event(f, n, "node.registered", "%s", message);
+        free(n->last_registration);
+        n->last_registration = strdup(message);
 }
 
 int fleet_register(fleet_t *f, const char *node_id, const Hitless__Hello *hello,
@@ -219,8 +266,10 @@ int fleet_register(fleet_t *f, const char *node_id, const Hitless__Hello *hello,
         live_unlink(f, n);
         live_append(f, n);
         mark_dirty(f, n);
-        event(f, n, "node.registered", "%s agent %s from %s, boot %s", is_new ? "new node," : "",
-              hello->agent_version, address, hello->boot_id);
+        char message[sizeof f->events[0].message];
+        snprintf(message, sizeof message, "%s agent %s from %s, boot %s", is_new ? "new node," : "",
+                 hello->agent_version, address, hello->boot_id);
+        record_registration(f, n, message, now_ms);
         if (ratelimit_allow(&f->log_limit, now_ms))
                 log_node(LOG_INFO, n->id, "registered (agent %s, %s)", hello->agent_version, address);
         *ret = n;
@@ -284,6 +333,7 @@ int fleet_expire(fleet_t *f, int64_t now_ms) {
                 node_t *n = f->live_head;
                 live_unlink(f, n);
                 mark_dirty(f, n);
+                record_quiet_hellos(f, n);
                 event(f, n, "node.unreachable", "no heartbeat for %lld ms",
                       (long long) (now_ms - n->last_seen_ms));
                 if (ratelimit_allow(&f->log_limit, now_ms))
@@ -305,6 +355,7 @@ void fleet_revoke(fleet_t *f, node_t *n, const char *why) {
         n->peer_fd = -1;
         n->routing_id_len = 0;
         mark_dirty(f, n);
+        record_quiet_hellos(f, n);
         event(f, n, "node.revoked", "%s", why);
 }
 
@@ -340,7 +391,8 @@ int fleet_flush(fleet_t *f) {
                 return r;
         for (size_t i = 0; i < f->n_events && r >= 0; i++) {
                 const event_record_t *e = &f->events[i];
-                r = store_event_append(f->store, e->time, e->node_id, e->kind, e->actor, e->message, NULL);
+                r = store_event_append_n(f->store, e->time, e->node_id, e->kind, e->actor, e->message, e->count,
+                                         NULL);
         }
         for (node_t *n = f->dirty_head; n && r >= 0; n = n->dirty_next) {
                 uint8_t *buf;

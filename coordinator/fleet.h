@@ -17,7 +17,15 @@
 
 #include "common/codec.h"
 #include "common/ids.h"
+#include "common/ratelimit.h"
 #include "coordinator/store.h"
+
+/* Registrations recorded per node: a burst, then one per interval. Every
+ * Hello is answered and registers the node; beyond this budget it is only
+ * counted, and the count folded into the next node.registered event (a
+ * loop of Hellos is one row with a count, not a row per Hello). */
+#define FLEET_REGISTRATION_BURST 5
+#define FLEET_REGISTRATION_INTERVAL_S 10
 
 typedef struct node node_t;
 struct node {
@@ -34,6 +42,10 @@ struct node {
         node_t *live_prev, *live_next;  /* online nodes, least recently heard first */
         node_t *dirty_next;
         bool dirty;
+        ratelimit_t hello_limit;     /* node.registered events (FLEET_REGISTRATION_*) */
+        char *last_registration;     /* the last node.registered message, NULL none */
+        uint64_t quiet_repeats;      /* Hellos not recorded, same message as that one */
+        uint64_t quiet_others;       /* Hellos not recorded, another message */
 };
 
 typedef struct fleet fleet_t;
@@ -46,7 +58,8 @@ void fleet_set_timeout(fleet_t *f, int64_t node_timeout_ms);
 node_t *fleet_find(fleet_t *f, const char *node_id);
 
 /* A Hello from node_id (already authenticated and checked against its key
- * binding). Creates the node if new. Records a node.registered event. */
+ * binding). Creates the node if new. Records a node.registered event,
+ * within the node's registration budget (see FLEET_REGISTRATION_BURST). */
 int fleet_register(fleet_t *f, const char *node_id, const Hitless__Hello *hello,
                    const char *address, int64_t now_ms, node_t **ret);
 

@@ -1,6 +1,7 @@
 /* The event log's defences against flooding (issue 15): coalescing of
  * repeated events in coordinator/store, the schema's append-only rules as
- * migration 5 relaxed them, and the migration from a version-4 file.
+ * migration 5 relaxed them, the migration from a version-4 file, and the
+ * per-node registration budget in coordinator/fleet (a flood of Hellos).
  * Every test talks to a real database file in its own directory. */
 #include <check.h>
 #include <errno.h>
@@ -9,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
+#include "coordinator/fleet.h"
 #include "coordinator/store.h"
 
 static char dir[256];
@@ -207,6 +211,105 @@ START_TEST(test_delete_oldest_by_age_and_bound) {
 }
 END_TEST
 
+/* ---- the registration budget (coordinator/fleet) ---- */
+
+static int64_t total_count(const log_t *l) {
+        int64_t n = 0;
+        for (int i = 0; i < l->n; i++)
+                n += l->ev[i].count;
+        return n;
+}
+
+static void say_hello(fleet_t *f, const char *boot, int64_t now_ms) {
+        Hitless__Hello h = HITLESS__HELLO__INIT;
+        node_t *n = NULL;
+        h.node_id = "flood";
+        h.agent_version = "0.1.0";
+        h.boot_id = (char *) boot;
+        ck_assert_int_eq(fleet_register(f, "flood", &h, "192.0.2.7", now_ms, &n), 0);
+        /* Every Hello registers: the agent keeps working. */
+        ck_assert(n->registered && n->online);
+        ck_assert_int_eq(n->last_seen_ms, now_ms);
+}
+
+static off_t store_bytes(void) {
+        static const char *suffixes[] = { "", "-wal" };
+        off_t total = 0;
+        for (size_t i = 0; i < 2; i++) {
+                char p[400];
+                struct stat sb;
+                snprintf(p, sizeof p, "%s%s", db_file, suffixes[i]);
+                if (stat(p, &sb) == 0)
+                        total += sb.st_size;
+        }
+        return total;
+}
+
+/* The flood of the issue: 20,000 Hellos in 1.25 s from one key, flushed
+ * every second as the coordinator does; the first half all alike (what a
+ * reconnect loop sends), the second with a new boot id each time (so no
+ * two can coalesce). Before: 20,000 rows and megabytes. */
+START_TEST(test_hello_flood_is_a_few_rows) {
+        fleet_t *f = NULL;
+        ck_assert_int_eq(fleet_new(st, 1000000, &f), 0);
+        off_t before = store_bytes();
+        for (int i = 0; i < 20000; i++) {
+                char boot[16];
+                snprintf(boot, sizeof boot, "boot-%d", i < 10000 ? 0 : i);
+                say_hello(f, boot, i / 16);
+                if (i % 16000 == 15999)
+                        ck_assert_int_eq(fleet_flush(f), 0);
+        }
+        ck_assert_int_eq(fleet_flush(f), 0);
+        ck_assert_int_le(store_events_count(st), FLEET_REGISTRATION_BURST);
+        off_t growth = store_bytes() - before;
+        ck_assert_msg(growth < 256 * 1024, "the store grew by %lld bytes", (long long) growth);
+
+        /* The next Hello within budget: every one not recorded is counted
+         * (like the last recorded, or in one event for the others). */
+        say_hello(f, "boot-0", 11000);
+        ck_assert_int_eq(fleet_flush(f), 0);
+        ck_assert_int_le(store_events_count(st), FLEET_REGISTRATION_BURST + 2);
+        log_t *l = read_log("flood");
+        ck_assert_int_eq(total_count(l), 20001);
+        ck_assert_str_eq(l->ev[l->n - 1].kind, "node.registered");
+        free(l);
+        fleet_destroy(&f);
+}
+END_TEST
+
+/* A reconnect storm within the burst records each registration; beyond it
+ * Hellos with other details are counted in one event, written when the
+ * node goes unreachable at the latest. */
+START_TEST(test_reconnect_storm_still_registers) {
+        fleet_t *f = NULL;
+        ck_assert_int_eq(fleet_new(st, 1000, &f), 0);
+        for (int i = 0; i < FLEET_REGISTRATION_BURST; i++) {
+                char boot[16];
+                snprintf(boot, sizeof boot, "boot-%d", i);
+                say_hello(f, boot, 100 * i);
+        }
+        ck_assert_int_eq(fleet_flush(f), 0);
+        ck_assert_int_eq(store_events_count(st), FLEET_REGISTRATION_BURST);
+
+        say_hello(f, "boot-x", 600);
+        say_hello(f, "boot-y", 700);
+        say_hello(f, "boot-4", 800);
+        ck_assert_int_eq(fleet_flush(f), 0);
+        ck_assert_int_eq(store_events_count(st), FLEET_REGISTRATION_BURST);  /* over budget: counted only */
+        ck_assert_int_eq(fleet_expire(f, 5000), 1);
+        ck_assert_int_eq(fleet_flush(f), 0);
+        log_t *l = read_log("flood");
+        ck_assert_int_eq(l->n, FLEET_REGISTRATION_BURST + 2);
+        ck_assert_int_eq(l->ev[FLEET_REGISTRATION_BURST - 1].count, 2);  /* boot-4 again */
+        ck_assert_int_eq(l->ev[FLEET_REGISTRATION_BURST].count, 2);      /* boot-x, boot-y */
+        ck_assert_ptr_nonnull(strstr(l->ev[FLEET_REGISTRATION_BURST].message, "rate limit"));
+        ck_assert_str_eq(l->ev[FLEET_REGISTRATION_BURST + 1].kind, "node.unreachable");
+        free(l);
+        fleet_destroy(&f);
+}
+END_TEST
+
 static Suite *event_log_suite(void) {
         Suite *su = suite_create("event_log");
         TCase *tc = tcase_create("store");
@@ -217,10 +320,18 @@ static Suite *event_log_suite(void) {
         tcase_add_test(tc, test_migration_from_version_4);
         tcase_add_test(tc, test_delete_oldest_by_age_and_bound);
         suite_add_tcase(su, tc);
+
+        tc = tcase_create("registration budget");
+        tcase_add_checked_fixture(tc, fixture_up, fixture_down);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_hello_flood_is_a_few_rows);
+        tcase_add_test(tc, test_reconnect_storm_still_registers);
+        suite_add_tcase(su, tc);
         return su;
 }
 
 int main(void) {
+        log_set_max_level(LOG_ERR);
         SRunner *sr = srunner_create(event_log_suite());
         srunner_run_all(sr, CK_NORMAL);
         int failed = srunner_ntests_failed(sr);
