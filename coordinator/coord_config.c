@@ -9,7 +9,8 @@
 static const char *const known_keys[] = {
         "listen", "secret_key_file", "state_dir", "admin_socket", "preapproved_keys_dir",
         "heartbeat_interval", "node_timeout", "max_message_bytes", "max_pending_keys",
-        "pending_keys_per_second", "max_nodes", "state_min_free_mb",
+        "pending_keys_per_second", "max_nodes", "state_min_free_mb", "event_retention_days",
+        "event_retention_max_rows",
         /* the inventory (inventory.h) */
         "groups", "quorum_groups", "role_overrides", NULL,
 };
@@ -19,6 +20,7 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         coord_config_t *c;
         const config_setting_t *root;
         long long maxmsg = HITLESS_MAX_MESSAGE_BYTES, rate = 10;
+        long long days = EVENT_RETENTION_DEFAULT_DAYS, rows = EVENT_RETENTION_DEFAULT_MAX_ROWS;
         bool have_timeout;
         int e;
 
@@ -64,6 +66,9 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         c->pending_keys_per_second = (double) rate;
         conf_get_int(root, "max_nodes", false, 1, 1000000, &c->max_nodes, r);
         conf_get_int(root, "state_min_free_mb", false, 0, 1024 * 1024, &c->state_min_free_mb, r);
+        conf_get_int(root, "event_retention_days", false, 1, 36500, &days, r);
+        conf_get_int(root, "event_retention_max_rows", false, 1000, 100000000, &rows, r);
+        c->event_retention = (event_retention_t) { .max_days = days, .max_rows = rows };
         if (inventory_parse(root, &c->inventory, r) == -ENOMEM)
                 conf_report_add(r, NULL, NULL, "out of memory reading the inventory");
 

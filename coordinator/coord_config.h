@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+#include "coordinator/event_retention.h"
 #include "coordinator/inventory.h"
 
 #define COORD_DEFAULT_CONFIG "/etc/hitless/coordinator.conf"
@@ -23,6 +24,7 @@ typedef struct {
         double pending_keys_per_second; /* new pending keys admitted, default 10/s */
         long long max_nodes;          /* ZMQ_MAX_SOCKETS / fd sizing, default 10000 */
         long long state_min_free_mb;  /* below this free in state_dir no new upgrade step starts; default 64, 0 off */
+        event_retention_t event_retention; /* event_retention_days, _max_rows (90, 100000) */
         inventory_t inventory;        /* groups, quorum_groups, role_overrides */
 } coord_config_t;
 

@@ -20,6 +20,7 @@
 #include "coordinator/agent_link.h"
 #include "coordinator/commands.h"
 #include "coordinator/coord_config.h"
+#include "coordinator/event_retention.h"
 #include "coordinator/fleet.h"
 #include "coordinator/keyring.h"
 #include "coordinator/store.h"
@@ -280,8 +281,19 @@ static void watch_store(coordinator_t *c) {
                 log_debug("cannot measure the free space of %s: %m", c->cfg->state_dir);
 }
 
+/* Returns when to run retention next: at the next tick while a run hits
+ * its bound (a backlog goes in steps of one short transaction), hourly
+ * otherwise. The policy is read at each run, so a reload applies it. */
+static int64_t apply_event_retention(coordinator_t *c, int64_t now) {
+        int64_t n = event_retention_run(c->store, &c->cfg->event_retention, clock_wall_s());
+        if (n < 0)
+                log_error("store: cannot apply event retention: %s", store_last_error(c->store));
+        return now + (n == EVENT_RETENTION_BATCH ? TICK_MS : EVENT_RETENTION_INTERVAL_MS);
+}
+
 static int run(coordinator_t *c) {
         daemon_watchdog_t watchdog;
+        int64_t next_retention = 0;   /* at the first tick */
         int64_t next_tick = clock_mono_ms() + TICK_MS, next_keyflush = 0;
         int64_t next_droplog = clock_mono_ms() + 60000;
 
@@ -353,6 +365,8 @@ static int run(coordinator_t *c) {
                                 keyring_flush(c->keyring);
                                 next_keyflush = now + KEYRING_FLUSH_MS;
                         }
+                        if (now >= next_retention)
+                                next_retention = apply_event_retention(c, now);
                         if (now >= next_droplog) {
                                 log_drops(c);
                                 next_droplog = now + 60000;

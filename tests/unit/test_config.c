@@ -677,6 +677,8 @@ START_TEST(test_coord_defaults) {
         ck_assert(c->pending_keys_per_second == 10.0);
         ck_assert_int_eq(c->max_nodes, 10000);
         ck_assert_int_eq(c->state_min_free_mb, 64);
+        ck_assert_int_eq(c->event_retention.max_days, 90);
+        ck_assert_int_eq(c->event_retention.max_rows, 100000);
         coord_config_free(&c);
         ck_assert_ptr_null(c);
         coord_config_free(&c);
@@ -696,7 +698,9 @@ START_TEST(test_coord_values) {
                 "max_pending_keys = 5;\n"
                 "pending_keys_per_second = 2;\n"
                 "max_nodes = 20000;\n"
-                "state_min_free_mb = 0;\n");
+                "state_min_free_mb = 0;\n"
+                "event_retention_days = 7;\n"
+                "event_retention_max_rows = 5000;\n");
         coord_config_t *c = coord_load_ok(p);
         ck_assert_str_eq(c->path, p);
         ck_assert_str_eq(c->listen, "tcp://127.0.0.1:7401");
@@ -711,6 +715,8 @@ START_TEST(test_coord_values) {
         ck_assert(c->pending_keys_per_second == 2.0);
         ck_assert_int_eq(c->max_nodes, 20000);
         ck_assert_int_eq(c->state_min_free_mb, 0);
+        ck_assert_int_eq(c->event_retention.max_days, 7);
+        ck_assert_int_eq(c->event_retention.max_rows, 5000);
         coord_config_free(&c);
 }
 END_TEST
@@ -757,8 +763,10 @@ START_TEST(test_coord_errors_collected) {
                 "node_timout = \"30s\";\n"
                 "heartbeat_interval = \"fast\";\n"
                 "state_dir = \"\";\n"
-                "state_min_free_mb = -1;\n");
-        coord_load_fails(p, 8, &r);
+                "state_min_free_mb = -1;\n"
+                "event_retention_days = 0;\n"
+                "event_retention_max_rows = 10;\n");
+        coord_load_fails(p, 10, &r);
         assert_line(&r, p, 1, "listen: must be tcp://ADDRESS:PORT");
         assert_line(&r, p, 2, "admin_socket: must be an absolute path");
         assert_line(&r, p, 3, "max_pending_keys: 0 is out of range [1, 1000000]");
@@ -767,6 +775,8 @@ START_TEST(test_coord_errors_collected) {
         assert_line(&r, p, 6, "heartbeat_interval: " DURATION_MSG);
         assert_line(&r, p, 7, "state_dir: must not be empty");
         assert_line(&r, p, 8, "state_min_free_mb: -1 is out of range [0, 1048576]");
+        assert_line(&r, p, 9, "event_retention_days: 0 is out of range [1, 36500]");
+        assert_line(&r, p, 10, "event_retention_max_rows: 10 is out of range [1000, 100000000]");
         conf_report_free(&r);
 }
 END_TEST

@@ -1,7 +1,8 @@
 /* The event log's defences against flooding (issue 15): coalescing of
  * repeated events in coordinator/store, the schema's append-only rules as
- * migration 5 relaxed them, the migration from a version-4 file, and the
- * per-node registration budget in coordinator/fleet (a flood of Hellos).
+ * migration 5 relaxed them, the migration from a version-4 file, the
+ * per-node registration budget in coordinator/fleet (a flood of Hellos),
+ * and retention by age and size with its audit (coordinator/event_retention).
  * Every test talks to a real database file in its own directory. */
 #include <check.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "coordinator/event_retention.h"
 #include "coordinator/fleet.h"
 #include "coordinator/store.h"
 
@@ -310,6 +312,81 @@ START_TEST(test_reconnect_storm_still_registers) {
 }
 END_TEST
 
+/* ---- retention ---- */
+
+#define NOW (1000 * 86400)
+
+/* n distinct events at time t, in one transaction. */
+static void append_many(int n, int64_t t) {
+        ck_assert_int_eq(store_begin(st), 0);
+        for (int i = 0; i < n; i++) {
+                char m[32];
+                snprintf(m, sizeof m, "event %lld.%d", (long long) t, i);
+                append(t, i % 3 ? "web-1" : "", "node.health", m);
+        }
+        ck_assert_int_eq(store_commit(st), 0);
+}
+
+static const event_record_t *newest(const log_t *l) {
+        ck_assert_int_gt(l->n, 0);
+        return &l->ev[l->n - 1];
+}
+
+START_TEST(test_retention_by_age_is_audited) {
+        event_retention_t p = { .max_days = 90, .max_rows = 100000 };
+        append_many(30, NOW - 91 * 86400);
+        append_many(5, NOW - 89 * 86400);
+        ck_assert_int_eq(event_retention_run(st, &p, NOW), 30);
+        ck_assert_int_eq(store_events_count(st), 6);
+        log_t *l = read_log(NULL);
+        ck_assert_str_eq(newest(l)->kind, "events.pruned");
+        ck_assert_str_eq(newest(l)->actor, "coordinator");
+        ck_assert_str_eq(newest(l)->node_id, "");
+        ck_assert_str_eq(newest(l)->message, "deleted 30 events older than 90 days (event_retention_days)");
+        ck_assert_int_eq(newest(l)->time, NOW);
+        free(l);
+        /* Nothing more to do: no deletion, no audit event. */
+        ck_assert_int_eq(event_retention_run(st, &p, NOW + 60), 0);
+        ck_assert_int_eq(store_events_count(st), 6);
+        /* A long quiet spell: everything is old, the newest event stays. */
+        ck_assert_int_eq(event_retention_run(st, &p, NOW + 365 * 86400), 5);
+        l = read_log(NULL);
+        ck_assert_int_eq(l->n, 2);
+        ck_assert_str_eq(l->ev[0].message, "deleted 30 events older than 90 days (event_retention_days)");
+        ck_assert_str_eq(l->ev[1].message, "deleted 5 events older than 90 days (event_retention_days)");
+        free(l);
+}
+END_TEST
+
+START_TEST(test_retention_by_rows_is_bounded_per_run) {
+        event_retention_t p = { .max_days = 90, .max_rows = 1000 };
+        append_many(25000, NOW);
+        ck_assert_int_eq(event_retention_run(st, &p, NOW), EVENT_RETENTION_BATCH);
+        ck_assert_int_eq(event_retention_run(st, &p, NOW), EVENT_RETENTION_BATCH);
+        int64_t rest = event_retention_run(st, &p, NOW);
+        ck_assert_int_lt(rest, EVENT_RETENTION_BATCH);
+        ck_assert_int_eq(event_retention_run(st, &p, NOW), 0);
+        int64_t rows = store_events_count(st);
+        ck_assert_int_le(rows, 1000);
+        ck_assert_int_ge(rows, 990);
+        log_t *l = read_log(NULL);
+        char want[200];
+        snprintf(want, sizeof want, "deleted the %lld oldest events to keep at most 1000 (event_retention_max_rows)",
+                 (long long) rest);
+        ck_assert_str_eq(newest(l)->kind, "events.pruned");
+        ck_assert_str_eq(newest(l)->message, want);
+        free(l);
+        /* Every run was audited: the two full ones coalesced into a count. */
+        l = read_log("");
+        int pruned = 0;
+        for (int i = 0; i < l->n; i++)
+                if (strcmp(l->ev[i].kind, "events.pruned") == 0)
+                        pruned += (int) l->ev[i].count;
+        ck_assert_int_eq(pruned, 3);
+        free(l);
+}
+END_TEST
+
 static Suite *event_log_suite(void) {
         Suite *su = suite_create("event_log");
         TCase *tc = tcase_create("store");
@@ -326,6 +403,13 @@ static Suite *event_log_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_hello_flood_is_a_few_rows);
         tcase_add_test(tc, test_reconnect_storm_still_registers);
+        suite_add_tcase(su, tc);
+
+        tc = tcase_create("retention");
+        tcase_add_checked_fixture(tc, fixture_up, fixture_down);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_retention_by_age_is_audited);
+        tcase_add_test(tc, test_retention_by_rows_is_bounded_per_run);
         suite_add_tcase(su, tc);
         return su;
 }
