@@ -184,6 +184,8 @@ static int collect_event(const event_record_t *ev, void *ud) {
         e->kind = rec->kind;
         e->actor = rec->actor;
         e->message = rec->message;
+        e->count = (uint64_t) rec->count;
+        e->last_time = rec->last_time;
         ev_vec->v[ev_vec->n++] = e;
         return 0;
 }

@@ -3,13 +3,17 @@
 
 #include "ctl/ctl.h"
 
+/* A repeated event is one row: " (×N, last TIME)" after its message. */
 static void print_table(const Hitless__EventList *l) {
         printf("%-20s %-16s %-18s %-14s %s\n", "TIME", "NODE", "KIND", "ACTOR", "MESSAGE");
         for (size_t i = 0; i < l->n_events; i++) {
                 const Hitless__Event *e = l->events[i];
-                char when[32];
-                printf("%-20s %-16s %-18s %-14s %s\n", ctl_local_time(e->time, when, sizeof when),
-                       e->node_id[0] ? e->node_id : "-", e->kind, e->actor, e->message);
+                char when[32], last[32], repeats[80] = "";
+                if (e->count > 1)
+                        snprintf(repeats, sizeof repeats, " (\u00d7%llu, last %s)", (unsigned long long) e->count,
+                                 ctl_local_time(e->last_time > e->time ? e->last_time : e->time, last, sizeof last));
+                printf("%-20s %-16s %-18s %-14s %s%s\n", ctl_local_time(e->time, when, sizeof when),
+                       e->node_id[0] ? e->node_id : "-", e->kind, e->actor, e->message, repeats);
         }
 }
 
@@ -26,7 +30,8 @@ static void print_json(const Hitless__EventList *l) {
                 json_string(stdout, e->actor);
                 printf(",\"message\":");
                 json_string(stdout, e->message);
-                printf("}");
+                printf(",\"count\":%llu,\"last_time\":%lld}", (unsigned long long) (e->count ? e->count : 1),
+                       (long long) (e->last_time > e->time ? e->last_time : e->time));
         }
         printf("]}\n");
 }

@@ -8,6 +8,7 @@ SCRIPT is a list of steps, one per line:
   sleep SECONDS
   reconnect
   expect SECONDS      wait for any reply, print its hex (exit 1 if none)
+  replies N SECONDS   wait for N replies in all, print "replies N" (exit 1 if fewer)
 Prints what it did; exits 0 when the script ran."""
 import os
 import re
@@ -64,6 +65,15 @@ for line in open(script):
             print("no reply")
             sys.exit(1)
         print("reply", sock.recv().hex())
+    elif op == "replies":
+        want, got = int(args[0]), 0
+        deadline = time.monotonic() + float(args[1])
+        while got < want and sock.poll(max(0, int((deadline - time.monotonic()) * 1000))):
+            sock.recv()
+            got += 1
+        print("replies", got)
+        if got < want:
+            sys.exit(1)
     print("did", op, *args[:1])
 sock.close()
 ctx.term()
