@@ -66,6 +66,7 @@ static Hitless__HistoryEntry *entry_new(const history_record_t *h, const entry_t
                 return NULL;
         }
         e->time = h->time;
+        e->count = h->is_command ? 0 : (uint64_t) h->count;
         if (h->is_command && h->command->state >= HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED)
                 e->finished = h->command->updated;
         return e;

@@ -204,11 +204,11 @@ static const char *const stmt_sql[_STMT_MAX] = {
          * oldest first. */
         [STMT_HISTORY] = "SELECT * FROM ("
                          " SELECT time AS t, id AS o, 0 AS c, actor, node_id, kind, message,"
-                         "  '', NULL, NULL, 0, 0 FROM events"
+                         "  '', NULL, NULL, 0, 0, count FROM events"
                          "  WHERE (actor LIKE 'unix:%' OR kind LIKE 'upgrade.%') AND kind NOT LIKE 'command.%'"
                          "  AND (?2 = '' OR node_id = ?2)"
                          " UNION ALL"
-                         " SELECT created, sent_event, 1, actor, node_id, kind, '', id, request, result, state, updated"
+                         " SELECT created, sent_event, 1, actor, node_id, kind, '', id, request, result, state, updated, 1"
                          "  FROM commands WHERE (?2 = '' OR node_id = ?2)"
                          " ORDER BY t DESC, o DESC, c DESC LIMIT ?1) ORDER BY t, o, c",
         [STMT_PROBE] = "UPDATE probe SET at = ?1 WHERE id = 1",
@@ -984,6 +984,7 @@ int store_history_foreach(store_t *s, const char *node_id, uint32_t limit,
                 h.actor = c.actor;
                 h.node_id = c.node_id;
                 h.message = message;
+                h.count = sqlite3_column_int64(st, 12);
                 if (h.is_command) {
                         s_column_text(st, 7, c.id, sizeof c.id);
                         c.request = sqlite3_column_blob(st, 8);

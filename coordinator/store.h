@@ -207,6 +207,7 @@ typedef struct {
         const char *node_id;
         char kind[32];                      /* events only: the event kind */
         const char *message;                /* events only */
+        int64_t count;                      /* events only: times repeated back to back */
         const command_record_t *command;    /* commands only: the whole row */
 } history_record_t;
 

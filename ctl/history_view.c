@@ -19,16 +19,25 @@ static const char *command_what(const Hitless__HistoryEntry *e, char *buf, size_
         return buf;
 }
 
+/* " (×N)" for an event repeated back to back, else "". */
+static const char *times(uint64_t count, char *buf, size_t len) {
+        if (count <= 1)
+                return "";
+        snprintf(buf, len, " (\u00d7%llu)", (unsigned long long) count);
+        return buf;
+}
+
 void history_view_text(FILE *f, const Hitless__HistoryList *l) {
         ctl_table_t t = { .cols = 4 };
-        char when[64], what[2048];
+        char when[64], what[2048], repeats[32];
         ctl_table_add(&t, "TIME", "ACTOR", "NODE", "WHAT");
         for (size_t i = 0; i < l->n_entries; i++) {
                 const Hitless__HistoryEntry *e = l->entries[i];
                 if (strcmp(e->kind, "command") == 0)
                         command_what(e, what, sizeof what);
                 else
-                        snprintf(what, sizeof what, "%s%s%s", e->kind, e->message[0] ? ": " : "", e->message);
+                        snprintf(what, sizeof what, "%s%s%s%s", e->kind, e->message[0] ? ": " : "", e->message,
+                                 times(e->count, repeats, sizeof repeats));
                 ctl_table_add(&t, ctl_local_time(e->time, when, sizeof when), e->actor, e->node_id, what);
         }
         ctl_table_print(f, &t, "");
@@ -46,6 +55,8 @@ static void json_entry(FILE *f, const void *item) {
         ctl_json_kv(f, ",", "state", e->state);
         ctl_json_kv(f, ",", "upgrade_id", e->upgrade_id);
         ctl_json_int(f, ",", "finished", e->finished);
+        if (strcmp(e->kind, "command") != 0)
+                ctl_json_int(f, ",", "count", e->count ? (int64_t) e->count : 1);
         fputc('}', f);
 }
 

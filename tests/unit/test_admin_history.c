@@ -284,6 +284,20 @@ START_TEST(test_free_null) {
 }
 END_TEST
 
+/* A repeated admin action is one event row: one entry with its count. */
+START_TEST(test_repeated_event_counted) {
+        for (int i = 0; i < 3; i++)
+                event(100 + i, "n1", "key.accepted", "unix:root", "key accepted");
+        command_sent(110, "c-1", "n1", "unix:root", NULL, "");
+        Hitless__HistoryList *l = history(NULL, 0);
+        ck_assert_uint_eq(l->n_entries, 2);
+        assert_entry(l, 0, 100, "unix:root", "n1", "key.accepted");
+        ck_assert_uint_eq(l->entries[0]->count, 3);
+        ck_assert_uint_eq(l->entries[1]->count, 0);  /* a command has none */
+        admin_history_free(l);
+}
+END_TEST
+
 static Suite *admin_history_suite(void) {
         Suite *s = suite_create("admin_history");
         TCase *tc = tcase_create("history");
@@ -296,6 +310,7 @@ static Suite *admin_history_suite(void) {
         tcase_add_test(tc, test_default_limit);
         tcase_add_test(tc, test_limit_is_capped);
         tcase_add_test(tc, test_free_null);
+        tcase_add_test(tc, test_repeated_event_counted);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -30,6 +30,7 @@ static void fixture_init(fixture_t *x) {
         x->e[0].actor = "unix:root";
         x->e[0].kind = "upgrade.started";
         x->e[0].message = "plan \"contrail-2.0\"";
+        x->e[0].count = 3;  /* coalesced: the same event three times in a row */
 
         x->e[1].time = 1700000010;
         x->e[1].actor = "upgrade:up-1";
@@ -73,7 +74,7 @@ START_TEST(test_text) {
         fixture_init(&x);
         assert_render(history_view_text, &x.l,
                       "TIME                 ACTOR         NODE  WHAT\n"
-                      "2023-11-14 22:13:20  unix:root     -     upgrade.started: plan \"contrail-2.0\"\n"
+                      "2023-11-14 22:13:20  unix:root     -     upgrade.started: plan \"contrail-2.0\" (×3)\n"
                       "2023-11-14 22:13:30  upgrade:up-1  c1    install up-1-3 succeeded, upgrade up-1, "
                       "finished 2023-11-14 22:14:32: 1 package changed\n"
                       "2023-11-14 22:15:00  unix:bob      db1   drain c-42 running\n");
@@ -93,7 +94,7 @@ START_TEST(test_json) {
                       "{\"entries\":["
                       "{\"time\":1700000000,\"actor\":\"unix:root\",\"node_id\":\"\",\"kind\":\"upgrade.started\","
                       "\"message\":\"plan \\\"contrail-2.0\\\"\",\"command_id\":\"\",\"action\":\"\",\"state\":\"\","
-                      "\"upgrade_id\":\"\",\"finished\":0},"
+                      "\"upgrade_id\":\"\",\"finished\":0,\"count\":3},"
                       "{\"time\":1700000010,\"actor\":\"upgrade:up-1\",\"node_id\":\"c1\",\"kind\":\"command\","
                       "\"message\":\"1 package changed\",\"command_id\":\"up-1-3\",\"action\":\"install\","
                       "\"state\":\"succeeded\",\"upgrade_id\":\"up-1\",\"finished\":1700000072},"
