@@ -24,10 +24,21 @@ check "the accept events survived" bash -c '[ "$(ctl events --json | grep -o key
 wait_for 15 "all three agents reconnect and are online" \
   bash -c 'for n in db1 db2 db3; do [ "$(node_field $n state)" = online ] || exit 1; done'
 
-# A clean stop, then a start: the same, and SIGTERM exits 0.
+# A clean stop, then a start: the same, and SIGTERM exits 0. Meanwhile the
+# event log outgrew a lowered event_retention_max_rows: the start prunes
+# the oldest and says so in the log.
 kill -TERM "$COORD_PID"; wait "$COORD_PID"; rc=$?
 check "SIGTERM stops the coordinator with exit 0" [ $rc -eq 0 ]
+db="$T/coord/state/coordinator.db"
+sqlite3 "$db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+               INSERT INTO events (time, node_id, kind, actor, message)
+               SELECT strftime('%s', 'now'), '', 'test.filler', 'test', 'filler ' || i FROM n"
+echo 'event_retention_max_rows = 1000;' >> "$T/coordinator.conf"
 start_coordinator
+wait_for 5 "retention at start keeps at most event_retention_max_rows events" \
+  bash -c "[ \$(sqlite3 '$db' 'SELECT count(*) FROM events') -le 1000 ]"
+check "the pruning is audited as events.pruned" \
+  bash -c 'ctl events --limit 1 | grep -q "events.pruned.*oldest events to keep at most 1000 (event_retention_max_rows)"'
 check "after a clean restart every node is listed" \
   bash -c '[ "$(ctl nodes --json | grep -o "\"node_id\"" | wc -l)" = 3 ]'
 wait_for 15 "and online again" bash -c 'for n in db1 db2 db3; do [ "$(node_field $n state)" = online ] || exit 1; done'
