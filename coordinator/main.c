@@ -44,6 +44,7 @@ typedef struct {
         admin_t *admin;
         int sigfd;
         char status[256];
+        int64_t next_retention;      /* monotonic ms; 0: at the next tick */
 } coordinator_t;
 
 static void usage(FILE *f) {
@@ -138,6 +139,9 @@ static void reload(coordinator_t *c) {
             n->pending_keys_per_second != c->cfg->pending_keys_per_second)
                 log_warning("reload: pending key limits changed; restart to apply");
         fleet_set_timeout(c->fleet, n->node_timeout_ms);
+        if (n->event_retention.max_days != c->cfg->event_retention.max_days ||
+            n->event_retention.max_rows != c->cfg->event_retention.max_rows)
+                c->next_retention = 0;   /* the new policy at the next tick */
         coord_config_free(&c->cfg);
         c->cfg = n;
         load_preapproved(c);
@@ -281,19 +285,18 @@ static void watch_store(coordinator_t *c) {
                 log_debug("cannot measure the free space of %s: %m", c->cfg->state_dir);
 }
 
-/* Returns when to run retention next: at the next tick while a run hits
- * its bound (a backlog goes in steps of one short transaction), hourly
- * otherwise. The policy is read at each run, so a reload applies it. */
-static int64_t apply_event_retention(coordinator_t *c, int64_t now) {
+/* Runs retention and sets when to run it next: at the next tick while a
+ * run hits its bound (a backlog goes in steps of one short transaction),
+ * hourly otherwise. */
+static void apply_event_retention(coordinator_t *c, int64_t now) {
         int64_t n = event_retention_run(c->store, &c->cfg->event_retention, clock_wall_s());
         if (n < 0)
                 log_error("store: cannot apply event retention: %s", store_last_error(c->store));
-        return now + (n == EVENT_RETENTION_BATCH ? TICK_MS : EVENT_RETENTION_INTERVAL_MS);
+        c->next_retention = now + (n == EVENT_RETENTION_BATCH ? TICK_MS : EVENT_RETENTION_INTERVAL_MS);
 }
 
 static int run(coordinator_t *c) {
         daemon_watchdog_t watchdog;
-        int64_t next_retention = 0;   /* at the first tick */
         int64_t next_tick = clock_mono_ms() + TICK_MS, next_keyflush = 0;
         int64_t next_droplog = clock_mono_ms() + 60000;
 
@@ -365,8 +368,8 @@ static int run(coordinator_t *c) {
                                 keyring_flush(c->keyring);
                                 next_keyflush = now + KEYRING_FLUSH_MS;
                         }
-                        if (now >= next_retention)
-                                next_retention = apply_event_retention(c, now);
+                        if (now >= c->next_retention)
+                                apply_event_retention(c, now);
                         if (now >= next_droplog) {
                                 log_drops(c);
                                 next_droplog = now + 60000;
