@@ -94,6 +94,7 @@ static node_t *node_new(const char *id) {
         snprintf(n->id, sizeof n->id, "%s", id);
         n->peer_fd = -1;
         ratelimit_init(&n->hello_limit, 1.0 / FLEET_REGISTRATION_INTERVAL_S, FLEET_REGISTRATION_BURST);
+        ratelimit_init(&n->health_limit, 1.0 / FLEET_HEALTH_EVENT_INTERVAL_S, FLEET_HEALTH_EVENT_BURST);
         return n;
 }
 
@@ -188,18 +189,35 @@ static void event(fleet_t *f, const node_t *n, const char *kind, const char *fmt
         va_end(ap);
 }
 
+/* One counted event for the *count events a budget left unrecorded. */
+static void record_over_budget(fleet_t *f, node_t *n, const char *kind, uint64_t *count, const char *what,
+                               int burst, int interval_s) {
+        event_record_t *e;
+        if (*count && (e = queue_event(f, n, kind, *count)))
+                snprintf(e->message, sizeof e->message,
+                         "%s beyond the rate limit (%d, then 1 per %d s), not recorded one by one", what, burst,
+                         interval_s);
+        *count = 0;
+}
+
+static void record_quiet_health(fleet_t *f, node_t *n) {
+        record_over_budget(f, n, "node.health", &n->quiet_health, "health changes", FLEET_HEALTH_EVENT_BURST,
+                           FLEET_HEALTH_EVENT_INTERVAL_S);
+        (void) ratelimit_take_suppressed(&n->health_limit);
+}
+
 /* Records the Hellos the registration budget left unrecorded: those like
  * the last recorded one fold into its count (the same row, when it is
- * still the node's newest event), the others into one counted event. */
-static void record_quiet_hellos(fleet_t *f, node_t *n) {
+ * still the node's newest event), the others into one counted event; and
+ * the health changes left unrecorded. */
+static void record_quiet(fleet_t *f, node_t *n) {
         event_record_t *e;
         if (n->quiet_repeats && (e = queue_event(f, n, "node.registered", n->quiet_repeats)))
                 snprintf(e->message, sizeof e->message, "%s", n->last_registration);
-        if (n->quiet_others && (e = queue_event(f, n, "node.registered", n->quiet_others)))
-                snprintf(e->message, sizeof e->message,
-                         "Hellos beyond the registration rate limit (%d, then 1 per %d s), not recorded one by one",
-                         FLEET_REGISTRATION_BURST, FLEET_REGISTRATION_INTERVAL_S);
-        n->quiet_repeats = n->quiet_others = 0;
+        n->quiet_repeats = 0;
+        record_over_budget(f, n, "node.registered", &n->quiet_others, "Hellos with other details",
+                           FLEET_REGISTRATION_BURST, FLEET_REGISTRATION_INTERVAL_S);
+        record_quiet_health(f, n);
         (void) ratelimit_take_suppressed(&n->hello_limit);
 }
 
@@ -216,10 +234,10 @@ static void record_registration(fleet_t *f, node_t *n, const char *message, int6
         if (same) {
                 /* This Hello and the quiet repeats: one count. */
                 n->quiet_repeats++;
-                record_quiet_hellos(f, n);
+                record_quiet(f, n);
                 return;
         }
-        record_quiet_hellos(f, n);
+        record_quiet(f, n);
         event(f, n, "node.registered", "%s", message);
         free(n->last_registration);
         n->last_registration = strdup(message);
@@ -315,9 +333,12 @@ int fleet_heartbeat(fleet_t *f, node_t *n, const Hitless__Heartbeat *hb, int64_t
                 event(f, n, "node.online", "heard from again");
                 log_node(LOG_INFO, n->id, "online again");
         }
-        if (h->state != before) {
+        if (h->state != before && !ratelimit_allow(&n->health_limit, now_ms)) {
+                n->quiet_health++;
+        } else if (h->state != before) {
                 char why[400];
                 describe_failures(h, why, sizeof why);
+                record_quiet_health(f, n);
                 event(f, n, "node.health", "%s -> %s%s%s", health_state_label(before),
                       health_state_label(h->state), *why ? ": " : "", why);
                 log_node(h->state == HITLESS__HEALTH_STATE__HEALTH_HEALTHY ? LOG_INFO : LOG_WARNING,
@@ -333,7 +354,7 @@ int fleet_expire(fleet_t *f, int64_t now_ms) {
                 node_t *n = f->live_head;
                 live_unlink(f, n);
                 mark_dirty(f, n);
-                record_quiet_hellos(f, n);
+                record_quiet(f, n);
                 event(f, n, "node.unreachable", "no heartbeat for %lld ms",
                       (long long) (now_ms - n->last_seen_ms));
                 if (ratelimit_allow(&f->log_limit, now_ms))
@@ -355,7 +376,7 @@ void fleet_revoke(fleet_t *f, node_t *n, const char *why) {
         n->peer_fd = -1;
         n->routing_id_len = 0;
         mark_dirty(f, n);
-        record_quiet_hellos(f, n);
+        record_quiet(f, n);
         event(f, n, "node.revoked", "%s", why);
 }
 

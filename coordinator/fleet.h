@@ -26,6 +26,10 @@
  * loop of Hellos is one row with a count, not a row per Hello). */
 #define FLEET_REGISTRATION_BURST 5
 #define FLEET_REGISTRATION_INTERVAL_S 10
+/* node.health events per node, the same way: an agent flapping its health
+ * on every heartbeat is a few rows with counts, not a row per heartbeat. */
+#define FLEET_HEALTH_EVENT_BURST 10
+#define FLEET_HEALTH_EVENT_INTERVAL_S 10
 
 typedef struct node node_t;
 struct node {
@@ -46,6 +50,8 @@ struct node {
         char *last_registration;     /* the last node.registered message, NULL none */
         uint64_t quiet_repeats;      /* Hellos not recorded, same message as that one */
         uint64_t quiet_others;       /* Hellos not recorded, another message */
+        ratelimit_t health_limit;    /* node.health events (FLEET_HEALTH_EVENT_*) */
+        uint64_t quiet_health;       /* health changes not recorded */
 };
 
 typedef struct fleet fleet_t;
@@ -64,7 +70,8 @@ int fleet_register(fleet_t *f, const char *node_id, const Hitless__Hello *hello,
                    const char *address, int64_t now_ms, node_t **ret);
 
 /* A heartbeat from a registered node. Records an event when the overall
- * health changes, or when the node comes back online. */
+ * health changes (within the node's budget, FLEET_HEALTH_EVENT_BURST), or
+ * when the node comes back online. */
 int fleet_heartbeat(fleet_t *f, node_t *n, const Hitless__Heartbeat *hb, int64_t now_ms);
 
 /* Marks unreachable every online node not heard from within node_timeout.

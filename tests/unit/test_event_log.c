@@ -1,7 +1,8 @@
 /* The event log's defences against flooding (issue 15): coalescing of
  * repeated events in coordinator/store, the schema's append-only rules as
  * migration 5 relaxed them, the migration from a version-4 file, the
- * per-node registration budget in coordinator/fleet (a flood of Hellos),
+ * per-node registration and health-event budgets in coordinator/fleet (a
+ * flood of Hellos, an agent flapping its health),
  * and retention by age and size with its audit (coordinator/event_retention).
  * Every test talks to a real database file in its own directory. */
 #include <check.h>
@@ -312,6 +313,43 @@ START_TEST(test_reconnect_storm_still_registers) {
 }
 END_TEST
 
+static int64_t count_of_kind(const log_t *l, const char *kind) {
+        int64_t n = 0;
+        for (int i = 0; i < l->n; i++)
+                if (strcmp(l->ev[i].kind, kind) == 0)
+                        n += l->ev[i].count;
+        return n;
+}
+
+/* An agent flapping its health on every heartbeat, 10,000 times in 10 s:
+ * the budget's rows, then the rest in one counted event. */
+START_TEST(test_health_flapping_is_a_few_rows) {
+        fleet_t *f = NULL;
+        ck_assert_int_eq(fleet_new(st, 1000000, &f), 0);
+        say_hello(f, "boot-1", 0);
+        node_t *n = fleet_find(f, "flood");
+        Hitless__HealthReport health = HITLESS__HEALTH_REPORT__INIT;
+        Hitless__Heartbeat hb = HITLESS__HEARTBEAT__INIT;
+        hb.health = &health;
+        for (int i = 0; i < 10000; i++) {
+                health.state = i % 2 ? HITLESS__HEALTH_STATE__HEALTH_DEGRADED : HITLESS__HEALTH_STATE__HEALTH_HEALTHY;
+                ck_assert_int_eq(fleet_heartbeat(f, n, &hb, 1 + i), 0);
+        }
+        ck_assert_int_eq(fleet_flush(f), 0);
+        ck_assert_int_le(store_events_count(st), 1 + FLEET_HEALTH_EVENT_BURST + 1);
+        health.state = HITLESS__HEALTH_STATE__HEALTH_HEALTHY;  /* the loop ended degraded */
+        ck_assert_int_eq(fleet_heartbeat(f, n, &hb, 30000), 0);
+        ck_assert_int_eq(fleet_flush(f), 0);
+        ck_assert_int_le(store_events_count(st), 1 + FLEET_HEALTH_EVENT_BURST + 3);
+        log_t *l = read_log("flood");
+        ck_assert_int_eq(count_of_kind(l, "node.health"), 10001);
+        ck_assert_ptr_nonnull(strstr(l->ev[l->n - 2].message, "health changes beyond the rate limit"));
+        ck_assert_str_eq(l->ev[l->n - 1].message, "degraded -> healthy");
+        free(l);
+        fleet_destroy(&f);
+}
+END_TEST
+
 /* ---- retention ---- */
 
 #define NOW (1000 * 86400)
@@ -403,6 +441,7 @@ static Suite *event_log_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_hello_flood_is_a_few_rows);
         tcase_add_test(tc, test_reconnect_storm_still_registers);
+        tcase_add_test(tc, test_health_flapping_is_a_few_rows);
         suite_add_tcase(su, tc);
 
         tc = tcase_create("retention");
