@@ -172,7 +172,7 @@ START_TEST(test_open_creates_private_file) {
         umask(old);
 
         /* The file is in WAL mode with the latest schema version. */
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 5);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 6);
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -258,7 +258,7 @@ START_TEST(test_reopen_keeps_schema) {
         s = open_ok();
         ck_assert_int_eq(count_events(s, NULL), 1);
         store_close(&s);
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 5);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 6);
 }
 END_TEST
 
