@@ -32,6 +32,7 @@ struct executor {
         bool started;
         atomic_bool busy;    /* the worker is running a command */
         atomic_bool stopping; /* executor_destroy: stop waiting to hand over statuses */
+        atomic_bool drained; /* the journal's drained flag, for heartbeats */
         char current_id[64]; /* command being run, for progress messages */
 };
 
@@ -198,6 +199,16 @@ static int pack_request(const Hitless__Command *cmd, uint8_t **ret, size_t *ret_
         return codec_encode(&known.base, ret, ret_len);
 }
 
+/* The journal's drained flag as the heartbeats report it; on a read error
+ * the last value stands (the next command reads it again). */
+static void refresh_drained(executor_t *e) {
+        bool drained;
+        if (journal_get_drained(e->journal, &drained) == 0)
+                atomic_store(&e->drained, drained);
+        else
+                log_warning("journal: cannot read the drained flag: %s", journal_last_error(e->journal));
+}
+
 static void run_command(executor_t *e, const Hitless__Command *cmd) {
         action_ctx_t ctx = { e->cfg, e->journal, on_progress, e };
         action_result_t r = { 0 };
@@ -247,6 +258,7 @@ static void run_command(executor_t *e, const Hitless__Command *cmd) {
         atomic_store(&e->busy, false);
         log_info("%s %s: %s%s%s", command_action_name(cmd), id, journal_state_name(r.state), r.message[0] ? ": " : "",
                  r.message);
+        refresh_drained(e);   /* first: the main thread reads it when the status arrives */
         finish(e, id, &r);
         action_result_clear(&r);
         prune_journal(e);
@@ -351,6 +363,7 @@ int executor_new(void *ctx, const agent_config_t *cfg, executor_t **ret) {
                 free(e);
                 return r;
         }
+        refresh_drained(e);   /* before the worker starts: the first heartbeat is right */
         /* A counter, not the address: a new executor may reuse the old
          * one's memory before libzmq has released the old endpoint. */
         static atomic_uint generation;
@@ -371,6 +384,10 @@ int executor_new(void *ctx, const agent_config_t *cfg, executor_t **ret) {
 
 bool executor_busy(executor_t *e) {
         return atomic_load(&e->busy);
+}
+
+bool executor_drained(executor_t *e) {
+        return atomic_load(&e->drained);
 }
 
 bool executor_destroy(executor_t **ep) {

@@ -35,6 +35,10 @@ HL_MUST_USE bool executor_destroy(executor_t **e);
 /* True while a command runs (cfg must then stay valid: no reload). */
 bool executor_busy(executor_t *e);
 
+/* Whether the node is drained by this agent, as its journal said after
+ * the last command (or at start): reported in every heartbeat. */
+bool executor_drained(executor_t *e);
+
 /* A packed CoordinatorMessage body: Command or CommandQuery. */
 HL_MUST_USE int executor_submit(executor_t *e, const Hitless__CoordinatorMessage *m);
 

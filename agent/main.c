@@ -235,6 +235,7 @@ static int run(agent_t *a) {
                                 if (items[2].revents & ZMQ_POLLIN)
                                         session_handle_incoming(a->session, now);
                         }
+                        session_set_drained(a->session, executor_drained(a->executor));
                         session_tick(a->session, now);
                         notify_status(a, session_status(a->session));
                 }

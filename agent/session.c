@@ -35,6 +35,7 @@ struct session {
         bool have_backend;
         const pkg_backend_t *backend;
         health_state_t last_health;
+        bool drained;            /* reported in heartbeats (session_set_drained) */
         char boot_id[64];
         char status[256];
         ratelimit_t log_limit;
@@ -327,6 +328,7 @@ static void send_heartbeat(session_t *s) {
         rep.checks = checks;
         rep.packages = package_list(s, &versions, &n);
         rep.n_packages = rep.packages ? n : 0;
+        rep.drained = s->drained;
         hb.seq = ++s->seq;
         hb.health = &rep;
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
@@ -337,6 +339,14 @@ static void send_heartbeat(session_t *s) {
         free(items);
         free(checks);
         health_report_free(&hr);
+}
+
+void session_set_drained(session_t *s, bool drained) {
+        if (drained == s->drained)
+                return;
+        s->drained = drained;
+        if (s->state == LINK_REGISTERED)
+                s->next_due = 0;   /* the coordinator's quorum view hears of it now */
 }
 
 void session_tick(session_t *s, int64_t now_ms) {

@@ -35,6 +35,10 @@ void *session_monitor(session_t *s);
 void session_handle_monitor(session_t *s, int64_t now_ms);
 /* Messages from the coordinator. */
 void session_handle_incoming(session_t *s, int64_t now_ms);
+/* Whether the node is drained (executor_drained): every heartbeat says
+ * so, and a change is sent at the next tick rather than the next interval. */
+void session_set_drained(session_t *s, bool drained);
+
 /* Sends Hello or a heartbeat when due. */
 void session_tick(session_t *s, int64_t now_ms);
 /* When session_tick next needs to run (monotonic ms). */

@@ -23,6 +23,9 @@
 #      down: status and the nodes themselves); db2's late install result
 #      is reported stale; rollback db2: db2 back on 1.0 and undrained, then
 #      db3 upgrades; complete with db2 rolled back; never two members down.
+#   5. db3 drained by an operator (hitlessctl drain, outside any upgrade):
+#      its agent's heartbeat says so (hitlessctl nodes), and up-3 (db2
+#      only) waits "db3 drained" until db3 is undrained, then completes.
 # Needs root (containers, mount); exit 77 otherwise. About 1.5 minutes here.
 if [ "$(id -u)" -ne 0 ]; then
   echo "96-db-faults: skipped: needs root (systemd-nspawn, tmpfs)"
@@ -203,6 +206,25 @@ check "4. db2 on 1.0" versions_are 1.0 db2
 check "4. no node left drained" none_drained up2
 check_py "4. drain windows never overlap during up-2" drain-windows "$EV/up2" "$t_up2" "${DBS[@]}"
 check_py "4. no command id twice, no step twice without a rollback" once "$EV/up2" "${DBS[@]}"
+
+# ==== 5. a member drained by hand ===================================================
+echo "== 5. db3 drained by an operator: up-3 (db2 only) waits for the quorum"
+check_or_end "5. hitlessctl drain db3 (outside any upgrade)" ctl_ok drain db3
+wait_or_end 10 "5. hitlessctl nodes: db3 drained (its agent's heartbeat)" bash -c \
+  "'$BUILD/hitlessctl' --socket '$FLEET_SOCK' nodes --json | '$PY' -c 'import json,sys; n={x[\"node_id\"]: x for x in json.load(sys.stdin)[\"nodes\"]}; sys.exit(0 if n[\"db3\"][\"drained\"] and not n[\"db1\"][\"drained\"] else 1)'"
+check_or_end "5. up-3 started" ctl_ok upgrade start db-2.0.plan
+sleep 4
+save_status drained-by-hand
+collect drained-by-hand
+echo "   db2 waiting: $(stq "$EV/drained-by-hand.json" 'nodes["db2"]["waiting"]')"
+check "5. db2 waits: db3 counts as down (drained)" st_is "$EV/drained-by-hand.json" \
+  'nodes["db2"]["step"] == "pending" and "db3 drained" in nodes["db2"]["waiting"]'
+check_py "5. no command of up-3 on db2 while db3 is drained" no-commands "$EV/drained-by-hand" up-3 db2
+check_or_end "5. hitlessctl undrain db3" ctl_ok undrain db3
+wait_or_end 90 "5. up-3 complete once db3 is undrained" up_is 's["state"] == "complete" and settled and nodes["db2"]["step"] == "done"'
+collect up3
+check "5. db2 on 2.0" versions_are 2.0 db2
+check "5. no node left drained" none_drained up3
 
 # ==== the whole run ===================================================================
 kill -TERM "$OBSERVER_PID" 2>/dev/null; wait "$OBSERVER_PID" 2>/dev/null; OBSERVER_PID=
