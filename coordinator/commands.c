@@ -217,7 +217,7 @@ void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const ch
         if (r >= 0)
                 r = store_commit(c->store);
         else
-                store_rollback(c->store);
+                (void) store_rollback(c->store);   /* the first error is the one reported */
         if (r < 0) {
                 reply_error(reply, token, HITLESS__ADMIN_STATUS__ADMIN_FAILED, "store: %s",
                             store_last_error(c->store));
@@ -291,7 +291,7 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
         if (r >= 0)
                 r = store_commit(c->store);
         else
-                store_rollback(c->store);
+                (void) store_rollback(c->store);   /* the first error is the one reported */
         free(buf);
         if (r < 0) {
                 /* The agent's journal keeps it: asked again once the store
@@ -333,7 +333,11 @@ void commands_on_hello(commands_t *c, node_t *n) {
         char *ids[256];
         id_list_t l = { ids, 0, 256 };
 
-        store_commands_unfinished(c->store, n->id, HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED, collect_id, &l);
+        if (store_commands_unfinished(c->store, n->id, HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED, collect_id, &l) < 0) {
+                /* Asked with what was read; the rest once the store works. */
+                c->requery = true;
+                log_node(LOG_WARNING, n->id, "cannot read its unfinished commands: %s", store_last_error(c->store));
+        }
         if (l.n == 0)
                 return;
         q.n_command_ids = l.n;

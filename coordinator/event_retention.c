@@ -36,7 +36,7 @@ int64_t event_retention_run(store_t *s, const event_retention_t *p, int64_t now_
                 r = audit(s, now_s, "deleted the %lld oldest events to keep at most %lld (event_retention_max_rows)",
                           by_rows, p->max_rows);
         if (r < 0) {
-                store_rollback(s);
+                (void) store_rollback(s);   /* the first error is the one reported */
                 return r;
         }
         r = store_commit(s);

@@ -428,7 +428,7 @@ int fleet_flush(fleet_t *f) {
                 free(buf);
         }
         if (r < 0) {
-                store_rollback(f->store);
+                (void) store_rollback(f->store);   /* the first error is the one reported */
                 return r;
         }
         r = store_commit(f->store);

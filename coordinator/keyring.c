@@ -163,7 +163,7 @@ static int persist_transition(keyring_t *k, key_entry_t *e, key_state_t to, cons
                 r = record_event(k, &rec, kind, actor, "key %s for node %s: %s -> %s", rec.public_key,
                                  rec.node_id, key_state_name(e->rec.state), key_state_name(to));
         if (r < 0) {
-                store_rollback(k->store);
+                (void) store_rollback(k->store);   /* the first error is the one reported */
                 return r;
         }
         r = store_commit(k->store);
@@ -417,7 +417,7 @@ int keyring_delete(keyring_t *k, const char *name, const char *actor, key_record
                 r = record_event(k, &e->rec, "key.deleted", actor, "key %s for node %s deleted (was %s)",
                                  e->rec.public_key, e->rec.node_id, key_state_name(e->rec.state));
         if (r < 0) {
-                store_rollback(k->store);
+                (void) store_rollback(k->store);   /* the first error is the one reported */
                 return r;
         }
         r = store_commit(k->store);

@@ -419,6 +419,11 @@ int store_probe(store_t *s) {
 /* ---- transactions ---------------------------------------------------------- */
 
 int store_begin(store_t *s) {
+        /* A rollback that failed (a full disk) may have left SQLite's
+         * transaction open with nothing of ours in it: end it, or every
+         * later write would fail as "already open". */
+        if (!s->in_transaction && !sqlite3_get_autocommit(s->db))
+                (void) s_step_done(s, s->stmt[STMT_ROLLBACK], "rollback of a transaction left open");
         if (s->in_transaction || !sqlite3_get_autocommit(s->db)) {
                 snprintf(s->last_error, sizeof s->last_error, "a transaction is already open");
                 return -EBUSY;

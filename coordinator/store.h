@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/attrs.h"
 #include "common/ids.h"
 #include "common/keys.h"
 #include "coordinator/store_health.h"
@@ -61,7 +62,7 @@ typedef struct {
  * (-ENOENT for a missing directory), -EINVAL for a file that is not an
  * SQLite database, -EIO for a corrupt one, -EPROTONOSUPPORT for a schema
  * newer than this program. Call before starting threads (sets umask). */
-int store_open(const char *path, store_t **ret);
+HL_MUST_USE int store_open(const char *path, store_t **ret);
 /* Accepts NULL; rolls back an open transaction; sets *s = NULL. */
 void store_close(store_t **s);
 /* The last failure's message, owned by s ("" before any failure). */
@@ -75,41 +76,41 @@ bool store_take_recovered(store_t *s);
 /* Rewrites one small row to learn whether writes work again (the tick
  * calls it while degraded: nothing else may write for a while). 0 when it
  * committed (or a transaction is open), else the store's error. */
-int store_probe(store_t *s);
+HL_MUST_USE int store_probe(store_t *s);
 /* Measures the free space of the file system holding the store (what an
  * unprivileged writer may use) against floor_bytes (0: no floor), into
  * store_health(). -errno from statvfs. */
-int store_check_space(store_t *s, uint64_t floor_bytes);
+HL_MUST_USE int store_check_space(store_t *s, uint64_t floor_bytes);
 
 /* Groups several writes into one transaction (one fsync). store_begin
  * returns -EBUSY if one is already open; commit and rollback return
  * -EINVAL without one. A failed commit leaves nothing committed and no
  * transaction open. */
-int store_begin(store_t *s);
-int store_commit(store_t *s);
-int store_rollback(store_t *s);
+HL_MUST_USE int store_begin(store_t *s);
+HL_MUST_USE int store_commit(store_t *s);
+HL_MUST_USE int store_rollback(store_t *s);
 
 /* Keys. store_key_put inserts or replaces the row for rec->public_key;
  * rec->node_id is "" or a valid node id. Delete returns -ENOENT for a key
  * that is not there. */
-int store_key_put(store_t *s, const key_record_t *rec);
-int store_key_get(store_t *s, const char *public_key, key_record_t *ret);
-int store_key_delete(store_t *s, const char *public_key);
+HL_MUST_USE int store_key_put(store_t *s, const key_record_t *rec);
+HL_MUST_USE int store_key_get(store_t *s, const char *public_key, key_record_t *ret);
+HL_MUST_USE int store_key_delete(store_t *s, const char *public_key);
 /* Calls cb for every key, ordered by state then node_id; a non-zero return
  * from cb stops the walk and is returned. */
-int store_keys_foreach(store_t *s, int (*cb)(const key_record_t *rec, void *ud), void *ud);
+HL_MUST_USE int store_keys_foreach(store_t *s, int (*cb)(const key_record_t *rec, void *ud), void *ud);
 /* Number of keys in a state, or -errno. */
-int64_t store_keys_count(store_t *s, key_state_t state);
+HL_MUST_USE int64_t store_keys_count(store_t *s, key_state_t state);
 
 /* Nodes: an opaque blob (the coordinator stores a packed NodeInfo) plus
  * last_seen, keyed by a valid node id. put inserts or replaces; delete
  * returns -ENOENT for a missing node. foreach walks in node id order; the
  * blob passed to cb is valid only during the call (never NULL); a non-zero
  * return from cb stops the walk and is returned. */
-int store_node_put(store_t *s, const char *node_id, const uint8_t *blob, size_t len,
+HL_MUST_USE int store_node_put(store_t *s, const char *node_id, const uint8_t *blob, size_t len,
                    int64_t last_seen);
-int store_node_delete(store_t *s, const char *node_id);
-int store_nodes_foreach(store_t *s,
+HL_MUST_USE int store_node_delete(store_t *s, const char *node_id);
+HL_MUST_USE int store_nodes_foreach(store_t *s,
                         int (*cb)(const char *node_id, const uint8_t *blob, size_t len,
                                   int64_t last_seen, void *ud),
                         void *ud);
@@ -122,14 +123,14 @@ int store_nodes_foreach(store_t *s,
  * about no node) has the same kind, actor and message, that row's count
  * grows by count (1 for store_event_append) and its last_time becomes
  * time, and *ret_id is its id; otherwise a row is added. */
-int store_event_append(store_t *s, int64_t time, const char *node_id, const char *kind,
+HL_MUST_USE int store_event_append(store_t *s, int64_t time, const char *node_id, const char *kind,
                        const char *actor, const char *message, int64_t *ret_id);
-int store_event_append_n(store_t *s, int64_t time, const char *node_id, const char *kind,
+HL_MUST_USE int store_event_append_n(store_t *s, int64_t time, const char *node_id, const char *kind,
                          const char *actor, const char *message, int64_t count, int64_t *ret_id);
 /* The newest `limit` events (100 when limit is 0; all nodes when node_id
  * is NULL or ""), passed to cb oldest first. A non-zero return from cb
  * stops the walk and is returned. */
-int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
+HL_MUST_USE int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
                          int (*cb)(const event_record_t *ev, void *ud), void *ud);
 
 /* Retention (coordinator/event_retention.h decides what and audits it).
@@ -137,8 +138,8 @@ int store_events_foreach(store_t *s, const char *node_id, uint32_t limit,
  * first, at most max events, stopping at the first one last seen at or
  * after before_time (INT64_MAX: no age bound) and never deleting the
  * newest; *ret_deleted says how many. The schema refuses any other delete. */
-int64_t store_events_count(store_t *s);
-int store_events_delete_oldest(store_t *s, int64_t before_time, uint32_t max, int64_t *ret_deleted);
+HL_MUST_USE int64_t store_events_count(store_t *s);
+HL_MUST_USE int store_events_delete_oldest(store_t *s, int64_t before_time, uint32_t max, int64_t *ret_deleted);
 
 /* Commands sent to agents. state uses the wire's CommandState numbers
  * (0 = sent, not yet acknowledged); request is the packed Command, result
@@ -159,15 +160,15 @@ typedef struct {
 } command_record_t;
 
 /* -EIO (constraint) for a duplicate id. */
-int store_command_put(store_t *s, const command_record_t *c);
+HL_MUST_USE int store_command_put(store_t *s, const command_record_t *c);
 /* -ENOENT for an unknown id. */
-int store_command_update(store_t *s, const char *id, int state, const uint8_t *result, size_t len,
+HL_MUST_USE int store_command_update(store_t *s, const char *id, int state, const uint8_t *result, size_t len,
                          int64_t updated);
 /* Calls cb once for the command, or returns -ENOENT. */
-int store_command_get(store_t *s, const char *id, int (*cb)(const command_record_t *c, void *ud), void *ud);
+HL_MUST_USE int store_command_get(store_t *s, const char *id, int (*cb)(const command_record_t *c, void *ud), void *ud);
 /* Commands whose state is below final_from (not finished), for one node
  * (or all when node_id is NULL/""), oldest first. */
-int store_commands_unfinished(store_t *s, const char *node_id, int final_from,
+HL_MUST_USE int store_commands_unfinished(store_t *s, const char *node_id, int final_from,
                               int (*cb)(const command_record_t *c, void *ud), void *ud);
 
 /* Upgrades. seq numbers them (1, 2, ...; the latest is the current one);
@@ -185,14 +186,14 @@ typedef struct {
         size_t setup_len;
 } upgrade_row_t;
 
-int store_upgrade_put(store_t *s, const upgrade_row_t *u);
+HL_MUST_USE int store_upgrade_put(store_t *s, const upgrade_row_t *u);
 /* Calls cb with the latest upgrade (strings and blob borrowed for the
  * call), or returns -ENOENT when there is none. */
-int store_upgrade_latest(store_t *s, int (*cb)(const upgrade_row_t *u, void *ud), void *ud);
+HL_MUST_USE int store_upgrade_latest(store_t *s, int (*cb)(const upgrade_row_t *u, void *ud), void *ud);
 /* Inserts or replaces the records (keyed by type and index) of upgrade seq. */
-int store_upgrade_records_put(store_t *s, int64_t seq, const upgrade_record_t *recs, size_t n);
+HL_MUST_USE int store_upgrade_records_put(store_t *s, int64_t seq, const upgrade_record_t *recs, size_t n);
 /* Every record of upgrade seq, by type then index (malloc'ed; caller frees). */
-int store_upgrade_records_get(store_t *s, int64_t seq, upgrade_record_t **ret, size_t *ret_n);
+HL_MUST_USE int store_upgrade_records_get(store_t *s, int64_t seq, upgrade_record_t **ret, size_t *ret_n);
 
 /* History: admin actions (events whose actor is a unix user, and upgrade.*
  * events) and every command, merged by time (within a second, in the order
@@ -211,5 +212,5 @@ typedef struct {
         const command_record_t *command;    /* commands only: the whole row */
 } history_record_t;
 
-int store_history_foreach(store_t *s, const char *node_id, uint32_t limit,
+HL_MUST_USE int store_history_foreach(store_t *s, const char *node_id, uint32_t limit,
                           int (*cb)(const history_record_t *h, void *ud), void *ud);

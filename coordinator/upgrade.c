@@ -502,7 +502,7 @@ static int s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_t
         if (out && r >= 0)
                 r = store_commit(u->d.store);
         else if (out)
-                store_rollback(u->d.store);
+                (void) store_rollback(u->d.store);   /* the first error is the one reported */
         if (r < 0) {
                 log_node(r == -ENOMEM ? LOG_ERR : store_health_log_level(store_health(u->d.store)), NULL,
                          "upgrade %s: cannot record its next steps (%s): nothing sent; reloading its last "
@@ -837,7 +837,7 @@ int upgrade_start(upgrade_t *u, const plan_t *plan, const plan_preview_t *pv, co
         if (r >= 0)
                 r = store_commit(u->d.store);
         else
-                store_rollback(u->d.store);
+                (void) store_rollback(u->d.store);   /* the first error is the one reported */
         if (r < 0) {
                 s_err(err, err_len, "store: %s", store_last_error(u->d.store));
                 r = -EIO;
