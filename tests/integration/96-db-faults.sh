@@ -26,6 +26,10 @@
 #   5. db3 drained by an operator (hitlessctl drain, outside any upgrade):
 #      its agent's heartbeat says so (hitlessctl nodes), and up-3 (db2
 #      only) waits "db3 drained" until db3 is undrained, then completes.
+#   6. db2's agent (WatchdogSec=2s) stopped mid-install until systemd's
+#      watchdog kills it: the new agent records the command interrupted in
+#      its journal and reports it so (the coordinator's history); db2
+#      failed; resume, rollback db2, complete.
 # Needs root (containers, mount); exit 77 otherwise. About 1.5 minutes here.
 if [ "$(id -u)" -ne 0 ]; then
   echo "96-db-faults: skipped: needs root (systemd-nspawn, tmpfs)"
@@ -225,6 +229,46 @@ wait_or_end 90 "5. up-3 complete once db3 is undrained" up_is 's["state"] == "co
 collect up3
 check "5. db2 on 2.0" versions_are 2.0 db2
 check "5. no node left drained" none_drained up3
+
+# ==== 6. an agent killed by its own watchdog while stopped ==========================
+echo "== 6. db2's agent stopped mid-install until systemd's watchdog kills it"
+must "6. db2's agent with WatchdogSec=2s (a drop-in)" fleet_sh db2 'mkdir -p /etc/systemd/system/hitless-agent.service.d &&
+  printf "[Service]\nWatchdogSec=2s\nTimeoutAbortSec=1s\n" >/etc/systemd/system/hitless-agent.service.d/watchdog.conf &&
+  systemctl daemon-reload && systemctl restart hitless-agent.service'
+wait_or_end 30 "6. db2 online with it" node_online db2
+check_or_end "6. rollback --all of up-3" ctl_ok rollback --all
+wait_or_end 90 "6. db2 rolled back" up_is 'settled and nodes["db2"]["step"] == "rolled_back"'
+check_or_end "6. up-4 started" ctl_ok upgrade start db-2.0.plan
+wait_or_end 60 "6. db2 installing" up_is 'nodes["db2"]["step"] == "installing"'
+inflight=$(upq 'nodes["db2"]["command_id"]')
+agent_pid=$(fleet_exec db2 systemctl show -P MainPID hitless-agent.service)
+check_or_end "6. db2's agent stopped (SIGSTOP) during $inflight" fleet_exec db2 kill -STOP "$agent_pid"
+agent_replaced() {
+  local p; p=$(fleet_exec db2 systemctl show -P MainPID hitless-agent.service)
+  [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$agent_pid" ]
+}
+wait_or_end 30 "6. systemd's watchdog killed it and started a new agent" agent_replaced
+wait_or_end 30 "6. db2 online again" node_online db2
+wait_or_end 30 "6. db2 failed (unreachable during installing), paused" \
+  up_is 'nodes["db2"]["step"] == "failed" and s["state"] == "paused"'
+state_in_journal() {
+  fleet_journal_json db2 | "$PY" -c 'import json,sys; print([c["state"] for c in json.load(sys.stdin)["commands"] if c["id"] == sys.argv[1]])' "$inflight"
+}
+state_in_history() {
+  fleet_ctl history --node db2 --limit 1000 --json | "$PY" -c 'import json,sys; print([e["state"] for e in json.load(sys.stdin)["entries"] if e["command_id"] == sys.argv[1]])' "$inflight"
+}
+echo "   $inflight: journal $(state_in_journal), coordinator $(state_in_history)"
+journal_says_interrupted() { [ "$(state_in_journal)" = "['interrupted']" ]; }
+history_says_interrupted() { [ "$(state_in_history)" = "['interrupted']" ]; }
+check "6. the new agent recorded $inflight interrupted in its journal" journal_says_interrupted
+wait_or_end 20 "6. ... and reported it so: the coordinator's record of $inflight is interrupted" history_says_interrupted
+check_or_end "6. resume" ctl_ok upgrade resume
+check_or_end "6. rollback db2" ctl_ok rollback db2
+wait_or_end 90 "6. complete with db2 rolled back" up_is 's["state"] == "complete" and settled and nodes["db2"]["step"] == "rolled_back"'
+collect up4
+check "6. db2 on 1.0" versions_are 1.0 db2
+check "6. no node left drained" none_drained up4
+check_py "6. no command id twice, no step twice without a rollback" once "$EV/up4" "${DBS[@]}"
 
 # ==== the whole run ===================================================================
 kill -TERM "$OBSERVER_PID" 2>/dev/null; wait "$OBSERVER_PID" 2>/dev/null; OBSERVER_PID=
