@@ -949,8 +949,9 @@ void upgrade_machine_conditions(const upgrade_machine_t *m, upgrade_conditions_t
                 snprintf(ret->error.message, sizeof(ret->error.message), "%s", m->error);
         }
         ret->complete.status = m->complete && !s_rollbacks_outstanding(m);
+        ret->rolling_back = m->complete && !ret->complete.status;
         snprintf(ret->complete.reason, sizeof(ret->complete.reason), "%s",
-                 ret->complete.status ? "Complete" : m->complete ? "RollingBack"
+                 ret->complete.status ? "Complete" : ret->rolling_back ? "RollingBack"
                  : m->aborted ? "Aborted" : "InProgress");
 }
 

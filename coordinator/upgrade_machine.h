@@ -279,6 +279,7 @@ typedef struct {
         bool held;                   /* see upgrade_machine_hold() */
         bool aborted;
         bool promote_pending;
+        bool rolling_back;           /* every phase finished; rollbacks still pending or running */
         int phase;                   /* current phase index (n_phases when complete) */
         char pause_reason[UPGRADE_TEXT_MAX];
         char hold_reason[UPGRADE_TEXT_MAX];

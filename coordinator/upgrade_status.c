@@ -43,7 +43,7 @@ static const char *s_state(const upgrade_conditions_t *k) {
                 return "complete";
         if (k->aborted)
                 return "aborted";
-        if (strcmp(k->complete.reason, "RollingBack") == 0)
+        if (k->rolling_back)
                 return "rolling_back";   /* every phase finished; rollbacks still run */
         if (k->paused)
                 return "paused";
