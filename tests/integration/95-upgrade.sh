@@ -172,8 +172,8 @@ check_or_end "upgrade start: up-1 running, started by unix:root" \
 wait_or_end 120 "up-1 complete" up_is 's["state"] == "complete" and settled'
 save_status up1-done
 collect s1
-check "status: Complete True, Error False, Upgrading False" st_is "$EV/up1-done.json" \
-  'cond["Complete"]["status"] and not cond["Error"]["status"] and not cond["Upgrading"]["status"] and [c["type"] for c in s["conditions"]] == ["Upgrading", "Error", "Complete"]'
+check "status: Complete True, Error False, Upgrading False, StoreDegraded False" st_is "$EV/up1-done.json" \
+  'cond["Complete"]["status"] and not cond["Error"]["status"] and not cond["Upgrading"]["status"] and [c["type"] for c in s["conditions"]] == ["Upgrading", "Error", "Complete", "StoreDegraded"] and not cond["StoreDegraded"]["status"]'
 check "status: every phase finished, every node done" st_is "$EV/up1-done.json" \
   'all(p["state"] == "finished" and p["done"] == p["nodes"] for p in s["phases"]) and [p["nodes"] for p in s["phases"]] == [3, 1, 3] and all(nodes[n]["step"] == "done" for n in "db1 db2 db3 ctrl1 c1 c2 c3".split())'
 check "every node on 2.0 (dpkg and the running service)" versions_are 2.0 "${ALL[@]}"
