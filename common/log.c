@@ -41,10 +41,6 @@ void log_set_max_level(int level) {
         log_max_level = level;
 }
 
-int log_get_max_level(void) {
-        return log_max_level;
-}
-
 static const char *level_name(int level) {
         switch (level) {
         case LOG_EMERG: case LOG_ALERT: case LOG_CRIT: case LOG_ERR: return "error";

@@ -12,7 +12,6 @@
 
 void log_init(const char *program);
 void log_set_max_level(int level);   /* LOG_ERR .. LOG_DEBUG */
-int log_get_max_level(void);
 
 /* Logs and returns -abs(err), for `return log_error_errno(r, "...")`.
  * "%m" in the format expands to strerror(err). */

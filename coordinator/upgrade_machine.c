@@ -9,7 +9,6 @@
 
 typedef enum {
         WAIT_NONE = 0,
-        WAIT_PHASE_LATER,     /* an earlier phase runs */
         WAIT_PAUSED,
         WAIT_HELD,            /* the shell's hold (store low on space) */
         WAIT_ABORTED,
@@ -869,9 +868,6 @@ size_t upgrade_machine_wait_reason(const upgrade_machine_t *m, int node, char *b
                 s = "an earlier phase runs";
         else switch (n->wait) {
         case WAIT_NONE:
-                break;
-        case WAIT_PHASE_LATER:
-                s = "an earlier phase runs";
                 break;
         case WAIT_PAUSED:
                 snprintf(buf, len, "paused: %s", m->pause_reason);
