@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/vercmp.h"
+#include "coordinator/plan_batches.h"
 #include "coordinator/plan_math.h"
 #include "coordinator/planner.h"
 #include "coordinator/quorum.h"
@@ -509,13 +510,14 @@ static const char *s_wait_reason(planner_reason_t r) {
         }
 }
 
-/* Rounds of phase p, as if every step succeeded. */
-static int s_simulate_phase(ctx_t *c, size_t p, const selection_t *sel) {
+/* Phase p's counts, resolved against its size, and its members of groups
+ * that tolerate no member down: refused, since waiting can never help. */
+static int s_resolve_phase(ctx_t *c, size_t p, const selection_t *sel) {
         const plan_phase_t *ph = &c->plan->phases[p];
         plan_preview_phase_t *pp = &c->pv->phases[p];
-        int *rem, *out;
-        planner_verdict_t *verdicts;
-        size_t n_rem = 0;
+        int *cand = s_alloc(c->a, sel->n, sizeof *cand), *out = s_alloc(c->a, sel->n, sizeof *out);
+        planner_verdict_t *verdicts = s_alloc(c->a, sel->n, sizeof *verdicts);
+        size_t n = 0;
         int r;
 
         r = plan_parse_batch(ph->batch, (int) sel->n, &pp->batch_size);
@@ -523,70 +525,121 @@ static int s_simulate_phase(ctx_t *c, size_t p, const selection_t *sel) {
                 r = plan_parse_max_failures(ph->max_failures, (int) sel->n, &pp->max_failures);
         if (r < 0)
                 return -EINVAL;   /* plan.c validated the specs */
-        rem = s_alloc(c->a, sel->n, sizeof *rem);
-        out = s_alloc(c->a, sel->n, sizeof *out);
-        verdicts = s_alloc(c->a, sel->n, sizeof *verdicts);
-        pp->batches = s_alloc(c->a, sel->n, sizeof *pp->batches);
-        if (!rem || !out || !verdicts || !pp->batches)
+        if (!cand || !out || !verdicts)
                 return -ENOMEM;
         for (size_t k = 0; k < sel->n; k++)
                 if (c->candidate[sel->v[k]] && c->phase_of[sel->v[k]] == (int) p)
-                        rem[n_rem++] = sel->v[k];
-
-        while (n_rem > 0) {
-                bool canary = pp->n_batches == 0 && ph->canary > 0;
-                int size = canary ? ph->canary : pp->batch_size;
-                size_t kept = 0;
-                int k = planner_next_batch(&c->qf, rem, n_rem, size, 0, out, verdicts);
-
-                if (k < 0)
-                        return k;
-                for (size_t j = 0; j < n_rem; j++) {
-                        int i = rem[j];
-                        const planner_verdict_t *v = &verdicts[j];
-                        if (v->reason == PLANNER_NEVER_QUORUM) {
-                                const quorum_group_t *g = &c->groups[v->group];
-                                size_t before = c->pv->n_refusals;
-                                c->candidate[i] = false;
-                                c->refused[i] = true;
-                                s_refuse(c, PLAN_REFUSE_QUORUM_BUDGET, ph->name, c->names[i], g->name, NULL,
-                                         s_printf(c->a, "group %s tolerates no member down (%zu members, "
-                                                        "max_down %d): %s can never be upgraded without "
-                                                        "losing its quorum", g->name, g->n_members,
-                                                  g->max_down, c->names[i]));
-                                s_note(c, pp->skipped, &pp->n_skipped, i, "refused", s_refusal_message(c, before));
-                        } else if (v->reason != PLANNER_START) {
-                                /* Compacted in place: kept <= j. */
-                                rem[kept++] = i;
-                                if (k == 0) {
-                                        /* Nothing can start as things are now: say why. */
-                                        char buf[512];
-                                        if (v->reason == PLANNER_WAIT_QUORUM &&
-                                            quorum_explain(&c->qf, i, NULL, 0, buf, sizeof buf) >= 0)
-                                                s_note(c, pp->waiting, &pp->n_waiting, i, "quorum",
-                                                       s_printf(c->a, "%s", buf));
-                                        else
-                                                s_note(c, pp->waiting, &pp->n_waiting, i, s_wait_reason(v->reason),
-                                                       s_printf(c->a, "%s is %s", c->names[i],
-                                                                c->why[i] ? c->why[i] : planner_reason_name(v->reason)));
-                                }
-                        }
-                }
-                if (k == 0)
-                        break;
-                plan_preview_batch_t *b = &pp->batches[pp->n_batches++];
-                b->canary = canary;
-                b->nodes = s_alloc(c->a, (size_t) k, sizeof *b->nodes);
-                if (!b->nodes)
-                        return -ENOMEM;
-                for (int j = 0; j < k; j++) {
-                        b->nodes[j] = c->names[out[j]];
-                        c->status[out[j]] = NODE_STATUS_DONE;
-                }
-                b->n_nodes = (size_t) k;
-                n_rem = kept;
+                        cand[n++] = sel->v[k];
+        if (n == 0 || (r = planner_next_batch(&c->qf, cand, n, 1, 0, out, verdicts)) < 0)
+                return r < 0 ? r : 0;
+        for (size_t j = 0; j < n; j++) {
+                size_t before = c->pv->n_refusals;
+                int i = cand[j];
+                if (verdicts[j].reason != PLANNER_NEVER_QUORUM)
+                        continue;
+                const quorum_group_t *g = &c->groups[verdicts[j].group];
+                c->candidate[i] = false;
+                c->refused[i] = true;
+                s_refuse(c, PLAN_REFUSE_QUORUM_BUDGET, ph->name, c->names[i], g->name, NULL,
+                         s_printf(c->a, "group %s tolerates no member down (%zu members, "
+                                        "max_down %d): %s can never be upgraded without "
+                                        "losing its quorum", g->name, g->n_members, g->max_down, c->names[i]));
+                s_note(c, pp->skipped, &pp->n_skipped, i, "refused", s_refusal_message(c, before));
         }
         return 0;
+}
+
+/* Why each node of phase p that never starts waits, as things are once
+ * every started node is done. */
+static int s_waiting(ctx_t *c, size_t p, const selection_t *sel, const bool *left_out) {
+        plan_preview_phase_t *pp = &c->pv->phases[p];
+        int *rem = s_alloc(c->a, sel->n, sizeof *rem), *out = s_alloc(c->a, sel->n, sizeof *out);
+        planner_verdict_t *verdicts = s_alloc(c->a, sel->n, sizeof *verdicts);
+        size_t n = 0;
+        int r;
+
+        if (!rem || !out || !verdicts)
+                return -ENOMEM;
+        for (size_t k = 0; k < sel->n; k++)
+                if (c->phase_of[sel->v[k]] == (int) p && c->candidate[sel->v[k]] && left_out[sel->v[k]])
+                        rem[n++] = sel->v[k];
+        if (n == 0 || (r = planner_next_batch(&c->qf, rem, n, pp->batch_size, 0, out, verdicts)) < 0)
+                return n == 0 ? 0 : r;
+        for (size_t j = 0; j < n; j++) {
+                int i = rem[j];
+                planner_reason_t why = verdicts[j].reason;
+                char buf[512];
+                if (why == PLANNER_WAIT_QUORUM && quorum_explain(&c->qf, i, NULL, 0, buf, sizeof buf) >= 0)
+                        s_note(c, pp->waiting, &pp->n_waiting, i, "quorum", s_printf(c->a, "%s", buf));
+                else
+                        s_note(c, pp->waiting, &pp->n_waiting, i, s_wait_reason(why),
+                               s_printf(c->a, "%s is %s", c->names[i],
+                                        c->why[i] ? c->why[i] : planner_reason_name(why)));
+        }
+        return 0;
+}
+
+/* The batches of every phase: what the executor's machine starts
+ * (plan_batches.h), over the nodes the executor's setup would hold (every
+ * candidate in plan order, every group member), with the nodes as they are
+ * now. */
+static int s_batches(ctx_t *c, const selection_t *sels) {
+        size_t np = c->plan->n_phases;
+        upgrade_phase_config_t *pc = s_alloc(c->a, np, sizeof *pc);
+        upgrade_node_report_t *reports = s_alloc(c->a, c->n, sizeof *reports);
+        plan_batches_t b;
+        int r;
+
+        if (!pc || !reports)
+                return -ENOMEM;
+        for (size_t p = 0; p < np; p++) {
+                int *nodes = s_alloc(c->a, sels[p].n, sizeof *nodes);
+                if (!nodes)
+                        return -ENOMEM;
+                pc[p] = (upgrade_phase_config_t) { .params = &c->plan->phases[p], .nodes = nodes,
+                                                   .batch_size = c->pv->phases[p].batch_size,
+                                                   .max_failures = c->pv->phases[p].max_failures };
+                for (size_t k = 0; k < sels[p].n; k++)
+                        if (c->candidate[sels[p].v[k]] && c->phase_of[sels[p].v[k]] == (int) p)
+                                nodes[pc[p].n_nodes++] = sels[p].v[k];
+        }
+        for (size_t i = 0; i < c->n; i++)
+                reports[i] = (upgrade_node_report_t) {
+                        .node = (int) i,
+                        .registered = c->status[i] != NODE_STATUS_UNREGISTERED,
+                        .reachable = c->status[i] != NODE_STATUS_UNREGISTERED &&
+                                     c->status[i] != NODE_STATUS_UNREACHABLE,
+                        .healthy = !node_status_is_down(c->status[i]),
+                };
+        upgrade_config_t cfg = { .n_nodes = c->n, .names = c->names, .groups = c->groups,
+                                 .n_groups = c->pv->n_groups, .phases = pc, .n_phases = np };
+        if ((r = plan_batches_run(&cfg, reports, c->n, &b)) < 0)
+                return r;
+        for (size_t k = 0; k < b.n_batches && r == 0; k++) {
+                const plan_batch_t *src = &b.batches[k];
+                plan_preview_phase_t *pp = &c->pv->phases[src->phase];
+                plan_preview_batch_t *dst;
+                if (!pp->batches && !(pp->batches = s_alloc(c->a, sels[src->phase].n, sizeof *pp->batches))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                dst = &pp->batches[pp->n_batches++];
+                dst->canary = src->canary;
+                dst->n_nodes = src->n;
+                if (!(dst->nodes = s_alloc(c->a, src->n, sizeof *dst->nodes))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                for (size_t j = 0; j < src->n; j++) {
+                        int i = b.order[src->first + j];
+                        dst->nodes[j] = c->names[i];
+                        c->status[i] = NODE_STATUS_DONE;
+                }
+        }
+        for (size_t p = 0; p < np && r == 0; p++)
+                r = s_waiting(c, p, &sels[p], b.left_out);
+        plan_batches_free(&b);
+        return r;
 }
 
 int plan_preview_build(const plan_t *plan, const inventory_t *inv, const plan_fleet_t *fleet,
@@ -698,7 +751,9 @@ int plan_preview_build(const plan_t *plan, const inventory_t *inv, const plan_fl
                         c.status[i] = NODE_STATUS_DONE;
         s_group_previews(&c);
         for (size_t p = 0; p < plan->n_phases && r == 0; p++)
-                r = s_simulate_phase(&c, p, &sels[p]);
+                r = s_resolve_phase(&c, p, &sels[p]);
+        if (r == 0)
+                r = s_batches(&c, sels);
         if (r == 0 && c.oom)
                 r = -ENOMEM;
 out:

@@ -3,11 +3,14 @@
  *
  * A pure function: (plan, inventory, a snapshot of the nodes) -> preview.
  * No I/O and nothing kept between calls; the caller (admin.c) takes the
- * snapshot. The batches come from planner_next_batch() called round by
- * round as if every step succeeded (each started node counts as done in
- * the next round), with health and reachability as they are now, so a node
- * that is unhealthy now, or whose quorum group has no budget left because
- * of another member, is shown as waiting with the reason.
+ * snapshot. The batches are the executor's own: its upgrade machine runs
+ * over the nodes the upgrade's setup would hold, as if every command of a
+ * round succeeded at once (plan_batches.h), with health and reachability
+ * as they are now, so canary, batch, mode and quorum rules are never
+ * written twice. A node that is unhealthy now, or whose quorum group has
+ * no budget left because of another member, never starts there: it is
+ * shown as waiting with the reason (planner_next_batch's verdict), and the
+ * later phases as if it were left out.
  *
  * Node states, as the quorum rules see them (quorum.h):
  *   not in the snapshot, or never registered  -> unregistered (down)

@@ -289,14 +289,28 @@ START_TEST(test_computes_fifty_percent_and_canary) {
         plan_preview_free(&pv);
         plan_free(&p);
 
-        /* A canary of 1 goes first, alone, then batches of 2. */
-        p = mkplan(NULL, "{ name = \"computes\"; nodes = { roles = [\"compute\"]; }; batch = 2; canary = 1; }");
-        pv = preview(p, NULL, &f);
-        ck_assert_str_eq(batches(&pv->phases[0]), "c1|c2,c3|c4,c5");
-        ck_assert(pv->phases[0].batches[0].canary);
-        ck_assert(!pv->phases[0].batches[1].canary);
-        plan_preview_free(&pv);
-        plan_free(&p);
+        /* Canaries go first, at most batch of them at once (as the
+         * executor starts them: issue 14), then the batches. */
+        static const struct {
+                const char *spec, *want;
+                size_t canaries;
+        } cases[] = {
+                { "batch = 2; canary = 1;", "c1|c2,c3|c4,c5", 1 },
+                { "batch = 1; canary = 3;", "c1|c2|c3|c4|c5", 3 },
+                { "batch = 2; canary = 3;", "c1,c2|c3|c4,c5", 2 },
+        };
+        for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+                char phase[256];
+                snprintf(phase, sizeof phase, "{ name = \"computes\"; nodes = { roles = [\"compute\"]; }; %s }",
+                         cases[t].spec);
+                p = mkplan(NULL, phase);
+                pv = preview(p, NULL, &f);
+                ck_assert_str_eq(batches(&pv->phases[0]), cases[t].want);
+                for (size_t b = 0; b < pv->phases[0].n_batches; b++)
+                        ck_assert(pv->phases[0].batches[b].canary == (b < cases[t].canaries));
+                plan_preview_free(&pv);
+                plan_free(&p);
+        }
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "coordinator/upgrade_machine.h"
+#include "tests/helpers/test_rng.h"
 
 #define N 1000
 #define MAX_GROUPS 40
@@ -24,23 +25,8 @@
  * too slow for millions of checks. These call into check only on failure. */
 #define CHECK(cond, ...) do { if (!(cond)) ck_abort_msg(__VA_ARGS__); } while (0)
 
-typedef struct {
-        uint64_t s;
-} rng_t;
-
-static uint64_t rnd(rng_t *r) {
-        r->s ^= r->s << 13;
-        r->s ^= r->s >> 7;
-        r->s ^= r->s << 17;
-        return r->s;
-}
-
-static int64_t rnd_in(rng_t *r, int64_t lo, int64_t hi) {
-        return lo + (int64_t) (rnd(r) % (uint64_t) (hi - lo + 1));
-}
-
-static bool chance(rng_t *r, int per_mille) {
-        return (int) (rnd(r) % 1000) < per_mille;
+static bool chance(test_rng_t *r, int per_mille) {
+        return (int) (test_rng_next(r) % 1000) < per_mille;
 }
 
 typedef struct {
@@ -63,7 +49,7 @@ typedef struct {
 } sim_node_t;
 
 typedef struct {
-        rng_t rng;
+        test_rng_t rng;
         upgrade_config_t cfg;
         plan_phase_t ph[3];
         upgrade_phase_config_t pc[3];
@@ -105,7 +91,7 @@ static void sim_build(sim_t *x, uint64_t seed) {
         /* database nodes: disjoint groups of 3..7 */
         int next = 0;
         while (x->n_groups < 20) {
-                int size = (int) rnd_in(&x->rng, 3, 7);
+                int size = (int) test_rng_in(&x->rng, 3, 7);
                 size_t g = x->n_groups++;
                 for (int k = 0; k < size; k++)
                         x->members[g][k] = next++;
@@ -202,7 +188,7 @@ static void s_check(sim_t *x, const upgrade_action_t *a, size_t na) {
                 CHECK(n->cmd_id == 0, "node %d: two commands at once", a[k].node);
                 n->cmd_id = a[k].cmd_id;
                 n->cmd = a[k].cmd;
-                n->due = x->now + rnd_in(&x->rng, 50, 3000);
+                n->due = x->now + test_rng_in(&x->rng, 50, 3000);
                 n->will_fail = chance(&x->rng, 8);
         }
         for (int i = 0; i < N; i++) {
@@ -378,15 +364,15 @@ static void s_check_progress(sim_t *x) {
 }
 
 static void s_disturb(sim_t *x) {
-        int i = (int) rnd_in(&x->rng, 0, N - 1);
+        int i = (int) test_rng_in(&x->rng, 0, N - 1);
         sim_node_t *n = &x->n[i];
         if (chance(&x->rng, 300)) {
                 if (n->unreachable_until == 0) {
-                        n->unreachable_until = x->now + rnd_in(&x->rng, 1000, 20000);
+                        n->unreachable_until = x->now + test_rng_in(&x->rng, 1000, 20000);
                         s_tell_reachable(x, i, false);
                 }
         } else if (n->unhealthy_until <= x->now) {
-                n->unhealthy_until = x->now + rnd_in(&x->rng, 200, 3000);
+                n->unhealthy_until = x->now + test_rng_in(&x->rng, 200, 3000);
                 if (n->reachable)
                         s_tell_health(x, i, false);
         }
@@ -483,7 +469,7 @@ static void sim_run(uint64_t seed, bool print) {
                 }
                 if (x.next_disturbance <= x.now) {
                         s_disturb(&x);
-                        x.next_disturbance = x.now + rnd_in(&x.rng, 100, 1500);
+                        x.next_disturbance = x.now + test_rng_in(&x.rng, 100, 1500);
                 }
                 s_snapshot(&x);
                 CHECK(upgrade_machine_tick(x.m, x.now, &a, &na) == 0, "machine call failed");
