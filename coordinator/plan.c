@@ -351,8 +351,17 @@ static void s_parse_phase(const config_setting_t *g, plan_t *plan, plan_phase_t 
         }
         s_parse_nodes(g, p, r);
         s_get_count_spec(g, "batch", true, p->batch, sizeof p->batch, r);
-        if (conf_get_int(g, "canary", false, 0, MAX_COUNT, &canary, r))
+        /* A canary count above batch is fine: canaries go batch at a time,
+         * as every node does (batch bounds how many are down at once). One
+         * above the phase's size names nodes that do not exist; only a
+         * list tells the size before the fleet is known. */
+        if (conf_get_int(g, "canary", false, 0, MAX_COUNT, &canary, r)) {
                 p->canary = (int) canary;
+                if (p->select == PLAN_SELECT_LIST && p->list && (size_t) canary > conf_strv_len(p->list))
+                        conf_report_add(r, config_setting_get_member(g, "canary"), NULL,
+                                        "%lld is more than the %zu nodes the phase lists: at most every node "
+                                        "is a canary", canary, conf_strv_len(p->list));
+        }
         conf_get_bool(g, "auto_promote", &p->auto_promote, r);
         s_get_count_spec(g, "max_failures", false, p->max_failures, sizeof p->max_failures, r);
         have_min = conf_get_duration_ms(g, "min_healthy_time", false, 0, MAX_DURATION_MS,

@@ -351,8 +351,10 @@ START_TEST(test_phase_count_errors) {
                       "  { name = \"b\"; nodes = { roles = [\"r\"]; }; batch = \"0%\"; max_failures = \"ten\"; },\n"
                       "  { name = \"c\"; nodes = { roles = [\"r\"]; }; batch = \"150%\"; max_failures = \"101%\"; },\n"
                       "  { name = \"d\"; nodes = { roles = [\"r\"]; }; batch = true; max_failures = 1.5; },\n"
-                      "  { name = \"e\"; nodes = { roles = [\"r\"]; }; batch = \" 5\"; }\n"
-                      ");\n", 10,
+                      "  { name = \"e\"; nodes = { roles = [\"r\"]; }; batch = \" 5\"; },\n"
+                      "  { name = \"f\"; nodes = { list = [\"n1\", \"n2\"]; }; canary = 3; },\n"
+                      "  { name = \"g\"; nodes = { list = [\"n1\", \"n2\"]; }; canary = 2; batch = 1; }\n"
+                      ");\n", 11,
                       FILE_NAME ":6: phases.[0].batch: 0 is out of range [1, 1000000]",
                       FILE_NAME ":6: phases.[0].canary: -1 is out of range [0, 1000000]",
                       FILE_NAME ":6: phases.[0].max_failures: -1 is out of range [0, 1000000]",
@@ -369,7 +371,9 @@ START_TEST(test_phase_count_errors) {
                       FILE_NAME ":10: phases.[3].max_failures: must be a count (0 stops at the first failure) "
                       "or a percentage of the phase (\"10%\")",
                       FILE_NAME ":11: phases.[4].batch: \" 5\" must be a count of at least 1 (3) or a "
-                      "percentage of the phase (\"25%\")");
+                      "percentage of the phase (\"25%\")",
+                      FILE_NAME ":12: phases.[5].canary: 3 is more than the 2 nodes the phase lists: "
+                      "at most every node is a canary");
 }
 END_TEST
 
