@@ -6,9 +6,9 @@
  * phase whose first command leaves at the same instant.
  *
  * The machine's config is built here from the plan and the inventory (the
- * phase's nodes in list order, the quorum groups' members), never from the
- * preview, and the batch size resolved with plan_math.h as the executor's
- * setup does. Members of a group whose budget is 0 are refused by the
+ * nodes of the phase's role in id order, the quorum groups' members),
+ * never from the preview, and the batch size resolved with plan_math.h as
+ * the executor's setup does. Members of a group whose budget is 0 are refused by the
  * preview; the executor never starts them, so they are left out here too.
  *
  * Seeds 0..PLANS-1, one plan each; a failure names the plan's text. */
@@ -112,15 +112,10 @@ static void s_generate(gen_t *g, uint64_t seed) {
                         snprintf(g->batch[p], sizeof g->batch[p], "%d%%", 20 * b);
                 else
                         snprintf(g->batch[p], sizeof g->batch[p], "%d", b);
-                off = s_cat(g->plan_text, sizeof g->plan_text, off, "%s{ name = \"p%d\"; nodes = { list = [",
-                            p ? ",\n" : "", p);
-                bool first = true;
-                for (int i = 0; i < g->n; i++)
-                        if (g->phase_of[i] == p) {
-                                off = s_cat(g->plan_text, sizeof g->plan_text, off, "%s\"%s\"", first ? "" : ", ",
-                                            g->ids[i]);
-                                first = false;
-                        }
+                /* By role, so that a canary may exceed the phase's size
+                 * (plan.c refuses that for a list); nodes in id order. */
+                off = s_cat(g->plan_text, sizeof g->plan_text, off, "%s{ name = \"p%d\"; nodes = { roles = [\"r%d\"",
+                            p ? ",\n" : "", p, p);
                 off = s_cat(g->plan_text, sizeof g->plan_text, off,
                             "]; }; batch = %s%s%s; canary = %d; auto_promote = %s; mode = \"%s\"; drain = %s; "
                             "min_healthy_time = \"%ds\"; pause_between_batches = \"%ds\"; restart = [%s]; }",
@@ -174,7 +169,7 @@ static size_t s_batch_text(char *out, size_t off, bool first, bool canary, const
 
 static void s_preview_batches(const gen_t *g, const plan_t *plan, char out[2][OUT_MAX], char waits[2][OUT_MAX]) {
         plan_node_t nodes[MAX_NODES];
-        const char *roles[] = { "any" };
+        static const char *const roles[] = { "none", "r0", "r1" };
         plan_installed_t pkg = { "pkg", "1.0-1" };
         plan_fleet_t fleet = { .nodes = nodes, .n_nodes = (size_t) g->n };
         inventory_t inv;
@@ -183,7 +178,7 @@ static void s_preview_batches(const gen_t *g, const plan_t *plan, char out[2][OU
         plan_preview_t *pv = NULL;
 
         for (int i = 0; i < g->n; i++)
-                nodes[i] = (plan_node_t) { .id = g->ids[i], .roles = roles, .n_roles = 1, .packages = &pkg,
+                nodes[i] = (plan_node_t) { .id = g->ids[i], .roles = &roles[g->phase_of[i] + 1], .n_roles = 1, .packages = &pkg,
                                            .n_packages = 1, .registered = true, .accepted = true,
                                            .online = true, .healthy = g->healthy[i] };
         config_init(&cfg);
