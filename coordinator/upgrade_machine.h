@@ -54,8 +54,10 @@
  *     (never done); a late result for its old command is reported as stale
  *     and ignored (the shell records it as the command's outcome);
  *   - install commands never allow a downgrade; only rollback does;
- *   - canary: the first `canary` nodes of a phase run alone; the phase then
- *     waits for promote unless auto_promote;
+ *   - canary: the first `canary` nodes of a phase run alone, at most
+ *     batch_size at once; the phase then waits for promote unless
+ *     auto_promote. plan check shows these batches by running this machine
+ *     (plan_batches.h), so this is the only place the rule lives;
  *   - pause_between_batches applies in batch mode only (after each batch
  *     settles); rolling mode has no batch boundary and ignores it;
  *   - when a phase starts, its failure budget is judged (its pending nodes

@@ -4,9 +4,10 @@
 # 127.0.0.1, each reporting the version of contrail-vrouter-agent from its
 # own dpkg database. A valid plan previews the quorum-safe batches (text
 # and --json); an invalid one (a downgrade, an unknown node) exits 1 with
-# the refusals; a plan that does not parse exits 2 naming file:line:key; an
-# unhealthy member makes the others wait, with the reason. The check has no
-# side effect: events, keys and commands in the store are unchanged.
+# the refusals; canaries go batch at a time; a plan that does not parse
+# exits 2 naming file:line:key; an unhealthy member makes the others wait,
+# with the reason. The check has no side effect: events, keys and commands
+# in the store are unchanged.
 . "$TOP/tests/lib/itest.sh"
 
 HEARTBEAT=500ms
@@ -171,6 +172,19 @@ check "role override: the edge role selects c2 only" $PY -c '
 import json, sys
 p = json.load(open(sys.argv[1]))
 assert p["phases"][0]["nodes"] == ["c2"] and p["valid"], p' "$T/edge.json"
+
+# ---- canaries go batch at a time, as the executor starts them (issue 14) --
+cat > "$T/canary.conf" <<'PLAN'
+name = "canaries";
+packages = ( { name = "contrail-vrouter-agent"; version = "2.0-1"; } );
+phases = ( { name = "computes"; nodes = { roles = ["compute"]; }; batch = 1; canary = 2; } );
+PLAN
+(cd "$T" && ctl plan check canary.conf) > "$T/canary.txt" 2>&1
+check "canary: exit 0" [ $? -eq 0 ]
+check "canary: two canaries with batch 1 are two batches of one" bash -c "
+  grep -qx '  batch 1 (canary, then waits for hitlessctl upgrade promote): c1' '$T/canary.txt' &&
+  grep -qx '  batch 2 (canary, then waits for hitlessctl upgrade promote): c2' '$T/canary.txt' &&
+  ! grep -q '^  batch 3' '$T/canary.txt'"
 
 # ---- a plan that does not parse ------------------------------------------
 (cd "$T" && ctl plan check bad.conf) > "$T/bad.out" 2> "$T/bad.err"
