@@ -22,8 +22,8 @@
  *     executor's to judge when the phase starts);
  *   - a phase whose pending nodes can go no further (unhealthy, or a quorum
  *     group without budget as things are now) would stop the executor
- *     there. Those nodes are "left out" and the run is repeated without
- *     them, so that the later phases are still shown.
+ *     there. Those nodes are "left out" and, when a later phase follows,
+ *     the run is repeated without them, so that it is still shown.
  *
  * Pure: no I/O, no clock; memory is the caller's to free with
  * plan_batches_free(). */
