@@ -137,6 +137,7 @@ EOF
         # The packaged unit (same sandbox, KillMode=process), with the binary
         # from $BUILD and Restart=always so a SIGKILL brings it back.
         sed -e "s|^ExecStart=.*|ExecStart=$ACT_AGENT -c $ACT_CONF|" \
+            -e "s|^ExecReload=/usr/sbin/hitless-agent .*|ExecReload=$ACT_AGENT --check-config -c $ACT_CONF|" \
             -e 's|^Restart=.*|Restart=always|' -e 's|^RestartSec=.*|RestartSec=1s|' \
             "$TOP/systemd/hitless-agent.service" >"$root/etc/systemd/system/hitless-agent.service"
         grep -q '^Type=notify' "$root/etc/systemd/system/hitless-agent.service" &&

@@ -256,6 +256,7 @@ EOF
         # The packaged unit (same sandbox, KillMode=process), with the binary
         # from $BUILD and Restart=always.
         sed -e "s|^ExecStart=.*|ExecStart=$FLEET_AGENT -c $FLEET_CONF|" \
+            -e "s|^ExecReload=/usr/sbin/hitless-agent .*|ExecReload=$FLEET_AGENT --check-config -c $FLEET_CONF|" \
             -e 's|^Restart=.*|Restart=always|' -e 's|^RestartSec=.*|RestartSec=1s|' \
             "$TOP/systemd/hitless-agent.service" >"$b/hitless-agent.service"
 }

@@ -78,6 +78,30 @@ cwait() {
 unit_prop() { cx "$1" "systemctl show -P $3 $2"; }
 journal_of() { cx "$1" "journalctl -q --no-pager -o cat _SYSTEMD_UNIT=$2.service"; }
 sums() { cx "$1" "cd /etc/hitless && sha256sum $2 2>&1"; }
+# broken_config NAME UNIT: with a config error in /etc/hitless, `systemctl
+# reload UNIT` fails (ExecReload checks the file first) and the daemon keeps
+# running; `systemctl start UNIT` fails and the unit ends failed without
+# restarting (exit status 2, RestartPreventExitStatus=2). The good config is
+# put back and the unit started again.
+broken_config() {
+        local c=$1 u=$2 conf=/etc/hitless/${2#hitless-}.conf pid
+        cx "$c" "cp -p $conf $conf.good && echo 'bogus_setting = 1;' >>$conf"
+        pid=$(unit_prop "$c" "$u" MainPID)
+        cin "$u: reload with a broken config fails" "$c" "! systemctl reload $u"
+        cin "$u: ... naming the key in the journal" "$c" \
+                "journalctl -q --no-pager -o cat -u $u | grep -q 'bogus_setting: unknown key'"
+        cin "$u: ... and the daemon keeps running (same PID)" "$c" \
+                "systemctl is-active -q $u && test \"\$(systemctl show -P MainPID $u)\" = $pid"
+        cin "$u: start with a broken config fails" "$c" "systemctl stop $u && ! systemctl start $u"
+        # RestartSec=2s: a restart would have happened within this wait.
+        sleep 4
+        cin "$u: ... the unit ends failed (exit status 2), NRestarts 0" "$c" \
+                "test \"\$(systemctl show -P ActiveState $u)\" = failed &&
+                 test \"\$(systemctl show -P ExecMainStatus $u)\" = 2 &&
+                 test \"\$(systemctl show -P NRestarts $u)\" = 0"
+        cin "$u: good config back, starts again" "$c" \
+                "mv $conf.good $conf && systemctl reset-failed $u && systemctl start $u && systemctl is-active -q $u"
+}
 
 # ---- build ------------------------------------------------------------------
 say "check-packages: hitless $VERSION, packages in $PKG_OUT"
@@ -203,6 +227,7 @@ if grep -qi reload <<<"$new_lines"; then
 else
         fail "reload logged" "$new_lines"
 fi
+broken_config hl-coord hitless-coordinator
 
 # ---- agent ------------------------------------------------------------------
 say "-- hitless-agent (.deb, container hl-agent)"
@@ -232,6 +257,7 @@ cin "agent.conf with every example uncommented passes --check-config" hl-agent \
 cin "agent --gen-key refuses to overwrite the key" hl-agent \
         'sum=$(sha256sum /etc/hitless/agent.key_secret); ! hitless-agent --gen-key -c /etc/hitless/agent.conf &&
          test "$sum" = "$(sha256sum /etc/hitless/agent.key_secret)"'
+broken_config hl-agent hitless-agent
 
 # Enrol: give the agent the coordinator's endpoint and public key.
 ROOT_C=$(nspawn_root hl-coord)
