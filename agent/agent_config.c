@@ -9,6 +9,7 @@
 #include "common/codec.h"
 #include "common/ids.h"
 #include "common/keys.h"
+#include "common/tcp_endpoint.h"
 
 static const char *const check_kind_names[] = {
         [CHECK_UNIT] = "unit", [CHECK_TCP] = "tcp", [CHECK_EXEC] = "exec", [CHECK_HTTP] = "http",
@@ -113,15 +114,15 @@ static void parse_check(const config_setting_t *s, check_config_t *c, conf_repor
 }
 
 static void parse_coordinator(const config_setting_t *g, agent_config_t *c, conf_report_t *r) {
-        char *key = NULL;
+        char *key = NULL, why[256];
         if (!config_setting_is_group(g)) {
                 conf_report_add(r, g, NULL, "must be a group { endpoint = ...; public_key = ...; }");
                 return;
         }
         conf_check_known(g, coordinator_keys, r);
         if (conf_get_string(g, "endpoint", false, &c->coordinator_endpoint, r) &&
-            strncmp(c->coordinator_endpoint, "tcp://", 6) != 0)
-                conf_report_add(r, g, "endpoint", "must be tcp://HOST:PORT");
+            tcp_endpoint_check(c->coordinator_endpoint, TCP_ENDPOINT_CONNECT, why, sizeof why) < 0)
+                conf_report_add(r, config_setting_get_member(g, "endpoint"), NULL, "%s", why);
         if (conf_get_string(g, "public_key", false, &key, r)) {
                 char z85[KEYS_Z85_LEN + 1];
                 int e = keys_load_public(key, z85);

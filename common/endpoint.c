@@ -127,13 +127,14 @@ static const char *s_parse_port(const char *p, uint16_t *ret) {
 
         if (n == 0)
                 return "missing port after ':'";
-        if (n > 5)
-                return "port out of range 1..65535";
-        for (size_t i = 0; i < n; i++) {
+        /* Digits first: "notaport" is no number, not a big one. */
+        for (size_t i = 0; i < n; i++)
                 if (!s_isdigit(p[i]))
                         return "port is not a decimal number";
+        if (n > 5)
+                return "port out of range 1..65535";
+        for (size_t i = 0; i < n; i++)
                 v = v * 10 + (unsigned) (p[i] - '0');
-        }
         if (p[0] == '0' && n > 1)
                 return "port has leading zeros";
         if (v < 1 || v > 65535)
@@ -213,6 +214,11 @@ int endpoint_parse(const char *s, uint16_t default_port, endpoint_t *ret, char *
                               why);
         *ret = e;
         return 0;
+}
+
+int endpoint_parse_port(const char *s, uint16_t *ret, char *err, size_t err_len) {
+        const char *why = s_parse_port(s, ret);
+        return why ? s_fail(err, err_len, "%s", why) : 0;
 }
 
 int endpoint_list_parse(const char *s, uint16_t default_port, endpoint_list_t *ret,

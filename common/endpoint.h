@@ -50,6 +50,10 @@ typedef struct {
 HL_MUST_USE int endpoint_parse(const char *s, uint16_t default_port, endpoint_t *ret, char *err,
                                size_t err_len);
 
+/* Parses a port alone (1..65535, decimal, no leading zeros or sign).
+ * Returns 0 and fills *ret, or -EINVAL with the reason in err. */
+HL_MUST_USE int endpoint_parse_port(const char *s, uint16_t *ret, char *err, size_t err_len);
+
 /* Parses a list (see above). On success *ret owns a non-empty array: free
  * with endpoint_list_free. Returns -EINVAL (reason in err), -ENOMEM. */
 HL_MUST_USE int endpoint_list_parse(const char *s, uint16_t default_port, endpoint_list_t *ret,

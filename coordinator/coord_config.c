@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/codec.h"
+#include "common/tcp_endpoint.h"
 
 static const char *const known_keys[] = {
         "listen", "secret_key_file", "state_dir", "admin_socket", "preapproved_keys_dir",
@@ -22,6 +23,7 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         long long maxmsg = HITLESS_MAX_MESSAGE_BYTES, rate = 10;
         long long days = EVENT_RETENTION_DEFAULT_DAYS, rows = EVENT_RETENTION_DEFAULT_MAX_ROWS;
         bool have_timeout;
+        char why[256];
         int e;
 
         e = conf_load(&cfg, path, r);
@@ -41,9 +43,8 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         conf_check_known(root, known_keys, r);
 
         if (conf_get_string(root, "listen", false, &c->listen, r) &&
-            strncmp(c->listen, "tcp://", 6) != 0)
-                conf_report_add(r, config_setting_get_member(root, "listen"), NULL,
-                                "must be tcp://ADDRESS:PORT");
+            tcp_endpoint_check(c->listen, TCP_ENDPOINT_BIND, why, sizeof why) < 0)
+                conf_report_add(r, config_setting_get_member(root, "listen"), NULL, "%s", why);
         conf_get_string(root, "secret_key_file", false, &c->secret_key_file, r);
         conf_get_string(root, "state_dir", false, &c->state_dir, r);
         if (conf_get_string(root, "admin_socket", false, &c->admin_socket, r) &&

@@ -33,6 +33,11 @@ CONF
 out=$("$BUILD/hitless-coordinator" -c "$T/bad-syntax.conf" --check-config 2>&1); rc=$?
 check "a syntax error exits 2 and names the line" bash -c "[ $rc -eq 2 ] && grep -q 'bad-syntax.conf:2: syntax error' <<<'$out'"
 
+printf 'max_nodes = 10;\nlisten = "tcp://*:notaport";\n' > "$T/bad-listen.conf"
+out=$("$BUILD/hitless-coordinator" -c "$T/bad-listen.conf" --check-config 2>&1); rc=$?
+check "a listen endpoint libzmq cannot bind is refused (exit 2, file, line, key)" bash -c \
+  "[ $rc -eq 2 ] && grep -qF \"bad-listen.conf:2: listen: '*:notaport': port is not a decimal number\" <<<\"\$1\"" _ "$out"
+
 out=$("$BUILD/hitless-coordinator" -c "$T/missing.conf" --check-config 2>&1); rc=$?
 check "a missing config is one clear line, exit 2" bash -c "[ $rc -eq 2 ] && [ \$(wc -l <<<'$out') -eq 1 ] && grep -q 'missing.conf: cannot read config file: No such file' <<<'$out'"
 

@@ -135,6 +135,23 @@ static void coord_load_fails(const char *path, size_t n_lines, conf_report_t *r)
         ck_assert_uint_eq(r->n_lines, n_lines);
 }
 
+/* A config made of fmt with value for its one %s must fail to load (as an
+ * agent.conf or a coordinator.conf, by name) with exactly one line,
+ * "PATH:LINE: KEY: msg". */
+static void assert_refused(const char *name, const char *fmt, const char *value, int line,
+                           const char *key, const char *msg) {
+        char conf[400];
+        conf_report_t r;
+        snprintf(conf, sizeof conf, fmt, value);
+        const char *p = write_conf(name, conf);
+        if (strcmp(name, "agent.conf") == 0)
+                agent_load_fails(p, 1, &r);
+        else
+                coord_load_fails(p, 1, &r);
+        assert_line(&r, p, line, "%s: %s", key, msg);
+        conf_report_free(&r);
+}
+
 #define DURATION_MSG "must be a duration: seconds, or a string like \"500ms\", \"5s\", \"2m\""
 
 /* ---- agent: defaults and values ---- */
@@ -409,15 +426,9 @@ START_TEST(test_agent_durations_refused) {
                 { "18446744073709552L", "9223372036854775807ms is out of range [100ms, 3600000ms]" },
                 { "-9223372036854775807L", "-9223372036854775808ms is out of range [100ms, 3600000ms]" },
         };
-        char conf[200];
-        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-                conf_report_t r;
-                snprintf(conf, sizeof conf, "node_id = \"n\";\nheartbeat_interval = %s;\n", cases[i].value);
-                const char *p = write_conf("agent.conf", conf);
-                agent_load_fails(p, 1, &r);
-                assert_line(&r, p, 2, "heartbeat_interval: %s", cases[i].msg);
-                conf_report_free(&r);
-        }
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+                assert_refused("agent.conf", "node_id = \"n\";\nheartbeat_interval = %s;\n", cases[i].value, 2,
+                               "heartbeat_interval", cases[i].msg);
 }
 END_TEST
 
@@ -781,6 +792,68 @@ START_TEST(test_coord_errors_collected) {
 }
 END_TEST
 
+/* The endpoints as the daemons use them: what zmq_bind() or zmq_connect()
+ * would refuse, or what could never connect, is a config error naming
+ * file, line and key. */
+START_TEST(test_coord_listen_endpoint) {
+        static const char *const good[] = {
+                "tcp://*:7400", "tcp://127.0.0.1:1", "tcp://0.0.0.0:65535", "tcp://eth0:7400",
+                "tcp://bond0.100:7400", "tcp://br-ex:7400", "tcp://127.0.0.1:0", "tcp://*:*",
+        };
+        static const struct { const char *in, *msg; } bad[] = {
+                { "tcp://*:notaport", "'*:notaport': port is not a decimal number" },
+                { "tcp://*:70000", "'*:70000': port out of range 1..65535" },
+                { "tcp://*:", "'*:': missing port after ':'" },
+                { "tcp://*", "'*': missing ':PORT'" },
+                { "tcp://:7400", "':7400': missing address (use '*' for every address)" },
+                { "tcp://10.0.0.300:7400", "'10.0.0.300:7400': bad IPv4 address" },
+                { "tcp://[::1]:7400", "'[::1]:7400': IPv6 addresses are not supported" },
+                { "tcp://coordinator.example.com:7400",
+                  "'coordinator.example.com:7400': not '*', an IPv4 address or an interface name "
+                  "(host names cannot be bound)" },
+                { "tcp://eth 0:7400",
+                  "'eth 0:7400': not '*', an IPv4 address or an interface name (host names cannot be bound)" },
+                { "ipc:///run/x", "must be tcp://ADDRESS:PORT" },
+        };
+        char conf[200];
+        for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+                snprintf(conf, sizeof conf, "max_nodes = 3;\nlisten = \"%s\";\n", good[i]);
+                coord_config_t *c = coord_load_ok(write_conf("coordinator.conf", conf));
+                ck_assert_str_eq(c->listen, good[i]);
+                coord_config_free(&c);
+        }
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+                assert_refused("coordinator.conf", "max_nodes = 3;\nlisten = \"%s\";\n", bad[i].in, 2, "listen",
+                               bad[i].msg);
+}
+END_TEST
+
+#define AGENT_ENDPOINT_CONF "node_id = \"n\";\ncoordinator = {\n  endpoint = \"%s\";\n};\n"
+
+START_TEST(test_agent_coordinator_endpoint) {
+        static const char *const good[] = {
+                "tcp://10.0.0.1:7400", "tcp://coordinator.example.com:1", "tcp://localhost:65535",
+        };
+        static const struct { const char *in, *msg; } bad[] = {
+                { "tcp://ctrl:notaport", "'ctrl:notaport': port is not a decimal number" },
+                { "tcp://ctrl:0", "'ctrl:0': port out of range 1..65535" },
+                { "tcp://ctrl", "'ctrl': missing ':port'" },
+                { "tcp://*:7400", "'*:7400': invalid character in host name" },
+                { "tcp://10.0.0.300:7400", "'10.0.0.300:7400': bad IPv4 address" },
+                { "tcp://[fd00::1]:7400", "'[fd00::1]:7400': IPv6 addresses are not supported" },
+        };
+        char conf[200];
+        for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+                snprintf(conf, sizeof conf, AGENT_ENDPOINT_CONF, good[i]);
+                agent_config_t *c = agent_load_ok(write_conf("agent.conf", conf));
+                ck_assert_str_eq(c->coordinator_endpoint, good[i]);
+                agent_config_free(&c);
+        }
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+                assert_refused("agent.conf", AGENT_ENDPOINT_CONF, bad[i].in, 3, "coordinator.endpoint", bad[i].msg);
+}
+END_TEST
+
 START_TEST(test_coord_syntax_error) {
         conf_report_t r;
         const char *p = write_conf("coordinator.conf", "listen = \"tcp://*:1\";\nmax_nodes = = 3;\n");
@@ -836,6 +909,8 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_coord_timeout_follows_heartbeat);
         tcase_add_test(tc, test_coord_timeout_must_exceed_heartbeat);
         tcase_add_test(tc, test_coord_errors_collected);
+        tcase_add_test(tc, test_coord_listen_endpoint);
+        tcase_add_test(tc, test_agent_coordinator_endpoint);
         tcase_add_test(tc, test_coord_syntax_error);
         suite_add_tcase(s, tc);
         return s;

@@ -91,6 +91,7 @@ START_TEST(test_parse_invalid) {
                 { "10.0.0.1:05269", "leading zeros" },
                 { "10.0.0.1:+80", "not a decimal" },
                 { "10.0.0.1:80a", "not a decimal" },
+                { "10.0.0.1:notaport", "not a decimal" },
                 { "10.0.0.1:-1", "not a decimal" },
                 { "10.0.0.256:1", "bad IPv4" },
                 { "10.0.0:1", "bad IPv4" },
