@@ -80,7 +80,7 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         if (!c->state_dir)
                 c->state_dir = strdup("/var/lib/hitless/coordinator");
         if (!c->admin_socket)
-                c->admin_socket = strdup("/run/hitless/admin.sock");
+                c->admin_socket = strdup(COORD_DEFAULT_ADMIN_SOCKET);
         config_destroy(&cfg);
 
         if (r->n_lines > 0) {

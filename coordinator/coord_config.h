@@ -9,6 +9,7 @@
 #include "coordinator/inventory.h"
 
 #define COORD_DEFAULT_CONFIG "/etc/hitless/coordinator.conf"
+#define COORD_DEFAULT_ADMIN_SOCKET "/run/hitless/admin.sock"
 
 typedef struct {
         char *path;                   /* the file this was loaded from */

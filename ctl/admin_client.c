@@ -6,32 +6,7 @@
 #include <zmq.h>
 
 #include "common/codec.h"
-#include "coordinator/coord_config.h"
 #include "ctl/ctl.h"
-
-/* The admin socket: --socket, else admin_socket from the coordinator's
- * config (-c, default /etc/hitless/coordinator.conf). */
-static int socket_path(const ctl_t *ctl, char *buf, size_t len) {
-        coord_config_t *cfg = NULL;
-        conf_report_t report;
-        const char *path = ctl->config_path ? ctl->config_path : COORD_DEFAULT_CONFIG;
-
-        if (ctl->socket_path) {
-                snprintf(buf, len, "%s", ctl->socket_path);
-                return CTL_EXIT_OK;
-        }
-        conf_report_init(&report, path);
-        if (coord_config_load(path, &cfg, &report) < 0) {
-                conf_report_print(&report);
-                conf_report_free(&report);
-                fprintf(stderr, "hitlessctl: cannot find the admin socket; use -c CONFIG or --socket PATH\n");
-                return CTL_EXIT_USAGE;
-        }
-        conf_report_free(&report);
-        snprintf(buf, len, "%s", cfg->admin_socket);
-        coord_config_free(&cfg);
-        return CTL_EXIT_OK;
-}
 
 int ctl_call(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminResponse **ret) {
         char path[4096], endpoint[4200];
@@ -42,18 +17,17 @@ int ctl_call(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminRespons
         struct stat st;
         zmq_msg_t msg;
 
-        rc = socket_path(ctl, path, sizeof path);
+        rc = ctl_admin_socket(ctl, path, sizeof path);
         if (rc != CTL_EXIT_OK)
                 return rc;
-        /* libzmq connects lazily and would just time out: say why now. */
-        if (stat(path, &st) < 0) {
-                fprintf(stderr, "hitlessctl: coordinator unreachable: %s: %s (is hitless-coordinator running?)\n",
-                        path, strerror(errno));
-                return CTL_EXIT_UNREACHABLE;
-        }
-        if (access(path, W_OK) < 0) {
-                fprintf(stderr, "hitlessctl: coordinator unreachable: %s: %s (run as root or in the hitless group)\n",
-                        path, strerror(errno));
+        /* libzmq connects lazily and would just time out: say why now.
+         * EACCES from stat() is the 0750 directory, from access() the
+         * socket itself: either way a matter of who runs hitlessctl. */
+        if (stat(path, &st) < 0 || access(path, W_OK) < 0) {
+                int e = errno;
+                fprintf(stderr, "hitlessctl: coordinator unreachable: %s: %s (%s)\n", path, strerror(e),
+                        e == EACCES || e == EPERM ? "run as root or a member of the hitless group"
+                                                   : "is hitless-coordinator running?");
                 return CTL_EXIT_UNREACHABLE;
         }
 

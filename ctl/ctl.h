@@ -55,6 +55,15 @@ extern const ctl_command_t ctl_cmd_history;
  * with ctl_response_status(). */
 int ctl_call(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminResponse **ret);
 
+/* The admin socket's path into buf (ctl/admin_socket.c): --socket, else
+ * admin_socket of the coordinator's config. A config given with -c must
+ * load (CTL_EXIT_USAGE, having printed why). The default config need not:
+ * when it cannot be read or is invalid, the problem is printed as a
+ * warning and the admin_socket it names (if it parses), else the default
+ * socket, is used, so that a typo in an unrelated setting or a config
+ * readable only by root does not cut the operator off. */
+int ctl_admin_socket(const ctl_t *ctl, char *buf, size_t len);
+
 /* Makes a response safe to print (ctl_call() does it): with json, only
  * its error, printed as text even then; otherwise every string in it, at
  * any depth, is escaped (common/text.h), a command's output tail keeping

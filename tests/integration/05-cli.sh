@@ -103,4 +103,45 @@ check "nodes on an empty fleet" bash -c "ctl nodes | grep -q '^0 nodes'"
 check "nodes --json on an empty fleet" bash -c "[ \"\$(ctl nodes --json)\" = '{\"nodes\":[]}' ]"
 ctl keys accept >/dev/null 2>&1
 check "keys accept without a node exits 2" [ $? -eq 2 ]
+
+# hitlessctl with its built-in defaults, in a private mount namespace:
+# /etc/hitless/coordinator.conf is $T/default.conf (on an overlay of /etc,
+# its writes kept in $T) with mode MODE, and /run/hitless is the running
+# coordinator's $T/run. ctl_defaults MODE CMD...: CMD's stderr and stdout
+# in $out, its exit status in $rc.
+mkdir -p "$T/ns/up" "$T/ns/wk"
+ctl_defaults() {
+  out=$(unshare -m --propagation private bash -c '
+    mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/ns/up,workdir=$1/ns/wk" /etc &&
+      mkdir -p /etc/hitless && cp "$1/default.conf" /etc/hitless/coordinator.conf &&
+      chmod "$2" /etc/hitless/coordinator.conf &&
+      mount -t tmpfs tmpfs /run && mkdir /run/hitless && mount --bind "$1/run" /run/hitless || exit 99
+    shift 2; exec "$@"' _ "$T" "$@" 2>&1)
+  rc=$?
+}
+printf 'admin_socket = ;\n' > "$T/default.conf"
+ctl_defaults 0644 "$BUILD/hitlessctl" nodes
+if [ $rc -eq 99 ]; then
+  echo "skipped: the default-config checks need unshare and overlayfs: $out"
+else
+  check "a broken default config: the default admin socket, with a warning naming the problem" bash -c \
+    "[ $rc -eq 0 ] && grep -q '^0 nodes' <<<\"\$1\" &&
+     grep -q '^hitlessctl: warning: /etc/hitless/coordinator.conf:1: syntax error' <<<\"\$1\" &&
+     grep -qx 'hitlessctl: warning: using the default admin socket /run/hitless/admin.sock' <<<\"\$1\"" _ "$out"
+  printf 'admin_socket = "%s/run/admin.sock";\nno_such_key = 1;\n' "$T" > "$T/default.conf"
+  ctl_defaults 0644 "$BUILD/hitlessctl" nodes
+  check "an invalid default config that parses: its admin_socket, with a warning" bash -c \
+    "[ $rc -eq 0 ] && grep -q '^0 nodes' <<<\"\$1\" &&
+     grep -q '^hitlessctl: warning: /etc/hitless/coordinator.conf:2: no_such_key: unknown key' <<<\"\$1\" &&
+     grep -qx 'hitlessctl: warning: using admin_socket $T/run/admin.sock from that file' <<<\"\$1\"" _ "$out"
+  # Neither the config (0600 root) nor /run/hitless (0750 root) is open
+  # to a user outside the hitless group.
+  ctl_defaults 0600 setpriv --reuid=65534 --regid=65534 --clear-groups "$BUILD/hitlessctl" nodes
+  check "an unreadable default config and socket: a warning, then 'run as root or a member of the hitless group', exit 3" bash -c \
+    "[ $rc -eq 3 ] &&
+     grep -q '^hitlessctl: warning: /etc/hitless/coordinator.conf: cannot read config file: Permission denied' <<<\"\$1\" &&
+     grep -q 'coordinator unreachable: /run/hitless/admin.sock: Permission denied (run as root or a member of the hitless group)' <<<\"\$1\"" _ "$out"
+fi
+"$BUILD/hitlessctl" -c "$T/default.conf" nodes >/dev/null 2>&1
+check "a config named with -c must be valid: no guessing, exit 2" [ $? -eq 2 ]
 finish
