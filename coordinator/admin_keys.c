@@ -111,7 +111,7 @@ static void note_done(admin_keys_answer_t *ans, const char *node_id) {
 static const char *key_error(int r) {
         switch (r) {
         case -ENOENT: return "no key for that node";
-        case -ENOTUNIQ: return "several pending keys claim that node id; name the key instead";
+        case -ENOTUNIQ: return "several keys claim that node id; name the key instead";
         case -EEXIST: return "that node id is bound to another accepted key; delete that key first";
         case -EALREADY: return "already in that state";
         default: return "store error";
@@ -181,6 +181,11 @@ static void act_on_named(const admin_deps_t *d, const Hitless__KeyActionRequest 
         default:  /* KEY_DELETE: bad_key_action() refused any other */
                 r = keyring_delete(d->keyring, req->node_id, actor, &rec);
                 break;
+        }
+        if (r == -EALREADY) {
+                ans->result.already = true;
+                note_done(ans, rec.node_id);
+                return;
         }
         if (r < 0) {
                 snprintf(ans->error, sizeof ans->error, "%s: %s", req->node_id, key_error(r));

@@ -364,8 +364,16 @@ static int transition_named(keyring_t *k, const char *name, key_state_t to, cons
         int r = find_for_admin(k, name, &e);
         if (r < 0)
                 return r;
-        if (e->rec.state == to)
+        if (e->rec.state == to) {
+                copy_record(ret, e);
+                /* A node id whose accepted key stands while other keys
+                 * claim it (a re-keyed node, or an impostor): "already
+                 * accepted" would hide the key that waits. */
+                if (to == KEY_ACCEPTED && strcmp(name, e->rec.public_key) != 0 &&
+                    claimants(k, e->rec.node_id) > 0)
+                        return -ENOTUNIQ;
                 return -EALREADY;
+        }
         if (to == KEY_ACCEPTED) {
                 key_entry_t *owner = zhashx_lookup(k->accepted_by_node, e->rec.node_id);
                 if (!e->rec.node_id[0])

@@ -68,9 +68,12 @@ const char *keyring_key_of_node(keyring_t *k, const char *node_id);
 /* Admin actions on the key an admin names: a public key (Z85), or the node
  * id a key is bound to or claims. actor is recorded in the event log.
  *   -ENOENT   no key for that name
- *   -ENOTUNIQ several pending keys claim that node id: name one by key
+ *   -ENOTUNIQ several pending keys claim that node id, or (accept) it is
+ *             bound to an accepted key and pending keys claim it too: name
+ *             one by key
  *   -EEXIST   accept: node id already bound to another accepted key
- *   -EALREADY accept/reject: already in that state
+ *   -EALREADY accept/reject: already in that state; nothing changed, no
+ *             event, and ret (may be NULL) receives the record
  * On success ret (may be NULL) receives the affected key's record as it
  * is after the action (for delete: as it was). */
 int keyring_accept(keyring_t *k, const char *name, const char *actor, key_record_t *ret);

@@ -144,10 +144,13 @@ static int keys_exec(ctl_t *ctl, int argc, char **argv) {
                                 printf("%s", i ? "," : "");
                                 json_string(stdout, r->node_ids[i]);
                         }
-                        printf("]}\n");
+                        printf("]");
+                        ctl_json_bool(stdout, ",", "already", r->already);
+                        printf("}\n");
                 } else {
                         for (size_t i = 0; i < r->n_node_ids; i++)
-                                printf("%s: %sed\n", r->node_ids[i], strcmp(verb, "delete") == 0 ? "delet" : verb);
+                                printf("%s: %s%sed\n", r->node_ids[i], r->already ? "already " : "",
+                                       strcmp(verb, "delete") == 0 ? "delet" : verb);
                 }
         }
         hitless__admin_response__free_unpacked(resp, NULL);

@@ -58,7 +58,10 @@ sed -i 's/^node_id = "node1";/node_id = "node2";/' "$T/agents/node2/agent.conf"
 kill -HUP "${AGENT_PID[node2]}"
 wait_for 15 "node2 registers again under its own id" bash -c '[ "$(node_field node2 state)" = online ] && [ $(grep -c "registered with" "$T/agents/node2/agent.log") = 2 ]'
 
-check "accepting again fails with exit 1" bash -c 'ctl keys accept node1; [ $? -eq 1 ]'
+# Accept and reject are idempotent (changed on purpose: exit 1 before), so
+# configuration management can repeat them.
+check "accepting again: exit 0, already accepted" bash -c 'ctl keys accept node1 | grep -qx "node1: already accepted"'
+check "... and --json says so" bash -c 'ctl keys accept node1 --json | grep -qx "{\"action\":\"accept\",\"node_ids\":\[\"node1\"\],\"already\":true}"'
 check "an unknown node gives exit 1" bash -c 'ctl keys accept nosuchnode; [ $? -eq 1 ]'
 
 # An impostor: its own new key, claiming node1's id.
@@ -72,7 +75,7 @@ wait_for 10 "the impostor's key is recorded pending beside node1's accepted key"
   bash -c '[ "$(key_state node1)" = "accepted,pending" ]'
 wait_for 5 "the attempt is logged as impersonation" grep -q "impersonation attempt" "$T/coordinator.log"
 check "the impersonation is in the event log" bash -c 'ctl events --node node1 | grep -q key.impersonation'
-check "accepting the impostor by node id is ambiguous (exit 1)" bash -c 'ctl keys accept node1; [ $? -eq 1 ]'
+check "accepting the impostor by node id is ambiguous (exit 1)" bash -c 'ctl keys accept node1 2>&1 | grep -q "several keys claim that node id"; [ ${PIPESTATUS[0]} -eq 1 ]'
 impostor_key=$(ctl keys list --json | $PY -c 'import json,sys; print([k["public_key"] for k in json.load(sys.stdin)["keys"] if k["state"]=="pending" and k["node_id"]=="node1"][0])')
 check "accepting the impostor's key is refused: node1 is bound (exit 1)" \
   bash -c "ctl keys accept '$impostor_key' 2>&1 | grep -q 'bound to another accepted key'"
@@ -86,6 +89,7 @@ check "node1 is still online after the impostor's rejection" bash -c '[ "$(node_
 denied_before=$(handshakes denied)
 disconnects_before=$(grep -c "disconnected from" "$T/agents/node2/agent.log")
 check "reject node2" bash -c 'ctl keys reject node2 | grep -q "node2: rejected"'
+check "rejecting again: exit 0, already rejected" bash -c 'ctl keys reject node2 | grep -qx "node2: already rejected"'
 wait_for 1 "node2 is told its key is revoked (within one heartbeat)" grep -q "revoked our key" "$T/agents/node2/agent.log"
 wait_for 1 "node2's connection is closed (within one heartbeat)" \
   bash -c "[ \$(grep -c 'disconnected from' '$T/agents/node2/agent.log') -gt $disconnects_before ]"

@@ -195,6 +195,76 @@ START_TEST(test_bad_requests_change_nothing) {
 }
 END_TEST
 
+static int count_event(const event_record_t *ev, void *ud) {
+        (void) ev;
+        (*(int *) ud)++;
+        return 0;
+}
+
+static int events(void) {
+        int n = 0;
+        ck_assert_int_eq(store_events_foreach(store, NULL, 1000, count_event, &n), 0);
+        return n;
+}
+
+/* act NAME: the answer to one named accept or reject (ans cleared here). */
+static void act(Hitless__KeyAction action, const char *name, Hitless__AdminResponse *resp,
+                bool *ret_already) {
+        Hitless__KeyActionRequest req = HITLESS__KEY_ACTION_REQUEST__INIT;
+        admin_keys_answer_t ans = { 0 };
+        req.action = action;
+        req.node_id = (char *) name;
+        hitless__admin_response__init(resp);
+        admin_key_action(&deps, &req, "unix:root", resp, &ans);
+        ck_assert_int_eq(resp->status, HITLESS__ADMIN_STATUS__ADMIN_OK);
+        ck_assert_uint_eq(resp->key_action->n_node_ids, 1);
+        ck_assert_str_eq(resp->key_action->node_ids[0], "web1");
+        *ret_already = resp->key_action->already;
+        admin_keys_answer_clear(&ans);
+}
+
+/* Configuration management repeats its steps: accepting an accepted key
+ * or rejecting a rejected one succeeds, says so, and records nothing. */
+START_TEST(test_accept_and_reject_are_idempotent) {
+        Hitless__AdminResponse resp;
+        bool already;
+        int before;
+        pending(key(3), "web1", "10.0.0.3");
+        act(HITLESS__KEY_ACTION__KEY_ACCEPT, "web1", &resp, &already);
+        ck_assert(!already);
+        before = events();
+        act(HITLESS__KEY_ACTION__KEY_ACCEPT, "web1", &resp, &already);
+        ck_assert(already);
+        act(HITLESS__KEY_ACTION__KEY_ACCEPT, key(3), &resp, &already);
+        ck_assert(already);
+        ck_assert_int_eq(events(), before);
+        ck_assert_int_eq(keyring_count(kr, KEY_ACCEPTED), 1);
+
+        ck_assert_int_eq(keyring_reject(kr, key(3), "unix:root", NULL), 0);
+        before = events();
+        act(HITLESS__KEY_ACTION__KEY_REJECT, key(3), &resp, &already);
+        ck_assert(already);
+        act(HITLESS__KEY_ACTION__KEY_REJECT, "web1", &resp, &already);
+        ck_assert(already);
+        ck_assert_int_eq(events(), before);
+        ck_assert_int_eq(keyring_count(kr, KEY_REJECTED), 1);
+}
+END_TEST
+
+/* ... but not while another key claims the node id the admin named: which
+ * key is meant is not clear (a re-keyed node, or an impostor). */
+START_TEST(test_accept_again_with_another_claim_is_ambiguous) {
+        fleet_of_claims();  /* app1: accepted for key(5), claimed by key(6) */
+        Hitless__KeyActionRequest req = HITLESS__KEY_ACTION_REQUEST__INIT;
+        req.action = HITLESS__KEY_ACTION__KEY_ACCEPT;
+        req.node_id = "app1";
+        ck_assert_int_eq(status_of(&req), HITLESS__ADMIN_STATUS__ADMIN_FAILED);
+        key_state_t st;
+        ck_assert_int_eq(keyring_state(kr, key(6), &st), 0);
+        ck_assert_int_eq(st, KEY_PENDING);
+}
+END_TEST
+
 static Suite *admin_keys_suite(void) {
         Suite *s = suite_create("admin_keys");
         TCase *tc = tcase_create("accept_all");
@@ -203,6 +273,8 @@ static Suite *admin_keys_suite(void) {
         tcase_add_test(tc, test_accept_confirmed_checks_again);
         tcase_add_test(tc, test_all_skips_ambiguous_claims);
         tcase_add_test(tc, test_bad_requests_change_nothing);
+        tcase_add_test(tc, test_accept_and_reject_are_idempotent);
+        tcase_add_test(tc, test_accept_again_with_another_claim_is_ambiguous);
         suite_add_tcase(s, tc);
         return s;
 }

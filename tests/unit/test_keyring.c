@@ -206,8 +206,12 @@ START_TEST(test_accept_binds) {
         ck_assert_int_eq(keyring_count(kr, KEY_ACCEPTED), 1);
         ck_assert_int_eq(keyring_count(kr, KEY_PENDING), 0);
 
-        /* By node id or by key: already accepted. */
-        ck_assert_int_eq(keyring_accept(kr, "web1", "unix:alice", NULL), -EALREADY);
+        /* By node id or by key: already accepted, and the record says
+         * which node (admin_keys answers with it). */
+        memset(&rec, 0, sizeof rec);
+        ck_assert_int_eq(keyring_accept(kr, "web1", "unix:alice", &rec), -EALREADY);
+        ck_assert_str_eq(rec.node_id, "web1");
+        ck_assert_int_eq(rec.state, KEY_ACCEPTED);
         ck_assert_int_eq(keyring_accept(kr, key(1), "unix:alice", NULL), -EALREADY);
         ck_assert_int_eq(keyring_accept(kr, "nobody", "unix:alice", NULL), -ENOENT);
         ck_assert_int_eq(keyring_accept(kr, key(9), "unix:alice", NULL), -ENOENT);
@@ -262,8 +266,12 @@ START_TEST(test_two_pending_claim_one_node) {
 
         ck_assert_int_eq(keyring_accept(kr, key(2), "unix:root", NULL), 0);
         ck_assert_str_eq(keyring_key_of_node(kr, "db1"), key(2));
-        /* Now the node id names the accepted key. */
-        ck_assert_int_eq(keyring_accept(kr, "db1", "unix:root", NULL), -EALREADY);
+        /* Now the node id names the accepted key, but key(1) still claims
+         * db1: accepting db1 again is ambiguous, not "already accepted"
+         * (changed on purpose: that answer would hide the waiting key).
+         * By key it is already accepted. */
+        ck_assert_int_eq(keyring_accept(kr, "db1", "unix:root", NULL), -ENOTUNIQ);
+        ck_assert_int_eq(keyring_accept(kr, key(2), "unix:root", NULL), -EALREADY);
         ck_assert_int_eq(keyring_accept(kr, key(1), "unix:root", NULL), -EEXIST);
         ck_assert_int_eq(state_of(key(1)), KEY_PENDING);
 }
