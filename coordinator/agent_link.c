@@ -308,8 +308,7 @@ static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello 
         node_t *n;
 
         if (strcmp(h->node_id, node_id) != 0) {
-                log_node(LOG_WARNING, node_id, "impersonation attempt: the key bound to %s says Hello as %.64s from %s",
-                         node_id, h->node_id, address);
+                keyring_impersonation(l->keyring, node_id, h->node_id, address, now_ms);
                 l->drops.count[DROP_REFUSED]++;
                 send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_NODE_ID_MISMATCH,
                              "node id does not match the one bound to your key");

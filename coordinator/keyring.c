@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/ratelimit.h"
 
@@ -306,6 +307,28 @@ int keyring_claim(keyring_t *k, const char *public_key, const char *node_id, int
         log_node(LOG_NOTICE, node_id, "new key %s from %s is pending; accept it with: hitlessctl keys accept %s",
                  public_key, e->rec.address, node_id);
         return 0;
+}
+
+void keyring_impersonation(keyring_t *k, const char *node_id, const char *claimed, const char *address,
+                           int64_t now_ms) {
+        key_record_t rec = { 0 };
+        char more[64] = "";
+        int r;
+
+        if (!ratelimit_allow(&k->log_limit, now_ms))
+                return;
+        uint64_t n = ratelimit_take_suppressed(&k->log_limit);
+        if (n)
+                snprintf(more, sizeof more, " (%llu similar suppressed)", (unsigned long long) n);
+        snprintf(rec.node_id, sizeof rec.node_id, "%s", node_id_valid(claimed) ? claimed : node_id);
+        log_node(LOG_WARNING, node_id, "impersonation attempt: the key bound to %s says Hello as %.64s from %s%s",
+                 node_id, claimed, address, more);
+        const char *key = keyring_key_of_node(k, node_id);
+        r = record_event(k, &rec, "key.impersonation", "coordinator",
+                         "the key bound to %s (%s) says Hello as %.64s from %s", node_id, key ? key : "?", claimed,
+                         address);
+        if (r < 0)
+                log_node(LOG_ERR, node_id, "cannot record the impersonation attempt: %s", strerror(-r));
 }
 
 int keyring_state(keyring_t *k, const char *public_key, key_state_t *ret) {

@@ -55,6 +55,15 @@ auth_verdict_t keyring_authorize(keyring_t *k, const char *public_key, const cha
  * pending, -EALREADY if it had claimed a node id before. */
 int keyring_claim(keyring_t *k, const char *public_key, const char *node_id, int64_t now_ms);
 
+/* The accepted key bound to node_id said Hello as `claimed` from address
+ * (the caller refuses it): logged and recorded as event key.impersonation,
+ * under the claimed node id, as an unknown key claiming a bound one is
+ * (under node_id when claimed is no valid node id). A key that keeps
+ * trying shares the rate limit of the log lines about refused handshakes,
+ * so it costs a counter, not a row a Hello. */
+void keyring_impersonation(keyring_t *k, const char *node_id, const char *claimed, const char *address,
+                           int64_t now_ms);
+
 /* The state of a key: 0 and *ret set, or -ENOENT for an unknown key. */
 int keyring_state(keyring_t *k, const char *public_key, key_state_t *ret);
 

@@ -54,6 +54,8 @@ kill -HUP "${AGENT_PID[node2]}"
 wait_for 5 "an accepted key saying Hello as another node is refused as impersonation" \
   grep -q "impersonation attempt: the key bound to node2 says Hello as node1" "$T/coordinator.log"
 check "node1 stays online" bash -c '[ "$(node_field node1 state)" = online ]'
+check "the attempt is recorded as event key.impersonation under node1" bash -c \
+  'ctl events --node node1 | grep "key.impersonation" | grep -q "the key bound to node2 .* says Hello as node1"'
 sed -i 's/^node_id = "node1";/node_id = "node2";/' "$T/agents/node2/agent.conf"
 kill -HUP "${AGENT_PID[node2]}"
 wait_for 15 "node2 registers again under its own id" bash -c '[ "$(node_field node2 state)" = online ] && [ $(grep -c "registered with" "$T/agents/node2/agent.log") = 2 ]'

@@ -122,6 +122,40 @@ static int count_kind(const events_t *l, const char *kind) {
         return n;
 }
 
+/* An accepted key saying Hello as another node: an event under the node it
+ * claims to be (under its own when that is no node id), and a key that
+ * keeps trying costs a counter once past the burst. */
+START_TEST(test_accepted_key_impersonation) {
+        accepted(key(1), "web1");
+        accepted(key(2), "web2");
+        keyring_impersonation(kr, "web2", "web1", "203.0.113.9", 0);
+        keyring_impersonation(kr, "web2", "not a node id!", "203.0.113.9", 0);
+
+        events_t *l = events();
+        ck_assert_int_eq(count_kind(l, "key.impersonation"), 2);
+        for (int i = 0; i < l->n; i++) {
+                const event_record_t *ev = &l->ev[i];
+                if (strcmp(ev->kind, "key.impersonation") != 0)
+                        continue;
+                ck_assert_str_eq(ev->actor, "coordinator");
+                ck_assert_ptr_nonnull(strstr(ev->message, "the key bound to web2"));
+                ck_assert_ptr_nonnull(strstr(ev->message, key(2)));
+                ck_assert_ptr_nonnull(strstr(ev->message, "from 203.0.113.9"));
+                ck_assert_str_eq(ev->node_id, strstr(ev->message, "says Hello as web1 ") ? "web1" : "web2");
+        }
+        free(l);
+
+        for (int i = 0; i < 100; i++)
+                keyring_impersonation(kr, "web2", "web1", "203.0.113.9", 0);
+        l = events();
+        ck_assert_int_le(count_kind(l, "key.impersonation"), 12);  /* the burst of 10, not 100 */
+        free(l);
+        /* Nothing else changed. */
+        ck_assert_str_eq(keyring_key_of_node(kr, "web1"), key(1));
+        ck_assert_str_eq(keyring_key_of_node(kr, "web2"), key(2));
+}
+END_TEST
+
 /* ---- a new key ---- */
 
 START_TEST(test_unknown_key_is_provisional_and_recorded) {
@@ -715,6 +749,7 @@ static Suite *keyring_suite(void) {
         tcase_add_test(tc, test_accept_binds);
         tcase_add_test(tc, test_accept_by_key);
         tcase_add_test(tc, test_impersonation);
+        tcase_add_test(tc, test_accepted_key_impersonation);
         tcase_add_test(tc, test_two_pending_claim_one_node);
         tcase_add_test(tc, test_sole_claim);
         tcase_add_test(tc, test_sole_claim_survives_reopen);
