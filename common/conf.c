@@ -77,9 +77,8 @@ int conf_load(config_t *cfg, const char *path, conf_report_t *r) {
         fclose(f);
         if (config_read_file(cfg, path) != CONFIG_TRUE) {
                 char line[1024];
-                snprintf(line, sizeof line, "%s:%d: syntax error: %s",
-                         config_error_file(cfg) ? config_error_file(cfg) : path,
-                         config_error_line(cfg), config_error_text(cfg));
+                conf_syntax_error(cfg, config_error_file(cfg) ? config_error_file(cfg) : path, line,
+                                  sizeof line);
                 char **n = realloc(r->lines, (r->n_lines + 1) * sizeof *n);
                 if (n) {
                         r->lines = n;
@@ -89,6 +88,14 @@ int conf_load(config_t *cfg, const char *path, conf_report_t *r) {
                 return -EINVAL;
         }
         return 0;
+}
+
+const char *conf_syntax_error(const config_t *cfg, const char *file, char *buf, size_t len) {
+        const char *text = config_error_text(cfg);
+        bool plain = !text || strcmp(text, "syntax error") == 0;
+        snprintf(buf, len, "%s:%d: syntax error%s%s", file, config_error_line(cfg), plain ? "" : ": ",
+                 plain ? "" : text);
+        return buf;
 }
 
 const char *conf_setting_path(const config_setting_t *s, char *buf, size_t len) {

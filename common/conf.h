@@ -31,6 +31,11 @@ void conf_report_print(const conf_report_t *r);
  * (cannot read, syntax error) and cfg already destroyed. */
 HL_MUST_USE int conf_load(config_t *cfg, const char *path, conf_report_t *r);
 
+/* libconfig's parse error of cfg as "FILE:LINE: syntax error" into buf,
+ * with libconfig's text when it says more than that: bison's message is
+ * nearly always just "syntax error", which said twice reads as a stutter. */
+const char *conf_syntax_error(const config_t *cfg, const char *file, char *buf, size_t len);
+
 /* Full dotted path of a setting ("coordinator.endpoint", "checks.[2].port")
  * into buf. */
 const char *conf_setting_path(const config_setting_t *s, char *buf, size_t len);

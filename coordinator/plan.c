@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/conf.h"
 #include "common/endpoint.h"
 #include "common/ids.h"
 #include "common/vercmp.h"
@@ -524,8 +525,8 @@ int plan_parse_string(const char *file_name, const char *content, size_t len, pl
                 return -ENOMEM;
         config_init(&cfg);
         if (config_read_string(&cfg, text) != CONFIG_TRUE) {
-                s_report_line(r, "%s:%d: syntax error: %s", file_name, config_error_line(&cfg),
-                              config_error_text(&cfg));
+                char line[1024];
+                s_report_line(r, "%s", conf_syntax_error(&cfg, file_name, line, sizeof line));
                 config_destroy(&cfg);
                 free(text);
                 return -EINVAL;

@@ -7,7 +7,7 @@
 #include "common/keys.h"
 #include "ctl/ctl.h"
 
-static int keys_gen(int argc, char **argv) {
+static int keys_gen(const ctl_t *ctl, int argc, char **argv) {
         const char *dir = NULL, *name = "hitless";
         char pub[KEYS_Z85_LEN + 1];
         for (int i = 2; i < argc; i++) {
@@ -18,10 +18,8 @@ static int keys_gen(int argc, char **argv) {
                 else
                         dir = NULL, i = argc;
         }
-        if (!dir || !node_id_valid(name)) {
-                fprintf(stderr, "usage: hitlessctl keys gen DIR [--name NAME]\n");
-                return CTL_EXIT_USAGE;
-        }
+        if (!dir || !node_id_valid(name))
+                return ctl_usage(&ctl_cmd_keys);
         int r = keys_generate(dir, name, pub);
         if (r == -EEXIST) {
                 fprintf(stderr, "hitlessctl: %s/%s.key or .key_secret already exists; not overwriting\n", dir, name);
@@ -31,8 +29,18 @@ static int keys_gen(int argc, char **argv) {
                 fprintf(stderr, "hitlessctl: cannot write key pair in %s: %s\n", dir, strerror(-r));
                 return CTL_EXIT_FAILED;
         }
-        printf("%s\n", pub);
-        fprintf(stderr, "wrote %s/%s.key (public) and %s/%s.key_secret (mode 0600)\n", dir, name, dir, name);
+        char pub_file[4200], secret_file[4200];
+        snprintf(pub_file, sizeof pub_file, "%s/%s.key", dir, name);
+        snprintf(secret_file, sizeof secret_file, "%s/%s.key_secret", dir, name);
+        if (ctl->json) {
+                ctl_json_kv(stdout, "{", "public_key", pub);
+                ctl_json_kv(stdout, ",", "public_key_file", pub_file);
+                ctl_json_kv(stdout, ",", "secret_key_file", secret_file);
+                printf("}\n");
+        } else {
+                printf("%s\n", pub);
+        }
+        fprintf(stderr, "wrote %s (public) and %s (mode 0600)\n", pub_file, secret_file);
         return CTL_EXIT_OK;
 }
 
@@ -102,7 +110,7 @@ static int keys_exec(ctl_t *ctl, int argc, char **argv) {
         argc = ctl_take_json_flag(ctl, argc, argv);
         verb = argc > 1 ? argv[1] : "list";
         if (strcmp(verb, "gen") == 0)
-                return keys_gen(argc, argv);
+                return keys_gen(ctl, argc, argv);
         if (strcmp(verb, "accept") == 0 && argc >= 3 && argc <= 4 && strcmp(argv[2], "--all") == 0) {
                 bool yes = argc == 4 && (strcmp(argv[3], "--yes") == 0 || strcmp(argv[3], "-y") == 0);
                 if (argc == 4 && !yes)
@@ -125,8 +133,7 @@ static int keys_exec(ctl_t *ctl, int argc, char **argv) {
                 req.body_case = HITLESS__ADMIN_REQUEST__BODY_KEY_ACTION;
                 req.key_action = &ar;
         } else {
-                fprintf(stderr, "usage: hitlessctl %s\n", ctl_cmd_keys.usage);
-                return CTL_EXIT_USAGE;
+                return ctl_usage(&ctl_cmd_keys);
         }
 
         if ((rc = ctl_call(ctl, &req, &resp)) != CTL_EXIT_OK)
@@ -159,7 +166,11 @@ static int keys_exec(ctl_t *ctl, int argc, char **argv) {
 
 const ctl_command_t ctl_cmd_keys = {
         .name = "keys",
-        .usage = "keys [list] [--json] | keys accept NODE|KEY | keys accept --all [--yes] | "
-                 "keys reject NODE|KEY | keys delete NODE|KEY | keys gen DIR [--name NAME]",
+        .usage = "keys [list] [--json]\n"
+                 "keys accept NODE|KEY [--json]\n"
+                 "keys accept --all [--yes] [--json]\n"
+                 "keys reject NODE|KEY [--json]\n"
+                 "keys delete NODE|KEY [--json]\n"
+                 "keys gen DIR [--name NAME] [--json]",
         .exec = keys_exec,
 };

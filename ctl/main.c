@@ -1,5 +1,6 @@
 /* hitlessctl: the operator's command line to the coordinator. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,25 @@ static void usage(FILE *f) {
                    "3 coordinator unreachable.\n");
 }
 
+/* `hitlessctl COMMAND ... --help` (or -h right after the command), as
+ * `hitlessctl --help` is: the help asked for, on stdout, exit 0, whatever
+ * else the line holds. */
+static bool wants_help(int argc, char **argv) {
+        if (argc > 1 && strcmp(argv[1], "-h") == 0)
+                return true;
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--help") == 0)
+                        return true;
+        return false;
+}
+
+static int help(const ctl_command_t *cmd) {
+        ctl_print_forms(stdout, cmd, "usage: hitlessctl", "       hitlessctl");
+        printf("\nGlobal options (before the command): -c CONFIG, --socket PATH, --json, --timeout MS.\n"
+               "See hitlessctl(1).\n");
+        return CTL_EXIT_OK;
+}
+
 int main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
@@ -84,7 +104,8 @@ int main(int argc, char **argv) {
         }
         for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
                 if (strcmp(argv[optind], commands[i]->name) == 0)
-                        return commands[i]->exec(&ctl, argc - optind, argv + optind);
+                        return wants_help(argc - optind, argv + optind) ? help(commands[i])
+                                                                      : commands[i]->exec(&ctl, argc - optind, argv + optind);
         fprintf(stderr, "hitlessctl: unknown command '%s'\n\n", argv[optind]);
         usage(stderr);
         return CTL_EXIT_USAGE;

@@ -10,6 +10,25 @@ for p in hitless-agent hitless-coordinator hitlessctl; do
   check "$p with a bad option exits 2" bash -c "'$BUILD/$p' --no-such-option >/dev/null 2>&1; [ \$? -eq 2 ]"
 done
 
+# Every command answers --help like the program does: usage on stdout,
+# nothing on stderr, exit 0 (the commands are the ones --help lists).
+cmds=$("$BUILD/hitlessctl" --help | sed -n 's/^  hitlessctl \([a-z]*\).*/\1/p' | sort -u)
+check "hitlessctl --help lists the commands" test "$(wc -w <<<"$cmds")" -ge 14
+for c in $cmds "keys gen" "keys accept" "plan check" "upgrade status" "install n1 p=1"; do
+  # shellcheck disable=SC2086
+  check "hitlessctl $c --help: usage on stdout, exit 0" bash -c \
+    "out=\$('$BUILD/hitlessctl' $c --help 2>'$T/help.err') && [ ! -s '$T/help.err' ] &&
+     grep -q '^usage: hitlessctl ${c%% *}' <<<\"\$out\""
+done
+check "hitlessctl keys -h too" bash -c "'$BUILD/hitlessctl' keys -h | grep -q '^ *hitlessctl keys gen DIR'"
+check "keys gen --json prints the key and its files as JSON" bash -c \
+  "'$BUILD/hitlessctl' keys gen '$T/json-key' --name n1 --json 2>/dev/null | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+assert len(d[\"public_key\"]) == 40, d
+assert d[\"public_key_file\"] == sys.argv[1] + \"/n1.key\" and d[\"secret_key_file\"] == sys.argv[1] + \"/n1.key_secret\", d
+' '$T/json-key'"
+
 # A valid pair of configs.
 write_coordinator_config
 check "coordinator --check-config accepts a valid config" \
@@ -32,6 +51,7 @@ admin_socket = ;
 CONF
 out=$("$BUILD/hitless-coordinator" -c "$T/bad-syntax.conf" --check-config 2>&1); rc=$?
 check "a syntax error exits 2 and names the line" bash -c "[ $rc -eq 2 ] && grep -q 'bad-syntax.conf:2: syntax error' <<<'$out'"
+check "... once: libconfig's 'syntax error' is not repeated" bash -c "grep -qx '$T/bad-syntax.conf:2: syntax error' <<<'$out'"
 
 printf 'max_nodes = 10;\nlisten = "tcp://*:notaport";\n' > "$T/bad-listen.conf"
 out=$("$BUILD/hitless-coordinator" -c "$T/bad-listen.conf" --check-config 2>&1); rc=$?

@@ -318,7 +318,7 @@ START_TEST(test_agent_error_syntax) {
         conf_report_t r;
         const char *p = write_conf("agent.conf", "node_id = \"n\";\n\n\nroles = [\"a\", ;\n");
         agent_load_fails(p, 1, &r);
-        assert_line(&r, p, 4, "syntax error: syntax error");
+        assert_line(&r, p, 4, "syntax error");  /* not "syntax error: syntax error" */
         conf_report_free(&r);
 }
 END_TEST
@@ -858,7 +858,7 @@ START_TEST(test_coord_syntax_error) {
         conf_report_t r;
         const char *p = write_conf("coordinator.conf", "listen = \"tcp://*:1\";\nmax_nodes = = 3;\n");
         coord_load_fails(p, 1, &r);
-        assert_line(&r, p, 2, "syntax error: syntax error");
+        assert_line(&r, p, 2, "syntax error");
         conf_report_free(&r);
 }
 END_TEST
