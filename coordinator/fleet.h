@@ -78,7 +78,7 @@ int fleet_heartbeat(fleet_t *f, node_t *n, const Hitless__Heartbeat *hb, int64_t
  * Returns how many were marked. */
 int fleet_expire(fleet_t *f, int64_t now_ms);
 
-/* The node's key was rejected or deleted: it is offline and must say
+/* The node's key was rejected or deleted: it is unreachable and must say
  * Hello again (which ZAP will not let it do). remove also forgets it. */
 void fleet_revoke(fleet_t *f, node_t *n, const char *why);
 int fleet_remove(fleet_t *f, const char *node_id);

@@ -15,7 +15,7 @@
  * Node states, as the quorum rules see them (quorum.h):
  *   not in the snapshot, or never registered  -> unregistered (down)
  *   key not accepted                          -> unreachable (down)
- *   offline                                   -> unreachable (down)
+ *   unreachable (silent past node_timeout)    -> unreachable (down)
  *   not healthy (the caller decides; degraded counts as healthy, since only
  *   critical checks make a node unhealthy)    -> unhealthy (down)
  *   a node with nothing to do, up             -> done (up)

@@ -514,7 +514,7 @@ static int s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_t
                 c->n_saved = n_recs;
                 for (size_t i = 0; i < n_out; i++) {
                         if (commands_deliver(u->d.commands, &out[i]->cmd) < 0)
-                                log_node(LOG_WARNING, out[i]->node_id, "%s not delivered now: node offline",
+                                log_node(LOG_WARNING, out[i]->node_id, "%s not delivered now: node unreachable",
                                          out[i]->id);
                         else
                                 log_node(LOG_INFO, out[i]->node_id, "%s %s sent", out[i]->id,

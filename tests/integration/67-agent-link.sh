@@ -3,7 +3,7 @@
 # CommandQuery of 5,000 ids gets 5,000 answers (was 8), and a frame above
 # the agent's max_message_bytes ends the session, after which the agent
 # reconnects by itself, says Hello, heartbeats, and its log says why (it
-# used to stay offline for good).
+# used to stay unreachable for good).
 . "$TOP/tests/lib/itest.sh"
 
 mkdir -p "$T/coord"
