@@ -87,6 +87,11 @@ check "a world-writable agent config (its policy) is refused" bash -c "[ $rc -eq
 chmod 644 "$T/a/agent.conf"
 check "agent without coordinator settings is a valid config" "$BUILD/hitless-agent" -c "$T/a/agent.conf" --check-config
 
+# The example agent configurations the package installs are valid.
+for f in "$TOP"/packaging/examples/*-agent.conf; do
+  check "example $(basename "$f") passes --check-config" "$BUILD/hitless-agent" -c "$f" --check-config
+done
+
 # Keys.
 check "agent --gen-key writes a key pair" bash -c "'$BUILD/hitless-agent' -c '$T/a/agent.conf' --gen-key | grep -qE '^.{40}$'"
 check "the secret key file is mode 0600" bash -c "[ \$(stat -c %a '$T/a/agent.key_secret') = 600 ]"

@@ -210,6 +210,13 @@ cin "man pages and bash completion installed" hl-coord \
                  test -s /usr/share/man/$f.gz || { echo "missing $f"; exit 1; }
          done
          test -s /usr/share/bash-completion/completions/hitlessctl'
+cin "hitless-plan(5) and the example plans installed; each parses (plan check: not exit 2)" hl-coord \
+        'test -s /usr/share/man/man5/hitless-plan.5.gz &&
+         ls /usr/share/doc/hitless-coordinator/examples/*.plan >/dev/null &&
+         for p in /usr/share/doc/hitless-coordinator/examples/*.plan; do
+                 hitlessctl plan check "$p" >/dev/null; rc=$?
+                 [ $rc -eq 0 ] || [ $rc -eq 1 ] || { echo "$p: exit $rc"; exit 1; }
+         done'
 
 pid_before=$(unit_prop hl-coord hitless-coordinator MainPID)
 lines_before=$(journal_of hl-coord hitless-coordinator | wc -l)
@@ -250,10 +257,16 @@ cin "shipped agent.conf passes --check-config" hl-agent \
         'hitless-agent --check-config -c /etc/hitless/agent.conf'
 # Every commented example setting, uncommented, is valid too.
 cin "agent.conf with every example uncommented passes --check-config" hl-agent \
-        "sed 's/^#\\([a-z_]* = \\|  {\\|    crit\\|  endpoint\\|  public_key\\|);\\|};\\)/\\1/' /etc/hitless/agent.conf |
+        "sed 's/^#\\([a-z_]* = \\|  [a-z{()}]\\|    \\|[)}];\\)/\\1/' /etc/hitless/agent.conf |
          sed 's|/etc/hitless/coordinator.key|/etc/hitless/agent.key|' >/opt/agent-all.conf &&
          chmod 600 /opt/agent-all.conf && grep -q '^coordinator = {' /opt/agent-all.conf &&
+         grep -q '^policy = {' /opt/agent-all.conf && grep -q '^  units = ' /opt/agent-all.conf &&
          hitless-agent --check-config -c /opt/agent-all.conf"
+cin "example agent policies installed, each passes --check-config" hl-agent \
+        'ls /usr/share/doc/hitless-agent/examples/*-agent.conf >/dev/null &&
+         for f in /usr/share/doc/hitless-agent/examples/*-agent.conf; do
+                 hitless-agent --check-config -c "$f" || exit 1
+         done'
 cin "agent --gen-key refuses to overwrite the key" hl-agent \
         'sum=$(sha256sum /etc/hitless/agent.key_secret); ! hitless-agent --gen-key -c /etc/hitless/agent.conf &&
          test "$sum" = "$(sha256sum /etc/hitless/agent.key_secret)"'

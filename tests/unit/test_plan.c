@@ -3,6 +3,7 @@
  * error as the exact "FILE:LINE: KEY: message" line an operator sees. */
 #include <check.h>
 #include <errno.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -609,6 +610,31 @@ START_TEST(test_inventory_shapes) {
 }
 END_TEST
 
+/* The example plans the coordinator package installs (and hitless-plan(5)
+ * points to) parse without a single error line. */
+START_TEST(test_packaged_examples) {
+        const char *top = getenv("TOP") ? getenv("TOP") : ".";
+        char pattern[4096];
+        glob_t g;
+        snprintf(pattern, sizeof pattern, "%s/packaging/examples/*.plan", top);
+        ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+        ck_assert_uint_ge(g.gl_pathc, 2);
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+                conf_report_t r;
+                plan_t *plan = NULL;
+                conf_report_init(&r, g.gl_pathv[i]);
+                int e = plan_load(g.gl_pathv[i], &plan, &r);
+                if (e != 0)
+                        dump(&r);
+                ck_assert_msg(e == 0 && r.n_lines == 0, "%s does not parse", g.gl_pathv[i]);
+                ck_assert_uint_ge(plan->n_phases, 1);
+                plan_free(&plan);
+                conf_report_free(&r);
+        }
+        globfree(&g);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("plan");
         TCase *tc = tcase_create("plan files");
@@ -616,6 +642,7 @@ int main(void) {
 
         tcase_add_test(tc, test_full_plan);
         tcase_add_test(tc, test_plan_load_names_the_path);
+        tcase_add_test(tc, test_packaged_examples);
         tcase_add_test(tc, test_syntax_include_nul_size);
         tcase_add_test(tc, test_root_errors);
         tcase_add_test(tc, test_package_errors);
