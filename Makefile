@@ -57,7 +57,7 @@ ALL_LIBS  := $(LIBAGENT) $(LIBCOORD) $(LIBCTL) $(LIBCOMMON)
 PROGRAMS  := $(BUILD)/hitless-agent $(BUILD)/hitless-coordinator $(BUILD)/hitlessctl
 
 .PHONY: all deps check check-build check-unit check-asan check-integration \
-        check-valgrind check-fuzz check-packages fuzz demo bench install clean
+        check-valgrind check-fuzz check-packages fuzz demo bench bench-scale install clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -171,7 +171,12 @@ demo: deps
 
 bench: all
 	$(MAKE) $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
-	@for b in $(BUILD)/bench/*; do echo "== $$b"; $$b; done
+	@for b in $(BUILD)/bench/*; do echo "== $$b"; BUILD=$(BUILD) $$b; done
+
+# The swarm at fleet scale (several minutes; see bench/bench_swarm.c).
+bench-scale: all
+	$(MAKE) $(BUILD)/bench/bench_swarm
+	BUILD=$(BUILD) $(BUILD)/bench/bench_swarm 1000 5000 10000
 
 $(BUILD)/bench/%: $(call obj,bench/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)

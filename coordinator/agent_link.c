@@ -69,8 +69,17 @@ int agent_link_new(void *ctx, const coord_config_t *cfg, zcert_t *cert, fleet_t 
         zmq_setsockopt(l->socket, ZMQ_CURVE_SECRETKEY, zcert_secret_key(cert), 32);
         zmq_setsockopt(l->socket, ZMQ_ZAP_DOMAIN, "hitless", 7);
         zmq_setsockopt(l->socket, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-        set_int(l->socket, ZMQ_HEARTBEAT_IVL, (int) cfg->heartbeat_interval_ms);
-        set_int(l->socket, ZMQ_HEARTBEAT_TIMEOUT, (int) cfg->node_timeout_ms);
+        /* No ZMTP heartbeats on this side: libzmq keeps one timer per
+         * connection for them and re-arms it on every message, with a
+         * linear search of all timers; at 10,000 agents that alone kept
+         * its I/O thread busy (bench/bench_swarm). The agents' own
+         * heartbeats and node_timeout say when an agent is gone; the
+         * kernel's TCP keepalive (no timer of ours) closes connections
+         * whose peer vanished, so they do not pile up. */
+        set_int(l->socket, ZMQ_TCP_KEEPALIVE, 1);
+        set_int(l->socket, ZMQ_TCP_KEEPALIVE_IDLE, 60);
+        set_int(l->socket, ZMQ_TCP_KEEPALIVE_INTVL, 10);
+        set_int(l->socket, ZMQ_TCP_KEEPALIVE_CNT, 3);
         set_int(l->socket, ZMQ_LINGER, 0);
         set_int(l->socket, ZMQ_BACKLOG, 1024);
         set_int(l->socket, ZMQ_SNDHWM, 100);

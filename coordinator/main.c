@@ -36,6 +36,7 @@ typedef struct {
         keyring_t *keyring;
         fleet_t *fleet;
         void *ctx;
+        void *admin_ctx;     /* the admin socket's own I/O thread: see setup() */
         void *zap;
         zap_stats_t zap_stats;
         agent_link_t *agents;
@@ -222,7 +223,13 @@ static int setup(coordinator_t *c) {
                 return log_error_errno(r, "cannot load the upgrade from %s: %s", dbpath, store_last_error(c->store));
         deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents, c->commands, &c->zap_stats,
                                 clock_wall_s(), &c->cfg, c->upgrade };
-        if ((r = admin_new(c->ctx, c->cfg->admin_socket, &deps, &c->admin)) < 0)
+        /* Its own context, so its own I/O thread: an enrolment storm of
+         * thousands of CURVE handshakes keeps the agents' I/O thread busy,
+         * and `hitlessctl status` must still answer meanwhile. */
+        c->admin_ctx = zmq_ctx_new();
+        if (!c->admin_ctx)
+                return log_error_errno(errno, "cannot create a ZMQ context: %m");
+        if ((r = admin_new(c->admin_ctx, c->cfg->admin_socket, &deps, &c->admin)) < 0)
                 return log_error_errno(r, "cannot bind admin socket %s: %m", c->cfg->admin_socket);
         if ((c->sigfd = daemon_signalfd_open()) < 0)
                 return log_error_errno(c->sigfd, "cannot set up signals: %m");
@@ -242,6 +249,8 @@ static void teardown(coordinator_t *c) {
                 zmq_close(c->zap);
         if (c->ctx)
                 zmq_ctx_term(c->ctx);
+        if (c->admin_ctx)
+                zmq_ctx_term(c->admin_ctx);
         fleet_destroy(&c->fleet);
         keyring_destroy(&c->keyring);
         store_close(&c->store);
