@@ -148,7 +148,8 @@ check-valgrind:
 	CK_FORK=no UPGRADE_SIM_SEEDS=1 RUN_UNIT_WRAPPER="timeout --foreground 600 valgrind $(VALGRIND_FLAGS)" \
 	  $(MAKE) BUILD=build-valgrind OPTFLAGS="-O1 -g" check-unit
 
-check-integration: all
+# 35-swarm runs the swarm generator at a small scale.
+check-integration: all $(BUILD)/bench/bench_swarm
 	@tests/run-integration.sh $(BUILD)
 
 # libFuzzer targets, each run for a bounded time on every `make check`.

@@ -29,7 +29,7 @@
 #include "proto/hitless.pb-c.h"
 
 #define HEARTBEAT_MS 5000
-#define IDLE_WINDOW_MS 20000
+#define IDLE_WINDOW_MS 20000   /* SWARM_IDLE_S overrides (a short run in make check) */
 #define STORM_TIMEOUT_MS 180000
 #define WORKER_AGENTS 2500
 
@@ -303,7 +303,8 @@ static int run(const char *build, int n, int port) {
         for (int w = 0; w < n_workers; w++)
                 g0 += cpu_seconds_of(workers[w]);
         int64_t w0 = clock_mono_ms();
-        usleep(IDLE_WINDOW_MS * 1000);
+        const char *idle = getenv("SWARM_IDLE_S");
+        usleep(idle ? (useconds_t) atoi(idle) * 1000000u : IDLE_WINDOW_MS * 1000u);
         double window_s = (double) (clock_mono_ms() - w0) / 1000.0;
         double coord_pct = 100.0 * (cpu_seconds_of(pid) - c0) / window_s;
         double g1 = 0;
@@ -311,6 +312,7 @@ static int run(const char *build, int n, int port) {
                 g1 += cpu_seconds_of(workers[w]);
         double gen_pct = 100.0 * (g1 - g0) / window_s;
         long rss1 = rss_kib_of(pid);
+        bool alive = waitpid(pid, &status, WNOHANG) == 0;
 
         char admin[32] = "-";
         if (admin_s >= 0)
@@ -329,6 +331,11 @@ static int run(const char *build, int n, int port) {
                 zcert_destroy(&certs[i]);
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
+        if (!alive || welcomed < n) {
+                fprintf(stderr, "swarm: %s; kept %s\n", alive ? "not every agent was welcomed" : "the coordinator died",
+                        dir);
+                return -1;
+        }
         zcert_destroy(&coord);
         free(certs);
         snprintf(conf, sizeof conf, "rm -rf '%s'", dir);

@@ -69,12 +69,19 @@ static void raise_fd_limit(long long max_nodes) {
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
                 return;
         rlim_t want = (rlim_t) max_nodes + 1024;
-        if (rl.rlim_cur >= want)
-                return;
-        rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
-                log_warning("file descriptor limit %llu is below max_nodes + 1024 = %llu",
-                            (unsigned long long) rl.rlim_cur, (unsigned long long) want);
+        if (rl.rlim_cur < want) {
+                rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        (void) getrlimit(RLIMIT_NOFILE, &rl);   /* what we have, then */
+        }
+        /* One descriptor per connected agent, 1024 kept for the rest. */
+        unsigned long long agents = rl.rlim_cur > 1024 ? (unsigned long long) rl.rlim_cur - 1024 : 0;
+        if (rl.rlim_cur < want)
+                log_warning("file descriptor limit %llu allows about %llu agents, below max_nodes %lld "
+                            "(raise LimitNOFILE= in the unit)", (unsigned long long) rl.rlim_cur, agents, max_nodes);
+        else
+                log_info("file descriptor limit %llu: room for about %llu agents (max_nodes %lld)",
+                         (unsigned long long) rl.rlim_cur, agents, max_nodes);
 }
 
 static void update_status(coordinator_t *c) {
