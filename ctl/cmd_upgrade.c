@@ -5,7 +5,9 @@
  * Exit: start 0 started, 1 refused (an invalid plan, or one already
  * running), 2 usage or a plan that does not parse; status --watch 0 when
  * the upgrade completes without error, 1 when it is aborted or the Error
- * condition holds at the end, 130 on SIGINT; 3 coordinator unreachable. */
+ * condition holds at the end, 4 with --exit-on-pause when it waits for an
+ * operator (paused, waiting for promote: the next commands on stderr), 130
+ * on SIGINT; 3 coordinator unreachable. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -171,7 +173,7 @@ static int wait_interval(const sigset_t *set, double interval) {
 /* One poll: shows the status when it changed. *over once there is nothing
  * more to watch (no upgrade, complete or aborted, or an error). Returns
  * the exit code so far. */
-static int watch_poll(const ctl_t *ctl, watch_t *w, bool *over) {
+static int watch_poll(const ctl_t *ctl, watch_t *w, bool exit_on_pause, bool *over) {
         Hitless__AdminResponse *resp;
         int rc = fetch_status(ctl, &resp);
         *over = true;
@@ -182,6 +184,14 @@ static int watch_poll(const ctl_t *ctl, watch_t *w, bool *over) {
         char *frame = render(w, st);
         *over = none || upgrade_view_over(st) || !frame;
         rc = none ? CTL_EXIT_OK : upgrade_view_exit_code(st);
+        const char *next = none ? NULL : upgrade_view_next_steps(st);
+        if (exit_on_pause && next && !*over) {
+                /* A script must not hang on a pause: say what to do. */
+                *over = true;
+                rc = CTL_EXIT_WAITS_FOR_OPERATOR;
+                fprintf(stderr, "hitlessctl: upgrade %s is %s%s%s; %s\n", st->upgrade_id, st->state,
+                        st->pause_reason[0] ? ": " : "", st->pause_reason, next);
+        }
         hitless__admin_response__free_unpacked(resp, NULL);
         if (!frame) {
                 fprintf(stderr, "hitlessctl: out of memory\n");
@@ -191,7 +201,7 @@ static int watch_poll(const ctl_t *ctl, watch_t *w, bool *over) {
         return rc;
 }
 
-static int upgrade_watch(const ctl_t *ctl, double interval) {
+static int upgrade_watch(const ctl_t *ctl, double interval, bool exit_on_pause) {
         watch_t w = { .live = !ctl->json && isatty(STDOUT_FILENO), .json = ctl->json };
         sigset_t set, old;
         bool over;
@@ -205,7 +215,7 @@ static int upgrade_watch(const ctl_t *ctl, double interval) {
         sigaddset(&set, SIGTERM);
         sigprocmask(SIG_BLOCK, &set, &old);
         do
-                rc = watch_poll(ctl, &w, &over);
+                rc = watch_poll(ctl, &w, exit_on_pause, &over);
         while (!over && (sig = wait_interval(&set, interval)) == 0);
         if (w.live && w.last)
                 fputs(ANSI_SHOW_CURSOR, stdout);
@@ -230,11 +240,13 @@ static int parse_interval(const char *s, double *ret) {
 }
 
 static int upgrade_status(const ctl_t *ctl, int argc, char **argv) {
-        bool watch = false;
+        bool watch = false, exit_on_pause = false;
         double interval = 1;
         for (int i = 2; i < argc; i++) {
                 if (strcmp(argv[i], "--watch") == 0) {
                         watch = true;
+                } else if (strcmp(argv[i], "--exit-on-pause") == 0) {
+                        exit_on_pause = true;
                 } else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
                         if (parse_interval(argv[++i], &interval) != CTL_EXIT_OK)
                                 return CTL_EXIT_USAGE;
@@ -242,7 +254,9 @@ static int upgrade_status(const ctl_t *ctl, int argc, char **argv) {
                         return ctl_usage(&ctl_cmd_upgrade);
                 }
         }
-        return watch ? upgrade_watch(ctl, interval) : upgrade_status_once(ctl);
+        if (exit_on_pause && !watch)
+                return ctl_usage(&ctl_cmd_upgrade);
+        return watch ? upgrade_watch(ctl, interval, exit_on_pause) : upgrade_status_once(ctl);
 }
 
 static const struct {
@@ -276,7 +290,7 @@ static int upgrade_exec(ctl_t *ctl, int argc, char **argv) {
 const ctl_command_t ctl_cmd_upgrade = {
         .name = "upgrade",
         .usage = "upgrade start FILE [--json]\n"
-                 "upgrade status [--json] [--watch] [--interval SECONDS]\n"
+                 "upgrade status [--json] [--watch [--exit-on-pause]] [--interval SECONDS]\n"
                  "upgrade pause|resume|abort|promote [--json]",
         .exec = upgrade_exec,
 };

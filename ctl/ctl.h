@@ -17,6 +17,7 @@ enum {
         CTL_EXIT_FAILED = 1,
         CTL_EXIT_USAGE = 2,
         CTL_EXIT_UNREACHABLE = 3,
+        CTL_EXIT_WAITS_FOR_OPERATOR = 4,   /* upgrade status --watch --exit-on-pause */
 };
 
 typedef struct {

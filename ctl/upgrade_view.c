@@ -137,6 +137,8 @@ void upgrade_view_text(FILE *f, const Hitless__UpgradeStatus *st) {
                 fprintf(f, "pause reason: %s\n", st->pause_reason);
         if (st->hold_reason[0])
                 fprintf(f, "held: %s\n", st->hold_reason);
+        if (upgrade_view_next_steps(st))
+                fprintf(f, "%s\n", upgrade_view_next_steps(st));
         if (st->message[0])
                 fprintf(f, "message: %s\n", st->message);
         fputc('\n', f);
@@ -320,6 +322,16 @@ void upgrade_view_frame(FILE *f, const Hitless__UpgradeStatus *st, bool live) {
 
 bool upgrade_view_over(const Hitless__UpgradeStatus *st) {
         return strcmp(st->state, "complete") == 0 || strcmp(st->state, "aborted") == 0;
+}
+
+const char *upgrade_view_next_steps(const Hitless__UpgradeStatus *st) {
+        if (strcmp(st->state, "paused") == 0)
+                return "next: hitlessctl upgrade resume (go on), upgrade abort (stop for good), "
+                       "or rollback NODE / --phase PHASE / --all";
+        if (strcmp(st->state, "waiting_promote") == 0)
+                return "next: hitlessctl upgrade promote (the canaries look right), upgrade abort, "
+                       "or rollback --phase PHASE";
+        return NULL;
 }
 
 int upgrade_view_exit_code(const Hitless__UpgradeStatus *st) {

@@ -44,6 +44,11 @@ uint32_t upgrade_view_settled(const Hitless__UpgradePhaseStatus *p);
  * "aborted". */
 bool upgrade_view_over(const Hitless__UpgradeStatus *st);
 
+/* What an operator can do next when the upgrade waits for one ("paused"
+ * or "waiting_promote"): a line naming the commands; NULL otherwise (it
+ * runs, is held by the store and goes on by itself, or is over). */
+const char *upgrade_view_next_steps(const Hitless__UpgradeStatus *st);
+
 /* The exit status of a watch that ended on st: 0 when complete without an
  * Error condition that holds, otherwise 1. */
 int upgrade_view_exit_code(const Hitless__UpgradeStatus *st);

@@ -187,7 +187,14 @@ agent_pid=$(fleet_exec db2 systemctl show -P MainPID hitless-agent.service)
 check_or_end "4. db2's agent stopped (SIGSTOP, pid $agent_pid in db2)" fleet_exec db2 kill -STOP "$agent_pid"
 wait_or_end 30 "4. db2 failed while unreachable, the upgrade paused" \
   up_is 'nodes["db2"]["step"] == "failed" and s["state"] == "paused" and "unreachable" in nodes["db2"]["error"]'
-sleep 3
+watch_exits_on_pause() {
+  local out rc
+  out=$(timeout 20 "$BUILD/hitlessctl" --socket "$FLEET_SOCK" upgrade status --watch --exit-on-pause 2>&1 >/dev/null); rc=$?
+  echo "    exit $rc: $out"
+  [ "$rc" = 4 ] && grep -q 'is paused: .*next: hitlessctl upgrade resume' <<<"$out"
+}
+check "4. upgrade status --watch --exit-on-pause ends with 4 and names the next commands" watch_exits_on_pause
+sleep 2
 check_or_end "4. db2's agent continued (SIGCONT)" fleet_exec db2 kill -CONT "$agent_pid"
 wait_or_end 30 "4. db2 online again" node_online db2
 check_or_end "4. resume" ctl_ok upgrade resume

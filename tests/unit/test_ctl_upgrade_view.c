@@ -147,6 +147,8 @@ START_TEST(test_text) {
                       "state: paused\n"
                       "phase: computes\n"
                       "pause reason: 1 failure > max_failures 0\n"
+                      "next: hitlessctl upgrade resume (go on), upgrade abort (stop for good), or rollback NODE / "
+                      "--phase PHASE / --all\n"
                       "\n"
                       "PHASE     STATE     DONE  IN FLIGHT  FAILED  ROLLED BACK  SKIPPED\n"
                       "database  finished  3/3   0          0       0            0\n"
@@ -370,10 +372,29 @@ START_TEST(test_over_and_exit_code) {
 }
 END_TEST
 
+START_TEST(test_next_steps_only_when_an_operator_is_needed) {
+        Hitless__UpgradeStatus st = HITLESS__UPGRADE_STATUS__INIT;
+        static char *const waits[] = { "paused", "waiting_promote" };
+        static char *const not[] = { "running", "held", "rolling_back", "complete", "aborted" };
+        for (size_t i = 0; i < sizeof waits / sizeof *waits; i++) {
+                st.state = waits[i];
+                ck_assert_ptr_nonnull(upgrade_view_next_steps(&st));
+                ck_assert(strstr(upgrade_view_next_steps(&st), "upgrade abort"));
+        }
+        st.state = "waiting_promote";
+        ck_assert(strstr(upgrade_view_next_steps(&st), "upgrade promote"));
+        for (size_t i = 0; i < sizeof not / sizeof *not; i++) {
+                st.state = not[i];
+                ck_assert_ptr_null(upgrade_view_next_steps(&st));
+        }
+}
+END_TEST
+
 static Suite *upgrade_view_suite(void) {
         Suite *s = suite_create("ctl_upgrade_view");
         TCase *tc = tcase_create("status");
         tcase_add_test(tc, test_text);
+        tcase_add_test(tc, test_next_steps_only_when_an_operator_is_needed);
         tcase_add_test(tc, test_text_both_waiting_and_error);
         tcase_add_test(tc, test_no_upgrade);
         tcase_add_test(tc, test_short);
