@@ -33,8 +33,15 @@ static void join_roles(const Hitless__NodeInfo *n, char *buf, size_t len) {
                 snprintf(buf, len, "-");
 }
 
-static const char *health_of(const Hitless__NodeInfo *n) {
+/* What the node last reported... */
+static const char *last_health_of(const Hitless__NodeInfo *n) {
         return health_state_label(n->health ? n->health->state : HITLESS__HEALTH_STATE__HEALTH_UNKNOWN);
+}
+
+/* ...is its health only while it is heard from: an unreachable node's is
+ * unknown (LAST-SEEN says how old the last report is). */
+static const char *health_of(const Hitless__NodeInfo *n) {
+        return strcmp(n->state, "online") == 0 ? last_health_of(n) : "unknown";
 }
 
 static void print_table(const Hitless__NodeList *l) {
@@ -85,6 +92,8 @@ static void print_json(const Hitless__NodeList *l) {
                 }
                 printf("},\"health\":");
                 json_string(stdout, health_of(n));
+                printf(",\"last_health\":");
+                json_string(stdout, last_health_of(n));
                 printf(",\"drained\":%s", n->health && n->health->drained ? "true" : "false");
                 printf(",\"checks\":[");
                 for (size_t j = 0; n->health && j < n->health->n_checks; j++) {
