@@ -918,6 +918,20 @@ size_t upgrade_machine_wait_reason(const upgrade_machine_t *m, int node, char *b
         return strlen(buf);
 }
 
+/* Every node the upgrade changed is rolled back: none of its phases' nodes
+ * is done, and at least one was rolled back. */
+static bool s_all_rolled_back(const upgrade_machine_t *m) {
+        bool any = false;
+        for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+                if (m->nodes[i].phase < 0)
+                        continue;   /* a quorum member in no phase */
+                if (m->nodes[i].step == UPGRADE_STEP_DONE)
+                        return false;
+                any |= m->nodes[i].step == UPGRADE_STEP_ROLLED_BACK;
+        }
+        return any;
+}
+
 void upgrade_machine_conditions(const upgrade_machine_t *m, upgrade_conditions_t *ret) {
         memset(ret, 0, sizeof(*ret));
         ret->paused = m->paused;
@@ -946,9 +960,10 @@ void upgrade_machine_conditions(const upgrade_machine_t *m, upgrade_conditions_t
         }
         ret->complete.status = m->complete && !s_rollbacks_outstanding(m);
         ret->rolling_back = m->complete && !ret->complete.status;
+        ret->rolled_back = ret->complete.status && s_all_rolled_back(m);
         snprintf(ret->complete.reason, sizeof(ret->complete.reason), "%s",
-                 ret->complete.status ? "Complete" : ret->rolling_back ? "RollingBack"
-                 : m->aborted ? "Aborted" : "InProgress");
+                 ret->rolled_back ? "RolledBack" : ret->complete.status ? "Complete"
+                 : ret->rolling_back ? "RollingBack" : m->aborted ? "Aborted" : "InProgress");
 }
 
 /* ---- lifetime ---- */

@@ -282,6 +282,7 @@ typedef struct {
         bool aborted;
         bool promote_pending;
         bool rolling_back;           /* every phase finished; rollbacks still pending or running */
+        bool rolled_back;            /* complete, and every node it changed rolled back (none done) */
         int phase;                   /* current phase index (n_phases when complete) */
         char pause_reason[UPGRADE_TEXT_MAX];
         char hold_reason[UPGRADE_TEXT_MAX];

@@ -39,6 +39,8 @@ static Hitless__UpgradeCondition *s_condition(build_t *b, const char *type, cons
 }
 
 static const char *s_state(const upgrade_conditions_t *k) {
+        if (k->rolled_back)
+                return "rolled_back";   /* over: what it changed is undone */
         if (k->complete.status)
                 return "complete";
         if (k->aborted)

@@ -1,7 +1,8 @@
 /* `hitlessctl upgrade status`: the wire's UpgradeStatus from a view of the
  * current upgrade (upgrade.h). A pure function of the view and now_ms.
  *
- * state: "complete", "aborted", "rolling_back", "paused", "held",
+ * state: "complete", "rolled_back" (complete, and every node it changed
+ * rolled back), "aborted", "rolling_back", "paused", "held",
  * "waiting_promote" or "running".
  * Phase state: "finished" (before the current phase, or everything done),
  * "aborted" (the current and later phases of an aborted upgrade),

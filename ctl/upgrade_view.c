@@ -321,7 +321,8 @@ void upgrade_view_frame(FILE *f, const Hitless__UpgradeStatus *st, bool live) {
 }
 
 bool upgrade_view_over(const Hitless__UpgradeStatus *st) {
-        return strcmp(st->state, "complete") == 0 || strcmp(st->state, "aborted") == 0;
+        return strcmp(st->state, "complete") == 0 || strcmp(st->state, "rolled_back") == 0 ||
+               strcmp(st->state, "aborted") == 0;
 }
 
 const char *upgrade_view_next_steps(const Hitless__UpgradeStatus *st) {

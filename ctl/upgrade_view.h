@@ -40,8 +40,8 @@ void upgrade_view_bar(char *buf, size_t len, uint32_t settled, uint32_t total, u
 /* A phase's settled nodes: done, failed, rolled back or skipped. */
 uint32_t upgrade_view_settled(const Hitless__UpgradePhaseStatus *p);
 
-/* The upgrade will not move on by itself: its state is "complete" or
- * "aborted". */
+/* The upgrade will not move on by itself: its state is "complete",
+ * "rolled_back" or "aborted". */
 bool upgrade_view_over(const Hitless__UpgradeStatus *st);
 
 /* What an operator can do next when the upgrade waits for one ("paused"

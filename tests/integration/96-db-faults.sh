@@ -29,7 +29,7 @@
 #   6. db2's agent (WatchdogSec=2s) stopped mid-install until systemd's
 #      watchdog kills it: the new agent records the command interrupted in
 #      its journal and reports it so (the coordinator's history); db2
-#      failed; resume, rollback db2, complete.
+#      failed; resume, rollback db2: state rolled_back.
 # Needs root (containers, mount); exit 77 otherwise. About 1.5 minutes here.
 if [ "$(id -u)" -ne 0 ]; then
   echo "96-db-faults: skipped: needs root (systemd-nspawn, tmpfs)"
@@ -178,7 +178,8 @@ check "3. its log: writes failed, worked again, agents asked again" bash -c \
 # ==== 4. an agent stopped mid-install ===============================================
 echo "== 4. up-2 with db2's agent stopped mid-install, past node_timeout"
 check_or_end "4. rollback --all of up-1" ctl_ok rollback --all
-wait_or_end 120 "4. up-1 rolled back" up_is 'settled and all(n["step"] == "rolled_back" for n in s["nodes"])'
+wait_or_end 120 "4. up-1 rolled back: state rolled_back" \
+  up_is 'settled and all(n["step"] == "rolled_back" for n in s["nodes"]) and s["state"] == "rolled_back" and cond["Complete"]["reason"] == "RolledBack"'
 check "4. every node back on 1.0" versions_are 1.0 "${DBS[@]}"
 t_up2=$(date +%s)
 check_or_end "4. up-2 started" ctl_ok upgrade start db-2.0.plan
@@ -271,7 +272,8 @@ check "6. the new agent recorded $inflight interrupted in its journal" journal_s
 wait_or_end 20 "6. ... and reported it so: the coordinator's record of $inflight is interrupted" history_says_interrupted
 check_or_end "6. resume" ctl_ok upgrade resume
 check_or_end "6. rollback db2" ctl_ok rollback db2
-wait_or_end 90 "6. complete with db2 rolled back" up_is 's["state"] == "complete" and settled and nodes["db2"]["step"] == "rolled_back"'
+wait_or_end 90 "6. over with db2, its only node, rolled back: state rolled_back" \
+  up_is 's["state"] == "rolled_back" and settled and nodes["db2"]["step"] == "rolled_back"'
 collect up4
 check "6. db2 on 1.0" versions_are 1.0 db2
 check "6. no node left drained" none_drained up4

@@ -1023,6 +1023,37 @@ START_TEST(test_done_member_reported_drained_blocks_the_next) {
 }
 END_TEST
 
+START_TEST(test_rolled_back_only_when_every_changed_node_is) {
+        fx_t x;
+        fx_init(&x, 2, 0, 2);
+        x.ph[0].restart = NULL;
+        fx_new(&x);
+        tick(&x, 0);
+        ok(&x, 0, 1);
+        ok(&x, 1, 1);
+        tick(&x, 1001);
+        ck_assert(complete(&x));
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(!c.rolled_back);
+        ck_assert_str_eq(c.complete.reason, "Complete");
+        /* One node back: still complete, the other is upgraded. */
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 2000, UPGRADE_ADMIN_ROLLBACK_NODE, 0, &x.a, &x.na), 0);
+        ok(&x, 0, 2001);
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(c.complete.status && !c.rolled_back);
+        /* Both back: what the upgrade changed is undone. */
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 3000, UPGRADE_ADMIN_ROLLBACK_NODE, 1, &x.a, &x.na), 0);
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(!c.rolled_back && c.rolling_back);
+        ok(&x, 1, 3001);
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(c.complete.status && c.rolled_back);
+        ck_assert_str_eq(c.complete.reason, "RolledBack");
+        fx_free(&x);
+}
+END_TEST
+
 START_TEST(test_hold_starts_nothing_and_releases_by_itself) {
         fx_t x;
         fx_init(&x, 2, 0, 1);
@@ -1114,6 +1145,7 @@ int main(void) {
         tcase_add_test(tc, test_unregistered_mid_step_fails);
         tcase_add_test(tc, test_time_backwards_never_judges_early);
         tcase_add_test(tc, test_hold_starts_nothing_and_releases_by_itself);
+        tcase_add_test(tc, test_rolled_back_only_when_every_changed_node_is);
         tcase_add_test(tc, test_member_reported_drained_counts_as_down);
         tcase_add_test(tc, test_done_member_reported_drained_blocks_the_next);
         suite_add_tcase(s, tc);
