@@ -7,7 +7,7 @@
 #   make deb / rpm  packages (packaging/Makefile.packages)
 #   make check-packages  build, lint and install-test them under systemd
 #
-# Sources are discovered: every common/*.c, agent/*.c, coordinator/*.c and
+# Sources are discovered: every common/*.c, agent/*.c, coordinator/**/*.c and
 # ctl/*.c is compiled; each directory's main.c is the program entry and the
 # rest goes into a static library. Every tests/unit/test_*.c is one Check
 # suite linked against all libraries. BUILD selects the output directory,
@@ -40,7 +40,7 @@ PROTO_H   := $(BUILD)/gen/proto/hitless.pb-c.h
 
 COMMON_SRC := $(wildcard common/*.c)
 AGENT_LIB_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
-COORD_LIB_SRC := $(filter-out coordinator/main.c,$(wildcard coordinator/*.c))
+COORD_LIB_SRC := $(filter-out coordinator/main.c,$(shell find coordinator -name "*.c"))
 CTL_LIB_SRC := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(wildcard tests/helpers/*.c)

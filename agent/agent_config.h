@@ -13,8 +13,8 @@
 #include "common/conf.h"
 
 #define AGENT_DEFAULT_CONFIG "/etc/hitless/agent.conf"
-/* The coordinator gives commands 600 s (coordinator/upgrade.c) and at most
- * this much (coordinator/commands.c), so the defaults agree. */
+/* The coordinator gives commands 600 s (coordinator/upgrade/upgrade.c) and at most
+ * this much (coordinator/commands/commands.c), so the defaults agree. */
 #define AGENT_DEFAULT_MAX_COMMAND_DEADLINE_S 3600
 #define AGENT_DEFAULT_RETENTION_DAYS 90
 

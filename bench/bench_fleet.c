@@ -11,8 +11,8 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
-#include "coordinator/fleet.h"
-#include "coordinator/store.h"
+#include "coordinator/fleet/fleet.h"
+#include "coordinator/store/store.h"
 
 #define NODES 10000
 #define HEARTBEATS 200000

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "coordinator/store.h"
+#include "coordinator/store/store.h"
 
 #define N_NODES 10000
 #define BLOB_LEN 300

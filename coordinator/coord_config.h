@@ -5,8 +5,8 @@
 #include <stdint.h>
 
 #include "common/conf.h"
-#include "coordinator/event_retention.h"
-#include "coordinator/inventory.h"
+#include "coordinator/store/event_retention.h"
+#include "coordinator/fleet/inventory.h"
 
 #define COORD_DEFAULT_CONFIG "/etc/hitless/coordinator.conf"
 #define COORD_DEFAULT_ADMIN_SOCKET "/run/hitless/admin.sock"

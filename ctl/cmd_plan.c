@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/plan.h"
+#include "coordinator/upgrade/plan.h"
 #include "ctl/ctl.h"
 
 /* ---- text ------------------------------------------------------------------ */

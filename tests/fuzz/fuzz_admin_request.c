@@ -1,5 +1,5 @@
 /* hitlessctl -> coordinator requests on the admin socket: any local user
- * allowed to connect can send these bytes (coordinator/admin.c). */
+ * allowed to connect can send these bytes (coordinator/admin/admin.c). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -7,7 +7,7 @@
 #include "common/ids.h"
 #include "tests/fuzz/walk.h"
 
-/* coordinator/admin.c ADMIN_MAX_REQUEST (private there). */
+/* coordinator/admin/admin.c ADMIN_MAX_REQUEST (private there). */
 #define FUZZ_ADMIN_MAX_REQUEST (64 * 1024)
 
 static int decode(const uint8_t *data, size_t len, ProtobufCMessage **ret) {

@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 walk_heartbeat(m->heartbeat);
                 break;
         case HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS:
-                /* What coordinator/commands.c reads; the rest by fuzz_walk. */
+                /* What coordinator/commands/commands.c reads; the rest by fuzz_walk. */
                 FUZZ_CHECK(m->command_status != NULL);
                 fuzz_str(m->command_status->command_id);
                 fuzz_str(m->command_status->message);

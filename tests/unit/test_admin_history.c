@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "common/codec.h"
-#include "coordinator/admin_history.h"
-#include "coordinator/store.h"
+#include "coordinator/admin/admin_history.h"
+#include "coordinator/store/store.h"
 
 static char tmpdir[256];
 static char dbpath[300];

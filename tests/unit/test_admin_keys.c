@@ -11,7 +11,7 @@
 
 #include "common/keys.h"
 #include "common/log.h"
-#include "coordinator/admin_keys.h"
+#include "coordinator/admin/admin_keys.h"
 #include "tests/helpers/z85_keys.h"
 
 static char tmpdir[256];

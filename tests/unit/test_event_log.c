@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "coordinator/event_retention.h"
-#include "coordinator/fleet.h"
-#include "coordinator/store.h"
+#include "coordinator/store/event_retention.h"
+#include "coordinator/fleet/fleet.h"
+#include "coordinator/store/store.h"
 
 static char dir[256];
 static char db_file[300];

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "coordinator/fleet.h"
-#include "coordinator/store.h"
+#include "coordinator/fleet/fleet.h"
+#include "coordinator/store/store.h"
 
 #define TIMEOUT_MS 1000
 

@@ -11,8 +11,8 @@
 
 #include "common/keys.h"
 #include "common/log.h"
-#include "coordinator/keyring.h"
-#include "coordinator/store.h"
+#include "coordinator/fleet/keyring.h"
+#include "coordinator/store/store.h"
 #include "tests/helpers/z85_keys.h"
 
 static char tmpdir[256];

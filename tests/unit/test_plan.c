@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "coordinator/coord_config.h"
-#include "coordinator/inventory.h"
-#include "coordinator/plan.h"
+#include "coordinator/fleet/inventory.h"
+#include "coordinator/upgrade/plan.h"
 
 #define FILE_NAME "plans/contrail-2.0.conf"
 

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "coordinator/plan_math.h"
+#include "coordinator/upgrade/plan_math.h"
 
 static int batch(const char *spec, int phase) {
         int v = -12345;

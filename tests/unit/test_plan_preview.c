@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "common/codec.h"
-#include "coordinator/inventory.h"
-#include "coordinator/plan.h"
-#include "coordinator/plan_preview.h"
+#include "coordinator/fleet/inventory.h"
+#include "coordinator/upgrade/plan.h"
+#include "coordinator/upgrade/plan_preview.h"
 
 /* ---- building inputs -------------------------------------------------------- */
 

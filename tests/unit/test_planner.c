@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/planner.h"
+#include "coordinator/upgrade/planner.h"
 
 /* ---- explicit scenarios -------------------------------------------------- */
 

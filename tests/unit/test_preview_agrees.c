@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/inventory.h"
-#include "coordinator/plan.h"
-#include "coordinator/plan_math.h"
-#include "coordinator/plan_preview.h"
-#include "coordinator/upgrade_machine.h"
+#include "coordinator/fleet/inventory.h"
+#include "coordinator/upgrade/plan.h"
+#include "coordinator/upgrade/plan_math.h"
+#include "coordinator/upgrade/plan_preview.h"
+#include "coordinator/upgrade/upgrade_machine.h"
 #include "tests/helpers/check_run.h"
 #include "tests/helpers/test_rng.h"
 

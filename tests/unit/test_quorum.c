@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/quorum.h"
+#include "coordinator/upgrade/quorum.h"
 
 #define N_NODES 8
 static const char *const names[N_NODES] = { "db0", "db1", "db2", "db3",

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "coordinator/store.h"
+#include "coordinator/store/store.h"
 #include "tests/helpers/failing_vfs.h"
 
 static char tmpdir[256];

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/upgrade_machine.h"
+#include "coordinator/upgrade/upgrade_machine.h"
 
 #define MAXN 8
 

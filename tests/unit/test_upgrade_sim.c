@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/upgrade_machine.h"
+#include "coordinator/upgrade/upgrade_machine.h"
 #include "tests/helpers/test_rng.h"
 
 #define N 1000

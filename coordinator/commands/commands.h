@@ -1,0 +1,60 @@
+/* Commands from an admin to one agent (drain, install, repoint, restart,
+ * check, rollback): given an id and a deadline, committed to the store
+ * before they are sent, tracked by the statuses the agent reports, and
+ * answered to the waiting hitlessctl when final (or when its wait ends).
+ *
+ * After a coordinator restart nothing is resent blindly: when a node says
+ * Hello, the coordinator asks it (CommandQuery) for the results of the
+ * commands the store still shows unfinished; the agent answers from its
+ * journal. */
+#pragma once
+#include <stdint.h>
+
+#include "coordinator/fleet/agent_link.h"
+#include "coordinator/fleet/fleet.h"
+#include "coordinator/store/store.h"
+
+typedef struct commands commands_t;
+
+/* Delivers the answer to a waiting admin request; owns and frees token. */
+typedef void (*commands_reply_fn)(void *token, const Hitless__AdminResponse *resp);
+
+int commands_new(store_t *store, fleet_t *fleet, agent_link_t *link, commands_t **ret);
+void commands_destroy(commands_t **c);
+
+/* Validates and sends req->command (id and deadline filled here) on
+ * behalf of actor. reply(token, ...) is called exactly once: now (error,
+ * or no_wait), or when the command ends or the wait times out. */
+void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const char *actor,
+                     commands_reply_fn reply, void *token, int64_t now_ms);
+
+/* Commands of another module (the upgrade executor), which chooses their
+ * ids and deadlines. commands_record writes cmd (and its command.sent
+ * event) inside the caller's open store transaction; once that is
+ * committed, commands_deliver sends it: -ENOTCONN when its node is not
+ * online (the executor learns of that from the fleet). record: -EINVAL for
+ * a bad id or no action, -ENOMEM, or the store's error. */
+int commands_record(commands_t *c, const Hitless__Command *cmd, const char *actor);
+int commands_deliver(commands_t *c, const Hitless__Command *cmd);
+
+/* Who hears about results: fn is called with every final status once it is
+ * recorded, and with an UNSPECIFIED status when an agent answers a
+ * CommandQuery with no record of a command still recorded as only sent
+ * (it never arrived: the owner may deliver it again, under the same id). */
+typedef void (*commands_observer_fn)(void *ud, const char *node_id, const Hitless__CommandStatus *st);
+void commands_set_observer(commands_t *c, commands_observer_fn fn, void *ud);
+
+/* A status from node_id's agent (agent_link calls this). */
+void commands_on_status(commands_t *c, const char *node_id, const Hitless__CommandStatus *st);
+
+/* node said Hello: ask it about its unfinished commands. */
+void commands_on_hello(commands_t *c, node_t *n);
+
+/* The store writes again after failing: if a status could not be
+ * recorded meanwhile, every online agent is asked again (CommandQuery) for
+ * its unfinished commands, so no result is lost. */
+void commands_on_store_recovered(commands_t *c);
+
+/* Ends waits that timed out; returns when it next needs to run. */
+void commands_tick(commands_t *c, int64_t now_ms);
+int64_t commands_next_due(const commands_t *c);
