@@ -98,7 +98,7 @@ $(BUILD)/hitless-agent: $(call obj,agent/main.c) $(LIBAGENT) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILD)/hitless-coordinator: $(call obj,coordinator/main.c) $(LIBCOORD) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
-$(BUILD)/hitlessctl: $(call obj,ctl/main.c) $(LIBCTL) $(LIBCOORD) $(LIBCOMMON)
+$(BUILD)/hitlessctl: $(call obj,ctl/main.c) $(LIBCTL) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/tests/test_%: $(call obj,tests/unit/test_%.c) $(call obj,$(TEST_HELPERS)) $(ALL_LIBS)

@@ -1,15 +1,13 @@
 /* The coordinator's configuration (libconfig), validated into a typed
- * struct. hitlessctl reads the same file to find the admin socket. */
+ * struct. hitlessctl reads only its admin_socket (ctl/admin_socket.c). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/admin_protocol.h"
 #include "common/conf.h"
 #include "coordinator/store/event_retention.h"
 #include "coordinator/fleet/inventory.h"
-
-#define COORD_DEFAULT_CONFIG "/etc/hitless/coordinator.conf"
-#define COORD_DEFAULT_ADMIN_SOCKET "/run/hitless/admin.sock"
 
 typedef struct {
         char *path;                   /* the file this was loaded from */

@@ -1,46 +1,53 @@
-/* Where hitlessctl finds the coordinator's admin socket. */
+/* Where hitlessctl finds the coordinator's admin socket: the admin_socket
+ * setting of coordinator.conf. Only that setting is read; the rest of the
+ * file is the coordinator's to validate (hitless-coordinator --check-config),
+ * so hitlessctl needs nothing from coordinator/. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "common/admin_protocol.h"
 #include "common/conf.h"
-#include "coordinator/coord_config.h"
 #include "ctl/ctl.h"
 
-/* admin_socket of a config that did not validate as a whole, when the file
- * parses and the setting is an absolute path: the running coordinator most
- * likely still uses it. */
-static bool admin_socket_of_invalid(const char *path, char *buf, size_t len) {
+/* The admin_socket setting of path into buf: 0 when the file parses and the
+ * setting is absent (buf is the default) or an absolute path; -EINVAL when
+ * the file cannot be read or parsed, or the setting is not an absolute
+ * path, with the reason in report. */
+static int admin_socket_of(const char *path, char *buf, size_t len, conf_report_t *report) {
         config_t cfg;
-        conf_report_t ignored;
-        const char *s = NULL;
-        bool found;
+        const config_setting_t *s;
+        int r = 0;
 
-        conf_report_init(&ignored, path);
-        found = conf_load(&cfg, path, &ignored) == 0;
-        conf_report_free(&ignored);
-        if (!found)
-                return false;
-        found = config_lookup_string(&cfg, "admin_socket", &s) == CONFIG_TRUE && s[0] == '/';
-        if (found)
-                snprintf(buf, len, "%s", s);
+        if (conf_load(&cfg, path, report) < 0)
+                return -EINVAL;
+        s = config_setting_get_member(config_root_setting(&cfg), "admin_socket");
+        if (!s) {
+                snprintf(buf, len, "%s", COORD_DEFAULT_ADMIN_SOCKET);
+        } else if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+                   config_setting_get_string(s)[0] != '/') {
+                conf_report_add(report, s, NULL, "must be an absolute path");
+                r = -EINVAL;
+        } else {
+                snprintf(buf, len, "%s", config_setting_get_string(s));
+        }
         config_destroy(&cfg);
-        return found;
+        return r;
 }
 
 int ctl_admin_socket(const ctl_t *ctl, char *buf, size_t len) {
-        coord_config_t *cfg = NULL;
         conf_report_t report;
         const char *path = ctl->config_path ? ctl->config_path : COORD_DEFAULT_CONFIG;
+        int r;
 
         if (ctl->socket_path) {
                 snprintf(buf, len, "%s", ctl->socket_path);
                 return CTL_EXIT_OK;
         }
         conf_report_init(&report, path);
-        if (coord_config_load(path, &cfg, &report) == 0) {
+        r = admin_socket_of(path, buf, len, &report);
+        if (r == 0) {
                 conf_report_free(&report);
-                snprintf(buf, len, "%s", cfg->admin_socket);
-                coord_config_free(&cfg);
                 return CTL_EXIT_OK;
         }
         /* A file the operator named is theirs to fix: guessing could reach
@@ -55,11 +62,7 @@ int ctl_admin_socket(const ctl_t *ctl, char *buf, size_t len) {
         for (size_t i = 0; i < report.n_lines; i++)
                 fprintf(stderr, "hitlessctl: warning: %s\n", report.lines[i]);
         conf_report_free(&report);
-        if (admin_socket_of_invalid(path, buf, len)) {
-                fprintf(stderr, "hitlessctl: warning: using admin_socket %s from that file\n", buf);
-        } else {
-                snprintf(buf, len, "%s", COORD_DEFAULT_ADMIN_SOCKET);
-                fprintf(stderr, "hitlessctl: warning: using the default admin socket %s\n", buf);
-        }
+        snprintf(buf, len, "%s", COORD_DEFAULT_ADMIN_SOCKET);
+        fprintf(stderr, "hitlessctl: warning: using the default admin socket %s\n", buf);
         return CTL_EXIT_OK;
 }

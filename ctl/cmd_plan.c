@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/upgrade/plan.h"
+#include "common/admin_protocol.h"
 #include "ctl/ctl.h"
 
 /* ---- text ------------------------------------------------------------------ */

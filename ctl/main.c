@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/admin_protocol.h"
 #include "common/log.h"
-#include "coordinator/coord_config.h"
 #include "ctl/ctl.h"
 
 static const ctl_command_t *const commands[] = {

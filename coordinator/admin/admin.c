@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/admin_protocol.h"
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
@@ -18,9 +19,6 @@
 #include "coordinator/admin/admin_keys.h"
 #include "coordinator/admin/admin_plan.h"
 #include "coordinator/admin/admin_upgrade.h"
-
-/* Requests are small; responses (a 10,000 node list) may be large. */
-#define ADMIN_MAX_REQUEST (64 * 1024)
 
 struct admin {
         void *socket;

@@ -18,10 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/admin_protocol.h"
 #include "common/conf.h"
 
-/* Plans travel inside one admin request (ADMIN_MAX_REQUEST is 64 KiB). */
-#define PLAN_MAX_BYTES (60 * 1024)
 
 typedef enum {
         PLAN_ON_FAILURE_PAUSE = 0,

@@ -3,21 +3,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/admin_protocol.h"
 #include "common/codec.h"
 #include "common/ids.h"
 #include "tests/fuzz/walk.h"
 
-/* coordinator/admin/admin.c ADMIN_MAX_REQUEST (private there). */
-#define FUZZ_ADMIN_MAX_REQUEST (64 * 1024)
 
 static int decode(const uint8_t *data, size_t len, ProtobufCMessage **ret) {
-        return codec_decode_admin_request(data, len, FUZZ_ADMIN_MAX_REQUEST,
+        return codec_decode_admin_request(data, len, ADMIN_MAX_REQUEST,
                                           (Hitless__AdminRequest **) ret);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Hitless__AdminRequest *m = NULL;
-        int r = codec_decode_admin_request(data, size, FUZZ_ADMIN_MAX_REQUEST, &m);
+        int r = codec_decode_admin_request(data, size, ADMIN_MAX_REQUEST, &m);
 
         if (r < 0) {
                 FUZZ_CHECK(m == NULL);
@@ -52,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(m->body_case != HITLESS__ADMIN_REQUEST__BODY__NOT_SET);
         }
         fuzz_walk(&m->base);
-        fuzz_reencode(&m->base, decode, FUZZ_ADMIN_MAX_REQUEST);
+        fuzz_reencode(&m->base, decode, ADMIN_MAX_REQUEST);
         hitless__admin_request__free_unpacked(m, NULL);
         return 0;
 }
