@@ -286,6 +286,7 @@ static void send_hello(session_t *s) {
         h.roles = s->cfg->roles;
         h.agent_version = HITLESS_VERSION;
         h.boot_id = s->boot_id;
+        h.heartbeat_interval_ms = (uint64_t) s->cfg->heartbeat_interval_ms;
         h.n_packages = pkgs ? n : 0;
         h.packages = pkgs;
         h.max_message_bytes = (uint64_t) s->cfg->max_message_bytes;

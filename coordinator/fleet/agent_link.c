@@ -310,6 +310,32 @@ static void note_message_limit(agent_link_t *l, node_t *n, uint64_t agent_limit)
         n->max_message_bytes = agent_limit;
 }
 
+/* One node_timeout for every node keeps expiry O(1) (fleet.c's list is in
+ * order of last heard), so an agent that heartbeats too slowly for it is
+ * refused at Hello, saying what to change, rather than registered and then
+ * flapping between online and unreachable. True when it may register. */
+static bool heartbeat_interval_ok(agent_link_t *l, const char *node_id, uint64_t interval_ms,
+                                  route_t from) {
+        long long timeout_ms = (long long) fleet_timeout_ms(l->fleet);
+        char why[300];
+
+        if (interval_ms == 0 || (long long) interval_ms * 2 <= timeout_ms)
+                return true;
+        if ((long long) interval_ms < timeout_ms) {
+                log_node(LOG_WARNING, node_id, "heartbeats every %llu ms and node_timeout is %lld ms: one lost "
+                         "heartbeat makes it unreachable; lower its heartbeat_interval or raise node_timeout",
+                         (unsigned long long) interval_ms, timeout_ms);
+                return true;
+        }
+        snprintf(why, sizeof why, "heartbeat_interval %llu ms is not shorter than the coordinator's "
+                 "node_timeout %lld ms, so the node would be unreachable between heartbeats: set "
+                 "heartbeat_interval below %lld ms (a third of it is usual) or raise node_timeout",
+                 (unsigned long long) interval_ms, timeout_ms, timeout_ms);
+        drop(l, DROP_REFUSED, node_id, why);
+        send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_HEARTBEAT_INTERVAL, why);
+        return false;
+}
+
 static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello *h, route_t from,
                      const char *address, int fd, int64_t now_ms) {
         Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
@@ -328,6 +354,8 @@ static void on_hello(agent_link_t *l, const char *node_id, const Hitless__Hello 
                 drop(l, DROP_REFUSED, node_id, "Hello with oversized or invalid fields");
                 return;
         }
+        if (!heartbeat_interval_ok(l, node_id, h->heartbeat_interval_ms, from))
+                return;
         if (fleet_register(l->fleet, node_id, h, address, now_ms, &n) < 0) {
                 log_node(LOG_ERR, node_id, "cannot register node");
                 return;

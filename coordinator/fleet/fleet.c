@@ -158,6 +158,10 @@ void fleet_set_timeout(fleet_t *f, int64_t node_timeout_ms) {
         f->timeout_ms = node_timeout_ms;
 }
 
+int64_t fleet_timeout_ms(const fleet_t *f) {
+        return f->timeout_ms;
+}
+
 node_t *fleet_find(fleet_t *f, const char *node_id) {
         return zhashx_lookup(f->nodes, node_id);
 }

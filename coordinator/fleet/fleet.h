@@ -60,6 +60,8 @@ typedef struct fleet fleet_t;
 int fleet_new(store_t *store, int64_t node_timeout_ms, fleet_t **ret);
 void fleet_destroy(fleet_t **f);
 void fleet_set_timeout(fleet_t *f, int64_t node_timeout_ms);
+/* node_timeout now: silent this long, a node is unreachable. */
+int64_t fleet_timeout_ms(const fleet_t *f);
 
 node_t *fleet_find(fleet_t *f, const char *node_id);
 

@@ -114,4 +114,23 @@ sleep 1.5
 check "node1 did not get back in" bash -c '[ -z "$(node_field node1 state)" ]'
 check "the event log records who accepted, as unix:$(id -un)" \
   bash -c "ctl events --json | grep -q '\"kind\":\"key.accepted\",\"actor\":\"unix:$(id -un)\"'"
+
+# Heartbeat intervals against the coordinator's node_timeout (3 x 500 ms):
+# 2 s is refused at Hello saying what to change, 1 s registers with a
+# warning (one lost heartbeat makes it unreachable).
+make_agent slow
+make_agent tight
+sed -i 's/^heartbeat_interval = .*/heartbeat_interval = "2s";/' "$T/agents/slow/agent.conf"
+sed -i 's/^heartbeat_interval = .*/heartbeat_interval = "1s";/' "$T/agents/tight/agent.conf"
+for a in slow tight; do
+  start_agent $a
+  wait_for 10 "$a's key is pending" bash -c "[ \"\$(key_state $a)\" = pending ]"
+  ctl keys accept $a >/dev/null
+done
+wait_for 10 "an agent heartbeating slower than node_timeout is refused at Hello, told what to change" \
+  grep -q "coordinator refused us: heartbeat_interval 2000 ms is not shorter than the coordinator's node_timeout 1500 ms.*set heartbeat_interval below 1500 ms" "$T/agents/slow/agent.log"
+check "the coordinator logs the refusal for that node" grep -q "slow.*heartbeat_interval 2000 ms is not shorter" "$T/coordinator.log"
+check "the refused agent is not registered" bash -c '[ -z "$(node_field slow state)" ]'
+wait_for 10 "an agent whose one lost heartbeat makes it unreachable registers" bash -c '[ "$(node_field tight state)" = online ]'
+check "with a warning naming both settings" grep -q "tight.*heartbeats every 1000 ms and node_timeout is 1500 ms: one lost heartbeat" "$T/coordinator.log"
 finish
