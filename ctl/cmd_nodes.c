@@ -1,9 +1,13 @@
-/* hitlessctl nodes [--json]: every node the coordinator knows. */
+/* hitlessctl nodes [filters] [--json]: the nodes the coordinator knows,
+ * with a summary by health and version (ctl/nodes_view.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/codec.h"
 #include "ctl/ctl.h"
+#include "ctl/nodes_view.h"
 
 static void join_packages(const Hitless__NodeInfo *n, char *buf, size_t len) {
         size_t off = 0;
@@ -33,28 +37,38 @@ static void join_roles(const Hitless__NodeInfo *n, char *buf, size_t len) {
                 snprintf(buf, len, "-");
 }
 
-/* What the node last reported... */
-static const char *last_health_of(const Hitless__NodeInfo *n) {
-        return health_state_label(n->health ? n->health->state : HITLESS__HEALTH_STATE__HEALTH_UNKNOWN);
+/* Colour only for a person: on a terminal, and never with NO_COLOR set
+ * (no-color.org). */
+static bool use_colour(void) {
+        const char *no = getenv("NO_COLOR");
+        return isatty(STDOUT_FILENO) && !(no && no[0]);
 }
 
-/* ...is its health only while it is heard from: an unreachable node's is
- * unknown (LAST-SEEN says how old the last report is). */
-static const char *health_of(const Hitless__NodeInfo *n) {
-        return strcmp(n->state, "online") == 0 ? last_health_of(n) : "unknown";
+static const char *health_colour(const char *health) {
+        if (strcmp(health, "healthy") == 0)
+                return "\033[32m";
+        if (strcmp(health, "degraded") == 0)
+                return "\033[33m";
+        return "\033[31m";
 }
 
-static void print_table(const Hitless__NodeList *l) {
+static void print_table(const Hitless__NodeList *l, const bool *match, bool filtered) {
         char roles[256], pkgs[512], ago[32];
+        bool colour = use_colour();
         printf("%-20s %-14s %-16s %-8s %-10s %-12s %-12s %s\n", "NODE", "ROLES", "ADDRESS", "AGENT",
                "HEALTH", "LAST-SEEN", "STATE", "PACKAGES");
         for (size_t i = 0; i < l->n_nodes; i++) {
                 const Hitless__NodeInfo *n = l->nodes[i];
+                const char *health = nodes_health_shown(n);
+                if (!match[i])
+                        continue;
                 join_roles(n, roles, sizeof roles);
                 join_packages(n, pkgs, sizeof pkgs);
-                printf("%-20s %-14s %-16s %-8s %-10s %-12s %-12s %s\n", n->node_id, roles,
+                /* Escapes outside the padded field keep the columns. */
+                printf("%-20s %-14s %-16s %-8s %s%-10s%s %-12s %-12s %s\n", n->node_id, roles,
                        n->address[0] ? n->address : "-", n->agent_version[0] ? n->agent_version : "-",
-                       health_of(n), ctl_ago(n->last_seen, ago, sizeof ago), n->state, pkgs);
+                       colour ? health_colour(health) : "", health, colour ? "\033[0m" : "",
+                       ctl_ago(n->last_seen, ago, sizeof ago), n->state, pkgs);
                 /* Failing checks, so "unhealthy" always comes with a why. */
                 for (size_t j = 0; n->health && j < n->health->n_checks; j++)
                         if (!n->health->checks[j]->ok)
@@ -63,14 +77,18 @@ static void print_table(const Hitless__NodeList *l) {
                 if (n->health && n->health->drained)
                         printf("  ! drained: serves nothing, down for its quorum groups until undrained\n");
         }
-        printf("%zu node%s\n", l->n_nodes, l->n_nodes == 1 ? "" : "s");
+        nodes_print_summary(stdout, l, match, filtered);
 }
 
-static void print_json(const Hitless__NodeList *l) {
+static void print_json(const Hitless__NodeList *l, const bool *match) {
+        bool first = true;
         printf("{\"nodes\":[");
         for (size_t i = 0; i < l->n_nodes; i++) {
                 const Hitless__NodeInfo *n = l->nodes[i];
-                printf("%s{\"node_id\":", i ? "," : "");
+                if (!match[i])
+                        continue;
+                printf("%s{\"node_id\":", first ? "" : ",");
+                first = false;
                 json_string(stdout, n->node_id);
                 printf(",\"hostname\":");
                 json_string(stdout, n->hostname);
@@ -91,9 +109,9 @@ static void print_json(const Hitless__NodeList *l) {
                         json_string(stdout, n->packages[j]->version);
                 }
                 printf("},\"health\":");
-                json_string(stdout, health_of(n));
+                json_string(stdout, nodes_health_shown(n));
                 printf(",\"last_health\":");
-                json_string(stdout, last_health_of(n));
+                json_string(stdout, nodes_last_health(n));
                 printf(",\"drained\":%s", n->health && n->health->drained ? "true" : "false");
                 printf(",\"checks\":[");
                 for (size_t j = 0; n->health && j < n->health->n_checks; j++) {
@@ -115,27 +133,72 @@ static void print_json(const Hitless__NodeList *l) {
         printf("]}\n");
 }
 
+/* Takes the filter options out of argv into f; the rest stays for the
+ * caller. CTL_EXIT_OK, or CTL_EXIT_USAGE after saying why. */
+static int take_filter(int *argc, char **argv, nodes_filter_t *f) {
+        char err[256];
+        int out = 1;
+        for (int i = 1; i < *argc; i++) {
+                const char **slot = NULL;
+                if (strcmp(argv[i], "--role") == 0)
+                        slot = &f->role;
+                else if (strcmp(argv[i], "--health") == 0)
+                        slot = &f->health;
+                else if (strcmp(argv[i], "--state") == 0)
+                        slot = &f->state;
+                else if (strcmp(argv[i], "--version") == 0 && f->n_versions < NODES_FILTER_MAX_VERSIONS)
+                        slot = &f->versions[f->n_versions++];
+                if (!slot) {
+                        argv[out++] = argv[i];
+                        continue;
+                }
+                if (i + 1 >= *argc) {
+                        fprintf(stderr, "hitlessctl: nodes: %s needs a value\n", argv[i]);
+                        return CTL_EXIT_USAGE;
+                }
+                *slot = argv[++i];
+        }
+        *argc = out;
+        if (nodes_filter_check(f, err, sizeof err) < 0) {
+                fprintf(stderr, "hitlessctl: nodes: %s\n", err);
+                return CTL_EXIT_USAGE;
+        }
+        return CTL_EXIT_OK;
+}
+
 static int nodes_exec(ctl_t *ctl, int argc, char **argv) {
         Hitless__AdminRequest req = HITLESS__ADMIN_REQUEST__INIT;
         Hitless__NodesRequest nr = HITLESS__NODES_REQUEST__INIT;
         Hitless__AdminResponse *resp;
+        nodes_filter_t filter = { 0 };
+        bool *match;
         int rc;
 
         argc = ctl_take_json_flag(ctl, argc, argv);
-        if (argc > 1) {
-                fprintf(stderr, "usage: hitlessctl %s\n", ctl_cmd_nodes.usage);
-                return CTL_EXIT_USAGE;
-        }
+        if ((rc = take_filter(&argc, argv, &filter)) != CTL_EXIT_OK)
+                return rc;
+        if (argc > 1)
+                return ctl_usage(&ctl_cmd_nodes);
         req.body_case = HITLESS__ADMIN_REQUEST__BODY_NODES;
         req.nodes = &nr;
         if ((rc = ctl_call(ctl, &req, &resp)) != CTL_EXIT_OK)
                 return rc;
         rc = ctl_response_status(resp);
         if (rc == CTL_EXIT_OK && resp->body_case == HITLESS__ADMIN_RESPONSE__BODY_NODES) {
-                if (ctl->json)
-                        print_json(resp->nodes);
-                else
-                        print_table(resp->nodes);
+                const Hitless__NodeList *l = resp->nodes;
+                match = calloc(l->n_nodes ? l->n_nodes : 1, sizeof *match);
+                if (!match) {
+                        fprintf(stderr, "hitlessctl: out of memory\n");
+                        rc = CTL_EXIT_FAILED;
+                } else {
+                        for (size_t i = 0; i < l->n_nodes; i++)
+                                match[i] = nodes_filter_match(&filter, l->nodes[i]);
+                        if (ctl->json)
+                                print_json(l, match);
+                        else
+                                print_table(l, match, nodes_filter_active(&filter));
+                        free(match);
+                }
         }
         hitless__admin_response__free_unpacked(resp, NULL);
         return rc;
@@ -143,6 +206,7 @@ static int nodes_exec(ctl_t *ctl, int argc, char **argv) {
 
 const ctl_command_t ctl_cmd_nodes = {
         .name = "nodes",
-        .usage = "nodes [--json]",
+        .usage = "nodes [--role ROLE] [--health HEALTH] [--state online|unreachable] "
+                 "[--version PKG=VERSION]... [--json]",
         .exec = nodes_exec,
 };

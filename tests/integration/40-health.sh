@@ -32,6 +32,13 @@ kill -TERM "$LISTENER"; wait "$LISTENER" 2>/dev/null
 wait_for 2 "web is unhealthy within two heartbeats of the listener stopping" \
   bash -c '[ "$(node_field web health)" = unhealthy ]'
 check "nodes names the failing check and why" bash -c 'ctl nodes | grep -q "! xmpp (tcp): .*refused"'
+check "nodes --health unhealthy lists it, with the summary of the match" bash -c \
+  'out=$(ctl nodes --health unhealthy) && grep -q "^web " <<<"$out" && grep -qx "1 of 1 nodes: 1 unhealthy" <<<"$out"'
+check "nodes --health healthy --json lists none, as valid JSON" bash -c \
+  'ctl nodes --health healthy --json | $PY -c "import json,sys; assert json.load(sys.stdin)[\"nodes\"] == []"'
+check "nodes --role compute --state online lists it, --role database does not" bash -c 'ctl nodes --role compute --state online | grep -q "^web " && ! ctl nodes --role database | grep -q "^web "'
+check "nodes --health green: exit 2 naming the values" bash -c \
+  'out=$(ctl nodes --health green 2>&1); [ $? -eq 2 ] && grep -q "not one of healthy, degraded, unhealthy, unknown" <<<"$out"'
 check "the health change is an event" bash -c 'ctl events --node web | grep -q "degraded -> unhealthy"'
 listen
 wait_for 3 "back to degraded when the listener returns" bash -c '[ "$(node_field web health)" = degraded ]'
