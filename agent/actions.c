@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/exec.h"
 #include "common/ids.h"
+#include "common/log.h"
 
 #define MAX_POLICY_FILES 64
 #define MAX_SNAPSHOT_FILE (16 * 1024 * 1024)
@@ -299,7 +300,43 @@ int actions_ensure_snapshot(const action_ctx_t *ctx, const char *upgrade_id, cha
         else if ((e = journal_snapshot_commit(ctx->journal, ret_id, drained)) < 0)
                 journal_failed(ctx, r, "snapshot", SNAPSHOT_FAILED, e);
         action_result_clear(&pk);
-        return e;
+        return e < 0 ? e : 1;
+}
+
+typedef struct {
+        const action_ctx_t *ctx;
+        const action_result_t *now;
+        bool changed;
+} pkg_change_t;
+
+static int note_pkg_change(const char *name, const char *version, void *ud) {
+        pkg_change_t *c = ud;
+        for (size_t i = 0; i < c->now->n_versions; i++)
+                if (strcmp(name, c->ctx->cfg->packages[i]) == 0 && strcmp(version, c->now->versions[i]) != 0) {
+                        c->changed = true;
+                        return 1;
+                }
+        return 0;
+}
+
+/* An install that failed and left every managed package at the version
+ * its own new snapshot recorded changed nothing (apt and dnf resolve
+ * before they unpack): that snapshot is forgotten, so a later change takes
+ * its own rather than restoring, on rollback, files as they were back
+ * then. Kept whenever that cannot be told. */
+static void discard_unused_snapshot(const action_ctx_t *ctx, action_result_t *r) {
+        pkg_change_t c = { ctx, r, false };
+        if (!r->have_packages || r->n_versions != conf_strv_len(ctx->cfg->packages))
+                return;
+        if (journal_snapshot_packages(ctx->journal, r->snapshot_id, note_pkg_change, &c) < 0 || c.changed)
+                return;
+        if (journal_snapshot_discard(ctx->journal, r->snapshot_id) < 0) {
+                log_warning("cannot forget snapshot %s, which nothing changed since: %s", r->snapshot_id,
+                            journal_last_error(ctx->journal));
+                return;
+        }
+        progress(ctx, "nothing changed: snapshot %s forgotten", r->snapshot_id);
+        r->snapshot_id[0] = '\0';
 }
 
 /* ---- actions ------------------------------------------------------------ */
@@ -491,13 +528,18 @@ static void do_check(const action_ctx_t *ctx, action_result_t *r) {
 }
 
 void actions_run(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r) {
+        int taken = 0;
         if (action_changes_node(cmd) &&
-            actions_ensure_snapshot(ctx, cmd->upgrade_id, r->snapshot_id, r) < 0)
+            (taken = actions_ensure_snapshot(ctx, cmd->upgrade_id, r->snapshot_id, r)) < 0)
                 return;
         switch (cmd->action_case) {
         case HITLESS__COMMAND__ACTION_DRAIN: do_drain(ctx, r); break;
         case HITLESS__COMMAND__ACTION_UNDRAIN: do_undrain(ctx, r); break;
-        case HITLESS__COMMAND__ACTION_INSTALL: do_install(ctx, cmd, r->snapshot_id, r); break;
+        case HITLESS__COMMAND__ACTION_INSTALL:
+                do_install(ctx, cmd, r->snapshot_id, r);
+                if (taken && r->state == JCMD_FAILED)
+                        discard_unused_snapshot(ctx, r);
+                break;
         case HITLESS__COMMAND__ACTION_REPOINT: do_repoint(ctx, cmd, r); break;
         case HITLESS__COMMAND__ACTION_RESTART: do_restart(ctx, cmd, r); break;
         case HITLESS__COMMAND__ACTION_CHECK: do_check(ctx, r); break;

@@ -51,7 +51,8 @@ bool action_changes_node(const Hitless__Command *cmd);
  * Returns true if allowed; otherwise fills r (REFUSED, "policy"). */
 bool actions_policy_allows(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r);
 
-/* The open snapshot for upgrade_id, taking one now if there is none. */
+/* The open snapshot for upgrade_id into ret_id, taking one now if there is
+ * none: 1 when taken now, 0 when one was open, or -errno (r says why). */
 HL_MUST_USE int actions_ensure_snapshot(const action_ctx_t *ctx, const char *upgrade_id, char ret_id[64],
                                         action_result_t *r);
 

@@ -115,6 +115,10 @@ typedef enum {
         STMT_PRUNE_SNAP_FILES,
         STMT_PRUNE_SNAP_UNITS,
         STMT_PRUNE_SNAPSHOTS,
+        STMT_DISCARD_SNAP_PACKAGES,
+        STMT_DISCARD_SNAP_FILES,
+        STMT_DISCARD_SNAP_UNITS,
+        STMT_DISCARD_SNAPSHOT,
         _STMT_MAX,
 } journal_stmt_id_t;
 
@@ -185,6 +189,15 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_PRUNE_SNAP_UNITS] = "DELETE FROM snapshot_units WHERE snapshot IN"
                                   " (SELECT id FROM snapshots WHERE open = 0 AND created < ?1)",
         [STMT_PRUNE_SNAPSHOTS] = "DELETE FROM snapshots WHERE open = 0 AND created < ?1",
+        /* Only an open snapshot no command refers to yet but the one that
+         * took it (journal_snapshot_discard). */
+        [STMT_DISCARD_SNAP_PACKAGES] = "DELETE FROM snapshot_packages WHERE snapshot = ?1"
+                                       " AND EXISTS (SELECT 1 FROM snapshots WHERE id = ?1 AND open = 1)",
+        [STMT_DISCARD_SNAP_FILES] = "DELETE FROM snapshot_files WHERE snapshot = ?1"
+                                    " AND EXISTS (SELECT 1 FROM snapshots WHERE id = ?1 AND open = 1)",
+        [STMT_DISCARD_SNAP_UNITS] = "DELETE FROM snapshot_units WHERE snapshot = ?1"
+                                    " AND EXISTS (SELECT 1 FROM snapshots WHERE id = ?1 AND open = 1)",
+        [STMT_DISCARD_SNAPSHOT] = "DELETE FROM snapshots WHERE id = ?1 AND open = 1",
 };
 
 static const sqldb_schema_t schema = {
@@ -605,38 +618,52 @@ static int s_begin_write(journal_t *j, const char *what) {
         return rc == SQLITE_DONE ? 0 : s_fail(j, rc, what);
 }
 
-int journal_prune(journal_t *j, int64_t before, uint64_t *ret_removed) {
-        static const journal_stmt_id_t steps[] = {
-                STMT_PRUNE_COMMANDS, STMT_PRUNE_SNAP_PACKAGES, STMT_PRUNE_SNAP_FILES,
-                STMT_PRUNE_SNAP_UNITS, STMT_PRUNE_SNAPSHOTS,
-        };
-        uint64_t removed = 0;
+/* Runs the statements in order in one write transaction, each with ?1
+ * bound to the integer or (when text is not NULL) the text; all or none.
+ * ret_changes[i] (when not NULL) gets the rows statement i changed. */
+static int s_steps_in_tx(journal_t *j, const journal_stmt_id_t *steps, size_t n, int64_t integer,
+                         const char *text, uint64_t *ret_changes, const char *what) {
         sqlite3_stmt *st;
-        int rc, r = s_begin_write(j, "prune");
+        int rc, r = s_begin_write(j, what);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        for (size_t i = 0; i < n; i++) {
                 st = j->stmt[steps[i]];
-                sqlite3_bind_int64(st, 1, before);
-                r = s_step_done(j, st, "prune");
+                if (text)
+                        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_int64(st, 1, integer);
+                r = s_step_done(j, st, what);
                 if (r < 0) {
                         (void) s_rollback(j);
                         return r;
                 }
-                /* Commands and snapshots, not their parts. */
-                if (steps[i] == STMT_PRUNE_COMMANDS || steps[i] == STMT_PRUNE_SNAPSHOTS)
-                        removed += (uint64_t) sqlite3_changes(j->db);
+                if (ret_changes)
+                        ret_changes[i] = (uint64_t) sqlite3_changes(j->db);
         }
         st = j->stmt[STMT_COMMIT];
         rc = sqlite3_step(st);
         s_finish(st);
         if (rc != SQLITE_DONE) {
-                r = s_fail(j, rc, "prune");
+                r = s_fail(j, rc, what);
                 (void) s_rollback(j);
                 return r;
         }
+        return 0;
+}
+
+int journal_prune(journal_t *j, int64_t before, uint64_t *ret_removed) {
+        static const journal_stmt_id_t steps[] = {
+                STMT_PRUNE_COMMANDS, STMT_PRUNE_SNAP_PACKAGES, STMT_PRUNE_SNAP_FILES,
+                STMT_PRUNE_SNAP_UNITS, STMT_PRUNE_SNAPSHOTS,
+        };
+        uint64_t changes[sizeof steps / sizeof *steps];
+        int r = s_steps_in_tx(j, steps, sizeof steps / sizeof *steps, before, NULL, changes, "prune");
+        if (r < 0)
+                return r;
+        /* Commands and snapshots, not their parts. */
         if (ret_removed)
-                *ret_removed = removed;
+                *ret_removed = changes[0] + changes[4];
         return 0;
 }
 
@@ -870,6 +897,20 @@ int journal_snapshot_close(journal_t *j, const char *snap) {
         if (r < 0)
                 return r;
         return sqlite3_changes(j->db) > 0 ? 0 : s_error(j, -ENOENT, "snapshot_close: no snapshot %s", snap);
+}
+
+int journal_snapshot_discard(journal_t *j, const char *snap) {
+        static const journal_stmt_id_t steps[] = {
+                STMT_DISCARD_SNAP_PACKAGES, STMT_DISCARD_SNAP_FILES, STMT_DISCARD_SNAP_UNITS,
+                STMT_DISCARD_SNAPSHOT,
+        };
+        uint64_t changes[sizeof steps / sizeof *steps];
+        if (!s_id_ok(snap))
+                return s_error(j, -EINVAL, "snapshot_discard: bad id");
+        int r = s_steps_in_tx(j, steps, sizeof steps / sizeof *steps, 0, snap, changes, "snapshot_discard");
+        if (r < 0)
+                return r;
+        return changes[3] ? 0 : s_error(j, -ENOENT, "snapshot_discard: no open snapshot %s", snap);
 }
 
 /* Common start of the part walks: the snapshot exists and st is free. */

@@ -142,6 +142,10 @@ HL_MUST_USE int journal_snapshot_commit(journal_t *j, const char *snap, bool dra
 HL_MUST_USE int journal_snapshot_abort(journal_t *j);
 /* Marks the snapshot rolled back (no longer open); -ENOENT if unknown. */
 HL_MUST_USE int journal_snapshot_close(journal_t *j, const char *snap);
+/* Forgets an open snapshot and its parts, as if it had never been taken:
+ * for one taken by a command that then changed nothing, so that a later
+ * change takes its own. -ENOENT if there is no such open snapshot. */
+HL_MUST_USE int journal_snapshot_discard(journal_t *j, const char *snap);
 
 /* The parts of a committed snapshot, ordered by name, path and unit;
  * -ENOENT for an unknown snapshot. These walk rows as they are read: a

@@ -288,6 +288,17 @@ flow_f() {
   expect "f: nothing changed: packages, file, service PID, no drain hook run" eq \
     "$(act_exec dpkg-query -W 'hitless-test-*' 2>&1) $(file_sum) $(unit_prop hitless-test-svc MainPID) $(hooks_count)" \
     "$pkgs0 $sum0 $svc_pid $hooks0"
+  # Allowed, but no such version: apt fails before changing anything, so
+  # the snapshot it took is forgotten and a later rollback has none.
+  hctl f5 install "$N" hitless-test-svc=9.9
+  CTX="$CTX
+  f5: $(cat "$T/f5.json" 2>/dev/null)"
+  expect "f: install of a version not in the repository: exit 1, failed, no snapshot reported" \
+    eq "$(rc_of f5) $(jf f5 state) [$(jf f5 snapshot_id)]" "1 failed []"
+  expect "f: packages unchanged" eq "$(act_exec dpkg-query -W 'hitless-test-*' 2>&1)" "$pkgs0"
+  hctl f6 rollback "$N"
+  expect "f: a rollback afterwards finds no open snapshot (exit 1, no-snapshot)" \
+    eq "$(rc_of f6) $(jf f6 error_code)" "1 no-snapshot"
 }
 
 # ---- g. duplicated command id ------------------------------------------------

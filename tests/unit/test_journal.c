@@ -912,6 +912,40 @@ START_TEST(test_snapshot_find_open_and_close) {
 }
 END_TEST
 
+/* A snapshot that nothing used is forgotten with its parts; a closed one,
+ * which a rollback used, is never. */
+START_TEST(test_snapshot_discard_only_open) {
+        journal_t *j = open_ok();
+        char used[64], unused[64];
+        journal_snapshot_t s;
+
+        ck_assert_int_eq(journal_snapshot_begin(j, "", used), 0);
+        ck_assert_int_eq(journal_snapshot_add_package(j, used, "nginx", "1.0"), 0);
+        ck_assert_int_eq(journal_snapshot_commit(j, used, false), 0);
+        ck_assert_int_eq(journal_snapshot_close(j, used), 0);
+        ck_assert_int_eq(journal_snapshot_begin(j, "", unused), 0);
+        ck_assert_int_eq(journal_snapshot_add_package(j, unused, "nginx", "1.0"), 0);
+        ck_assert_int_eq(journal_snapshot_add_file(j, unused, "/etc/x", true, "x", 1, 0644, 0, 0), 0);
+        ck_assert_int_eq(journal_snapshot_add_unit(j, unused, "x.service", "active"), 0);
+        ck_assert_int_eq(journal_snapshot_commit(j, unused, false), 0);
+
+        ck_assert_int_eq(journal_snapshot_discard(j, used), -ENOENT);
+        ck_assert_int_eq(journal_snapshot_get(j, used, &s), 0);
+        ck_assert_int_eq(raw_query_int("SELECT count(*) FROM snapshot_packages"), 2);
+
+        ck_assert_int_eq(journal_snapshot_discard(j, unused), 0);
+        ck_assert_int_eq(journal_snapshot_get(j, unused, &s), -ENOENT);
+        ck_assert_int_eq(journal_snapshot_find_open(j, "", &s), -ENOENT);
+        ck_assert_int_eq(raw_query_int("SELECT count(*) FROM snapshots"), 1);
+        ck_assert_int_eq(raw_query_int("SELECT count(*) FROM snapshot_packages"), 1);
+        ck_assert_int_eq(raw_query_int("SELECT count(*) FROM snapshot_files"), 0);
+        ck_assert_int_eq(raw_query_int("SELECT count(*) FROM snapshot_units"), 0);
+        ck_assert_int_eq(journal_snapshot_discard(j, unused), -ENOENT);
+        ck_assert_int_eq(journal_snapshot_discard(j, ""), -EINVAL);
+        journal_close(&j);
+}
+END_TEST
+
 START_TEST(test_snapshot_ids_unique_within_a_second) {
         journal_t *j = open_ok();
         char ids[6][64];
@@ -1157,6 +1191,7 @@ static Suite *journal_suite(void) {
         tcase_add_test(tc, test_snapshot_transaction_rules);
         tcase_add_test(tc, test_snapshot_walk_rules);
         tcase_add_test(tc, test_snapshot_find_open_and_close);
+        tcase_add_test(tc, test_snapshot_discard_only_open);
         tcase_add_test(tc, test_snapshot_ids_unique_within_a_second);
         suite_add_tcase(su, tc);
 
