@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
@@ -51,41 +52,76 @@ static const char *level_name(int level) {
         }
 }
 
+/* Escapes a field value from a peer into buf (journal fields are one line
+ * too); NULL for a field not sent. */
+static const char *field(char *buf, size_t len, const char *value) {
+        if (!value || !value[0])
+                return NULL;
+        text_escape(buf, len, value, 0);
+        return buf;
+}
+
+static void emit(int level, const log_fields_t *f, const char *fmt, va_list ap) {
+        char raw[2048], msg[2048], node[256], upgrade[128], command[128];
+        const char *node_id = field(node, sizeof node, f->node_id);
+        const char *upgrade_id = field(upgrade, sizeof upgrade, f->upgrade_id);
+        const char *command_id = field(command, sizeof command, f->command_id);
+
+        vsnprintf(raw, sizeof raw, fmt, ap);
+        /* Messages carry what peers sent (ids, versions, errors): a newline
+         * or an escape sequence in one must not forge or hide a line. */
+        text_escape(msg, sizeof msg, raw, 0);
+
+        if (log_to_journal) {
+                char lines[7][2200];
+                struct iovec iov[7];
+                int n = 0;
+                snprintf(lines[n++], sizeof lines[0], "MESSAGE=%s", msg);
+                snprintf(lines[n++], sizeof lines[0], "PRIORITY=%d", level);
+                snprintf(lines[n++], sizeof lines[0], "SYSLOG_IDENTIFIER=%s", log_program);
+                if (node_id)
+                        snprintf(lines[n++], sizeof lines[0], "NODE_ID=%s", node_id);
+                if (upgrade_id)
+                        snprintf(lines[n++], sizeof lines[0], "UPGRADE_ID=%s", upgrade_id);
+                if (command_id)
+                        snprintf(lines[n++], sizeof lines[0], "COMMAND_ID=%s", command_id);
+                if (f->message_id && f->message_id[0])
+                        snprintf(lines[n++], sizeof lines[0], "MESSAGE_ID=%s", f->message_id);
+                for (int i = 0; i < n; i++)
+                        iov[i] = (struct iovec) { .iov_base = lines[i], .iov_len = strlen(lines[i]) };
+                sd_journal_sendv(iov, n);
+        } else if (node_id) {
+                fprintf(stderr, "%s: %s: [%s] %s\n", log_program, level_name(level), node_id, msg);
+        } else {
+                fprintf(stderr, "%s: %s: %s\n", log_program, level_name(level), msg);
+        }
+}
+
 int log_full_errno(int level, int err, const char *node_id, const char *fmt, ...) {
         int saved_errno = errno;
-        char raw[2048], msg[2048], node[256];
+        log_fields_t f = { .node_id = node_id };
         va_list ap;
 
         if (err < 0)
                 err = -err;
         if (level > log_max_level)
                 return -err;
-
         errno = err;  /* so that %m expands to the error we were given */
         va_start(ap, fmt);
-        vsnprintf(raw, sizeof raw, fmt, ap);
+        emit(level, &f, fmt, ap);
         va_end(ap);
-        /* Messages carry what peers sent (ids, versions, errors): a newline
-         * or an escape sequence in one must not forge or hide a line. */
-        text_escape(msg, sizeof msg, raw, 0);
-        if (node_id) {
-                text_escape(node, sizeof node, node_id, 0);
-                node_id = node;
-        }
-
-        if (log_to_journal) {
-                if (node_id)
-                        sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
-                                        "SYSLOG_IDENTIFIER=%s", log_program,
-                                        "NODE_ID=%s", node_id, NULL);
-                else
-                        sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
-                                        "SYSLOG_IDENTIFIER=%s", log_program, NULL);
-        } else if (node_id) {
-                fprintf(stderr, "%s: %s: [%s] %s\n", log_program, level_name(level), node_id, msg);
-        } else {
-                fprintf(stderr, "%s: %s: %s\n", log_program, level_name(level), msg);
-        }
         errno = saved_errno;
         return -err;
+}
+
+void log_with(int level, const log_fields_t *f, const char *fmt, ...) {
+        int saved_errno = errno;
+        va_list ap;
+
+        if (level > log_max_level)
+                return;
+        va_start(ap, fmt);
+        emit(level, f, fmt, ap);
+        va_end(ap);
+        errno = saved_errno;
 }

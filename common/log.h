@@ -2,7 +2,9 @@
  *
  * Under systemd (JOURNAL_STREAM matches our stderr) lines go to journald
  * with structured fields: PRIORITY, SYSLOG_IDENTIFIER, and NODE_ID when the
- * line is about one node. Otherwise they go to stderr as
+ * line is about one node; log_with() adds UPGRADE_ID, COMMAND_ID and a
+ * MESSAGE_ID from common/log_ids.h (explained by systemd/hitless.catalog,
+ * `journalctl -x`). An empty field is left out. Otherwise they go to stderr as
  * "PROGRAM: LEVEL: message". Library code logs only at debug; programs log
  * where they decide what to do. Every message (and node id) is one line:
  * control characters and invalid UTF-8 in it are escaped (common/text.h),
@@ -27,3 +29,14 @@ int log_full_errno(int level, int err, const char *node_id, const char *fmt, ...
 #define log_warning_errno(err, ...) log_full_errno(LOG_WARNING, (err), NULL, __VA_ARGS__)
 /* A line about one node: carries NODE_ID= in the journal. */
 #define log_node(level, node, ...)  (void) log_full_errno((level), 0, (node), __VA_ARGS__)
+
+/* Journal fields of one line; NULL or "": not sent. */
+typedef struct {
+        const char *node_id;
+        const char *upgrade_id;
+        const char *command_id;
+        const char *message_id;    /* 32 hex digits, from common/log_ids.h */
+} log_fields_t;
+
+/* A line with the fields in the journal (on stderr: "[NODE] message"). */
+void log_with(int level, const log_fields_t *f, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

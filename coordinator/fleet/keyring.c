@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/log_ids.h"
 #include "common/ratelimit.h"
 
 typedef struct {
@@ -294,7 +295,8 @@ int keyring_claim(keyring_t *k, const char *public_key, const char *node_id, int
         e->dirty = false;
         if (owner) {
                 if (ratelimit_allow(&k->log_limit, now_ms))
-                        log_node(LOG_WARNING, node_id,
+                        log_with(LOG_WARNING,
+                                 &(log_fields_t) { .node_id = node_id, .message_id = HL_MSG_KEY_IMPERSONATION },
                                  "impersonation attempt: unknown key %s from %s claims node %s, which is bound to another key",
                                  public_key, e->rec.address, node_id);
                 record_event(k, &e->rec, "key.impersonation", "coordinator",
@@ -304,8 +306,9 @@ int keyring_claim(keyring_t *k, const char *public_key, const char *node_id, int
         }
         record_event(k, &e->rec, "key.pending", "coordinator", "unknown key %s claims node %s from %s",
                      public_key, node_id, e->rec.address);
-        log_node(LOG_NOTICE, node_id, "new key %s from %s is pending; accept it with: hitlessctl keys accept %s",
-                 public_key, e->rec.address, node_id);
+        log_with(LOG_NOTICE, &(log_fields_t) { .node_id = node_id, .message_id = HL_MSG_KEY_PENDING },
+                 "new key %s from %s is pending; accept it with: hitlessctl keys accept %s", public_key,
+                 e->rec.address, node_id);
         return 0;
 }
 
@@ -321,8 +324,9 @@ void keyring_impersonation(keyring_t *k, const char *node_id, const char *claime
         if (n)
                 snprintf(more, sizeof more, " (%llu similar suppressed)", (unsigned long long) n);
         snprintf(rec.node_id, sizeof rec.node_id, "%s", node_id_valid(claimed) ? claimed : node_id);
-        log_node(LOG_WARNING, node_id, "impersonation attempt: the key bound to %s says Hello as %.64s from %s%s",
-                 node_id, claimed, address, more);
+        log_with(LOG_WARNING, &(log_fields_t) { .node_id = node_id, .message_id = HL_MSG_KEY_IMPERSONATION },
+                 "impersonation attempt: the key bound to %s says Hello as %.64s from %s%s", node_id, claimed,
+                 address, more);
         const char *key = keyring_key_of_node(k, node_id);
         r = record_event(k, &rec, "key.impersonation", "coordinator",
                          "the key bound to %s (%s) says Hello as %.64s from %s", node_id, key ? key : "?", claimed,

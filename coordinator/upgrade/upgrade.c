@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
+#include "common/log_ids.h"
 #include "coordinator/upgrade/upgrade_machine.h"
 
 /* How long an agent has to accept a command before it refuses it as stale
@@ -439,6 +440,16 @@ static const char *s_action_event(upgrade_action_kind_t k) {
         }
 }
 
+/* The journal's MESSAGE_ID of the decisions an operator filters on. */
+static const char *s_action_message_id(upgrade_action_kind_t k) {
+        switch (k) {
+        case UPGRADE_ACT_NODE_FAILED: return HL_MSG_UPGRADE_NODE_FAILED;
+        case UPGRADE_ACT_PAUSED: return HL_MSG_UPGRADE_PAUSED;
+        case UPGRADE_ACT_COMPLETE: return HL_MSG_UPGRADE_COMPLETE;
+        default: return NULL;
+        }
+}
+
 static int s_record_action(const upgrade_t *u, const upgrade_action_t *a, int64_t now_ms) {
         const current_t *c = u->cur;
         const char *kind = s_action_event(a->kind);
@@ -451,8 +462,9 @@ static int s_record_action(const upgrade_t *u, const upgrade_action_t *a, int64_
                 snprintf(msg, sizeof msg, "%s: phase %s started", c->id, c->plan->phases[a->phase].name);
         else
                 snprintf(msg, sizeof msg, "%s: %s", c->id, a->message[0] ? a->message : kind + 8);
-        log_node(a->kind == UPGRADE_ACT_NODE_FAILED || a->kind == UPGRADE_ACT_ERROR ? LOG_WARNING : LOG_INFO,
-                 node, "%s", msg);
+        log_with(a->kind == UPGRADE_ACT_NODE_FAILED || a->kind == UPGRADE_ACT_ERROR ? LOG_WARNING : LOG_INFO,
+                 &(log_fields_t) { .node_id = node, .upgrade_id = c->id, .message_id = s_action_message_id(a->kind) },
+                 "%s", msg);
         return store_event_append(u->d.store, now_ms / 1000, node, kind, c->actor_tag, msg, NULL);
 }
 
@@ -513,12 +525,12 @@ static int s_persist_and_send(upgrade_t *u, const upgrade_action_t *acts, size_t
                 c->saved = recs;
                 c->n_saved = n_recs;
                 for (size_t i = 0; i < n_out; i++) {
+                        log_fields_t f = { .node_id = out[i]->node_id, .upgrade_id = c->id,
+                                           .command_id = out[i]->id };
                         if (commands_deliver(u->d.commands, &out[i]->cmd) < 0)
-                                log_node(LOG_WARNING, out[i]->node_id, "%s not delivered now: node unreachable",
-                                         out[i]->id);
+                                log_with(LOG_WARNING, &f, "%s not delivered now: node unreachable", out[i]->id);
                         else
-                                log_node(LOG_INFO, out[i]->node_id, "%s %s sent", out[i]->id,
-                                         command_action_name(&out[i]->cmd));
+                                log_with(LOG_INFO, &f, "%s %s sent", out[i]->id, command_action_name(&out[i]->cmd));
                 }
         }
         for (size_t i = 0; i < n_out; i++)

@@ -341,6 +341,14 @@ say "        coordinator: $(unit_prop hl-coord hitless-coordinator StatusText)"
 # (checked once the agent has registered: before, there is no such line).
 cin "coordinator journal has structured NODE_ID= fields" hl-coord \
         'journalctl -q -o cat -u hitless-coordinator NODE_ID=pkg-agent-1 | grep -q "registered"'
+# The pending key's line has its MESSAGE_ID (common/log_ids.h), and the
+# installed catalog explains it (journalctl -x; systemd's dpkg trigger on
+# /usr/lib/systemd/catalog indexed it at install).
+cin "the pending key's journal line has MESSAGE_ID=, explained by the installed catalog (journalctl -x)" hl-coord \
+        'journalctl -q -o cat -u hitless-coordinator MESSAGE_ID=4b4d7af380a147f99ce5c85c9ceb1fd2 NODE_ID=pkg-agent-1 |
+           grep -q "is pending; accept it with" &&
+         journalctl -x -q --no-pager -u hitless-coordinator MESSAGE_ID=4b4d7af380a147f99ce5c85c9ceb1fd2 |
+           grep -q "Subject: A new agent key is pending"'
 
 # ---- security exposure (measured here, under the container's systemd) -------
 for pair in hl-coord:hitless-coordinator hl-agent:hitless-agent; do
