@@ -1,19 +1,36 @@
 /* hitlessctl events [--node N] [--limit N] [--json]: the event log. */
 #include <stdio.h>
+#include <string.h>
 
 #include "ctl/ctl.h"
 
+
+static void widen(int *w, const char *cell) {
+        int n = (int) strlen(cell[0] ? cell : "-");
+        if (n > *w)
+                *w = n;
+}
+
 /* A repeated event is one row: " (×N, last TIME)" after its message. */
 static void print_table(const Hitless__EventList *l) {
-        printf("%-20s %-16s %-18s %-14s %s\n", "TIME", "NODE", "KIND", "ACTOR", "MESSAGE");
+        /* Each column as wide as its widest cell, so that a long kind
+         * ("upgrade.node_rolled_back") or node id moves the whole column,
+         * never into the next one. */
+        int node_w = 4, kind_w = 4, actor_w = 5;
+        for (size_t i = 0; i < l->n_events; i++) {
+                widen(&node_w, l->events[i]->node_id);
+                widen(&kind_w, l->events[i]->kind);
+                widen(&actor_w, l->events[i]->actor);
+        }
+        printf("%-20s %-*s %-*s %-*s %s\n", "TIME", node_w, "NODE", kind_w, "KIND", actor_w, "ACTOR", "MESSAGE");
         for (size_t i = 0; i < l->n_events; i++) {
                 const Hitless__Event *e = l->events[i];
                 char when[32], last[32], repeats[80] = "";
                 if (e->count > 1)
                         snprintf(repeats, sizeof repeats, " (\u00d7%llu, last %s)", (unsigned long long) e->count,
                                  ctl_local_time(e->last_time > e->time ? e->last_time : e->time, last, sizeof last));
-                printf("%-20s %-16s %-18s %-14s %s%s\n", ctl_local_time(e->time, when, sizeof when),
-                       e->node_id[0] ? e->node_id : "-", e->kind, e->actor, e->message, repeats);
+                printf("%-20s %-*s %-*s %-*s %s%s\n", ctl_local_time(e->time, when, sizeof when), node_w,
+                       e->node_id[0] ? e->node_id : "-", kind_w, e->kind, actor_w, e->actor, e->message, repeats);
         }
 }
 

@@ -289,7 +289,7 @@ int fleet_register(fleet_t *f, const char *node_id, const Hitless__Hello *hello,
         live_append(f, n);
         mark_dirty(f, n);
         char message[sizeof f->events[0].message];
-        snprintf(message, sizeof message, "%s agent %s from %s, boot %s", is_new ? "new node," : "",
+        snprintf(message, sizeof message, "%sagent %s from %s, boot %s", is_new ? "new node, " : "",
                  hello->agent_version, address, hello->boot_id);
         record_registration(f, n, message, now_ms);
         if (ratelimit_allow(&f->log_limit, now_ms))

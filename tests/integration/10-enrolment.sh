@@ -77,6 +77,17 @@ wait_for 10 "the impostor's key is recorded pending beside node1's accepted key"
   bash -c '[ "$(key_state node1)" = "accepted,pending" ]'
 wait_for 5 "the attempt is logged as impersonation" grep -q "impersonation attempt" "$T/coordinator.log"
 check "the impersonation is in the event log" bash -c 'ctl events --node node1 | grep -q key.impersonation'
+# Kinds and actors longer than their header: every row's columns start
+# where the header's do, after a space.
+check "events columns line up and never run into each other" bash -c 'ctl events | $PY -c "
+import sys
+rows = sys.stdin.read().splitlines()
+cols = [rows[0].index(h) for h in (\"NODE\", \"KIND\", \"ACTOR\", \"MESSAGE\")]
+assert len(rows) > 5
+for r in rows[1:]:
+    for c in cols:
+        assert r[c - 1] == \" \" and r[c] != \" \", (c, r)
+"'
 check "accepting the impostor by node id is ambiguous (exit 1)" bash -c 'ctl keys accept node1 2>&1 | grep -q "several keys claim that node id"; [ ${PIPESTATUS[0]} -eq 1 ]'
 impostor_key=$(ctl keys list --json | $PY -c 'import json,sys; print([k["public_key"] for k in json.load(sys.stdin)["keys"] if k["state"]=="pending" and k["node_id"]=="node1"][0])')
 check "accepting the impostor's key is refused: node1 is bound (exit 1)" \
