@@ -26,22 +26,8 @@
  * "done" job is usually immediate, so the first look mostly answers. */
 #define UNIT_POLL_MS 50
 
-static void s_bus_unrefp(sd_bus **bus) {
-        sd_bus_flush_close_unref(*bus);
-}
-
-static void s_message_unrefp(sd_bus_message **m) {
-        sd_bus_message_unref(*m);
-}
-
-static void s_slot_unrefp(sd_bus_slot **slot) {
-        sd_bus_slot_unref(*slot);
-}
-
-static void s_error_freep(sd_bus_error *e) {
-        sd_bus_error_free(e);
-}
-
+/* Scope cleanup: libsystemd's own helpers (sd_bus_message_unrefp and
+ * friends, and sd_bus_error_free, which takes the variable's address). */
 static void s_freep(void *p) {
         free(*(void **) p);
 }
@@ -124,8 +110,8 @@ static int s_call_failed(const sd_bus_error *e, int r, const char *unit, char *e
  * whose LoadState is "not-found" does not exist. */
 static int s_unit_object(sd_bus *bus, const char *unit, int64_t deadline_ms, char **ret_path,
                          char *error, size_t error_len) {
-        __attribute__((cleanup(s_error_freep))) sd_bus_error e = SD_BUS_ERROR_NULL;
-        __attribute__((cleanup(s_message_unrefp))) sd_bus_message *reply = NULL;
+        __attribute__((cleanup(sd_bus_error_free))) sd_bus_error e = SD_BUS_ERROR_NULL;
+        __attribute__((cleanup(sd_bus_message_unrefp))) sd_bus_message *reply = NULL;
         __attribute__((cleanup(s_freep))) char *load_state = NULL;
 
         int r = s_budget(bus, deadline_ms);
@@ -166,7 +152,7 @@ static int s_unit_object(sd_bus *bus, const char *unit, int64_t deadline_ms, cha
 
 static int s_active_state(sd_bus *bus, const char *unit, const char *path, int64_t deadline_ms,
                           char **ret_state, char *error, size_t error_len) {
-        __attribute__((cleanup(s_error_freep))) sd_bus_error e = SD_BUS_ERROR_NULL;
+        __attribute__((cleanup(sd_bus_error_free))) sd_bus_error e = SD_BUS_ERROR_NULL;
         int r = s_budget(bus, deadline_ms);
         if (r >= 0)
                 r = sd_bus_get_property_string(bus, SYSTEMD_SERVICE, path, SYSTEMD_UNIT,
@@ -184,7 +170,7 @@ int unit_active_state_timed(const char *bus_address, const char *unit, int64_t t
                 return s_fail(error, error_len, -EINVAL, "unit %s: timeout must be positive", unit);
         int64_t deadline = clock_mono_ms() + timeout_ms;
 
-        __attribute__((cleanup(s_bus_unrefp))) sd_bus *bus = NULL;
+        __attribute__((cleanup(sd_bus_flush_close_unrefp))) sd_bus *bus = NULL;
         int r = s_connect(bus_address, timeout_ms, &bus, error, error_len);
         if (r < 0)
                 return r;
@@ -283,7 +269,7 @@ int unit_restart(const char *bus_address, const char *unit, int64_t timeout_ms, 
                 return s_fail(error, error_len, -EINVAL, "unit %s: timeout must be positive", unit);
         int64_t deadline = clock_mono_ms() + timeout_ms;
 
-        __attribute__((cleanup(s_bus_unrefp))) sd_bus *bus = NULL;
+        __attribute__((cleanup(sd_bus_flush_close_unrefp))) sd_bus *bus = NULL;
         int r = s_connect(bus_address, timeout_ms, &bus, error, error_len);
         if (r < 0)
                 return r;
@@ -294,9 +280,9 @@ int unit_restart(const char *bus_address, const char *unit, int64_t timeout_ms, 
          * signals only while some client is subscribed; the subscription
          * ends with this connection. */
         job_wait_t wait = { 0 };
-        __attribute__((cleanup(s_slot_unrefp))) sd_bus_slot *slot = NULL;
-        __attribute__((cleanup(s_error_freep))) sd_bus_error e = SD_BUS_ERROR_NULL;
-        __attribute__((cleanup(s_message_unrefp))) sd_bus_message *reply = NULL;
+        __attribute__((cleanup(sd_bus_slot_unrefp))) sd_bus_slot *slot = NULL;
+        __attribute__((cleanup(sd_bus_error_free))) sd_bus_error e = SD_BUS_ERROR_NULL;
+        __attribute__((cleanup(sd_bus_message_unrefp))) sd_bus_message *reply = NULL;
         r = s_budget(bus, deadline);
         if (r >= 0)
                 r = sd_bus_match_signal(bus, &slot, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
