@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
+#include "common/cleanup.h"
 #include "common/clock.h"
 
 #define SYSTEMD_SERVICE           "org.freedesktop.systemd1"
@@ -28,10 +29,6 @@
 
 /* Scope cleanup: libsystemd's own helpers (sd_bus_message_unrefp and
  * friends, and sd_bus_error_free, which takes the variable's address). */
-static void s_freep(void *p) {
-        free(*(void **) p);
-}
-
 __attribute__((format(printf, 4, 5)))
 static int s_fail(char *error, size_t error_len, int r, const char *fmt, ...) {
         if (error && error_len > 0) {
@@ -112,7 +109,7 @@ static int s_unit_object(sd_bus *bus, const char *unit, int64_t deadline_ms, cha
                          char *error, size_t error_len) {
         __attribute__((cleanup(sd_bus_error_free))) sd_bus_error e = SD_BUS_ERROR_NULL;
         __attribute__((cleanup(sd_bus_message_unrefp))) sd_bus_message *reply = NULL;
-        __attribute__((cleanup(s_freep))) char *load_state = NULL;
+        _cleanup_free_ char *load_state = NULL;
 
         int r = s_budget(bus, deadline_ms);
         if (r >= 0)
@@ -175,8 +172,8 @@ int unit_active_state_timed(const char *bus_address, const char *unit, int64_t t
         if (r < 0)
                 return r;
 
-        __attribute__((cleanup(s_freep))) char *path = NULL;
-        __attribute__((cleanup(s_freep))) char *state = NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *state = NULL;
         r = s_unit_object(bus, unit, deadline, &path, error, error_len);
         if (r >= 0)
                 r = s_active_state(bus, unit, path, deadline, &state, error, error_len);
@@ -232,11 +229,11 @@ static void s_sleep_ms(int64_t ms) {
  * way; look again. */
 static int s_wait_active(sd_bus *bus, const char *unit, int64_t deadline_ms, int64_t timeout_ms,
                          char *error, size_t error_len) {
-        __attribute__((cleanup(s_freep))) char *path = NULL;
+        _cleanup_free_ char *path = NULL;
         char last[32] = "";
         int r = s_unit_object(bus, unit, deadline_ms, &path, error, error_len);
         while (r >= 0) {
-                __attribute__((cleanup(s_freep))) char *state = NULL;
+                _cleanup_free_ char *state = NULL;
                 r = s_active_state(bus, unit, path, deadline_ms, &state, error, error_len);
                 if (r < 0)
                         break;

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/clock.h"
 
 #define EXEC_PATH               "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -32,17 +33,6 @@ static const char *const s_fixed_env[] = {
         "DEBIAN_FRONTEND=noninteractive",
         NULL,
 };
-
-static void s_closep(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-}
-#define _cleanup_close_ __attribute__((cleanup(s_closep)))
-
-static void s_freep(void *p) {
-        free(*(void **) p);
-}
-#define _cleanup_free_ __attribute__((cleanup(s_freep)))
 
 /* ---- the tail buffer: a ring holding the last cap bytes ----------------- */
 
