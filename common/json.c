@@ -58,3 +58,36 @@ void json_string(FILE *f, const char *s) {
         }
         fputc('"', f);
 }
+
+void json_key(FILE *f, const char *sep, const char *key) {
+        fputs(sep, f);
+        json_string(f, key);
+        fputc(':', f);
+}
+
+void json_kv(FILE *f, const char *sep, const char *key, const char *value) {
+        json_key(f, sep, key);
+        json_string(f, value);
+}
+
+void json_bool(FILE *f, const char *sep, const char *key, bool value) {
+        json_key(f, sep, key);
+        fputs(value ? "true" : "false", f);
+}
+
+void json_int(FILE *f, const char *sep, const char *key, long long value) {
+        json_key(f, sep, key);
+        fprintf(f, "%lld", value);
+}
+
+void json_array(FILE *f, const char *sep, const char *key, void *const *items, size_t n,
+                    void (*print_item)(FILE *f, const void *item)) {
+        json_key(f, sep, key);
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        fputc(',', f);
+                print_item(f, items[i]);
+        }
+        fputc(']', f);
+}

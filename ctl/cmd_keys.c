@@ -33,9 +33,9 @@ static int keys_gen(const ctl_t *ctl, int argc, char **argv) {
         snprintf(pub_file, sizeof pub_file, "%s/%s.key", dir, name);
         snprintf(secret_file, sizeof secret_file, "%s/%s.key_secret", dir, name);
         if (ctl->json) {
-                ctl_json_kv(stdout, "{", "public_key", pub);
-                ctl_json_kv(stdout, ",", "public_key_file", pub_file);
-                ctl_json_kv(stdout, ",", "secret_key_file", secret_file);
+                json_kv(stdout, "{", "public_key", pub);
+                json_kv(stdout, ",", "public_key_file", pub_file);
+                json_kv(stdout, ",", "secret_key_file", secret_file);
                 printf("}\n");
         } else {
                 printf("%s\n", pub);
@@ -70,8 +70,8 @@ static void print_list(const Hitless__KeyList *l, bool json) {
                         printf(",\"first_seen\":%lld,\"last_seen\":%lld,\"attempts\":%u",
                                (long long) k->first_seen, (long long) k->last_seen, k->attempts);
                         if (k->accept_all[0]) {
-                                ctl_json_kv(stdout, ",", "accept_all", k->accept_all);
-                                ctl_json_int(stdout, ",", "claimants", k->claimants);
+                                json_kv(stdout, ",", "accept_all", k->accept_all);
+                                json_int(stdout, ",", "claimants", k->claimants);
                         }
                         printf("}");
                 }
@@ -152,7 +152,7 @@ static int keys_exec(ctl_t *ctl, int argc, char **argv) {
                                 json_string(stdout, r->node_ids[i]);
                         }
                         printf("]");
-                        ctl_json_bool(stdout, ",", "already", r->already);
+                        json_bool(stdout, ",", "already", r->already);
                         printf("}\n");
                 } else {
                         for (size_t i = 0; i < r->n_node_ids; i++)

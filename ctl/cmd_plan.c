@@ -153,7 +153,7 @@ static void print_text(const Hitless__PlanPreview *pv) {
 /* key NULL: the array alone. */
 static void json_strv(const char *sep, const char *key, char *const *v, size_t n) {
         if (key)
-                ctl_json_key(stdout, sep, key);
+                json_key(stdout, sep, key);
         else
                 printf("%s", sep);
         printf("[");
@@ -165,31 +165,31 @@ static void json_strv(const char *sep, const char *key, char *const *v, size_t n
 }
 
 static void json_notes(const char *key, Hitless__PlanNodeNote *const *v, size_t n) {
-        ctl_json_key(stdout, ",", key);
+        json_key(stdout, ",", key);
         printf("[");
         for (size_t i = 0; i < n; i++) {
-                ctl_json_kv(stdout, i ? ",{" : "{", "node", v[i]->node_id);
-                ctl_json_kv(stdout, ",", "reason", v[i]->reason);
-                ctl_json_kv(stdout, ",", "message", v[i]->message);
+                json_kv(stdout, i ? ",{" : "{", "node", v[i]->node_id);
+                json_kv(stdout, ",", "reason", v[i]->reason);
+                json_kv(stdout, ",", "message", v[i]->message);
                 printf("}");
         }
         printf("]");
 }
 
 static void print_json(const Hitless__PlanPreview *pv) {
-        ctl_json_kv(stdout, "{", "file", pv->file_name);
-        ctl_json_kv(stdout, ",", "plan", pv->plan_name);
+        json_kv(stdout, "{", "file", pv->file_name);
+        json_kv(stdout, ",", "plan", pv->plan_name);
         printf(",\"valid\":%s", pv->valid && pv->n_errors == 0 ? "true" : "false");
-        ctl_json_key(stdout, ",", "phases");
+        json_key(stdout, ",", "phases");
         printf("[");
         for (size_t i = 0; i < pv->n_phases; i++) {
                 const Hitless__PlanPhasePreview *p = pv->phases[i];
-                ctl_json_kv(stdout, i ? ",{" : "{", "name", p->name);
-                ctl_json_kv(stdout, ",", "selector", p->selector);
-                ctl_json_kv(stdout, ",", "mode", p->mode);
+                json_kv(stdout, i ? ",{" : "{", "name", p->name);
+                json_kv(stdout, ",", "selector", p->selector);
+                json_kv(stdout, ",", "mode", p->mode);
                 printf(",\"batch_size\":%u,\"canary\":%u,\"auto_promote\":%s,\"max_failures\":%u",
                        p->batch_size, p->canary, p->auto_promote ? "true" : "false", p->max_failures);
-                ctl_json_kv(stdout, ",", "on_failure", p->on_failure);
+                json_kv(stdout, ",", "on_failure", p->on_failure);
                 printf(",\"drain\":%s,\"min_healthy_time_ms\":%llu,\"healthy_deadline_ms\":%llu,"
                        "\"pause_between_batches_ms\":%llu", p->drain ? "true" : "false",
                        (unsigned long long) p->min_healthy_time_ms, (unsigned long long) p->healthy_deadline_ms,
@@ -197,7 +197,7 @@ static void print_json(const Hitless__PlanPreview *pv) {
                 json_strv(",", "restart", p->restart, p->n_restart);
                 printf(",\"repoint\":{");
                 for (size_t k = 0; k < p->n_repoint; k++) {
-                        ctl_json_key(stdout, k ? "," : "", p->repoint[k]->kind);
+                        json_key(stdout, k ? "," : "", p->repoint[k]->kind);
                         json_strv("", NULL, p->repoint[k]->endpoints, p->repoint[k]->n_endpoints);
                 }
                 printf("}");
@@ -214,50 +214,50 @@ static void print_json(const Hitless__PlanPreview *pv) {
                 printf("}");
         }
         printf("]");
-        ctl_json_key(stdout, ",", "groups");
+        json_key(stdout, ",", "groups");
         printf("[");
         for (size_t g = 0; g < pv->n_groups; g++) {
                 const Hitless__PlanGroupPreview *gp = pv->groups[g];
-                ctl_json_kv(stdout, g ? ",{" : "{", "name", gp->name);
+                json_kv(stdout, g ? ",{" : "{", "name", gp->name);
                 json_strv(",", "members", gp->member_ids, gp->n_member_ids);
                 printf(",\"quorum_max_down\":%u,\"max_down\":%u,\"budget\":%u,\"down\":[", gp->quorum_max_down,
                        gp->max_down, gp->budget);
                 for (size_t d = 0; d < gp->n_down; d++) {
-                        ctl_json_kv(stdout, d ? ",{" : "{", "node", gp->down[d]->node_id);
-                        ctl_json_kv(stdout, ",", "why", gp->down[d]->why);
+                        json_kv(stdout, d ? ",{" : "{", "node", gp->down[d]->node_id);
+                        json_kv(stdout, ",", "why", gp->down[d]->why);
                         printf("}");
                 }
                 printf("],\"to_upgrade\":%u,\"min_rounds\":%d}", gp->to_upgrade, gp->min_rounds);
         }
         printf("]");
-        ctl_json_key(stdout, ",", "nodes");
+        json_key(stdout, ",", "nodes");
         printf("[");
         for (size_t i = 0; i < pv->n_nodes; i++) {
                 const Hitless__PlanNodePreview *n = pv->nodes[i];
-                ctl_json_kv(stdout, i ? ",{" : "{", "node", n->node_id);
-                ctl_json_kv(stdout, ",", "phase", n->phase);
-                ctl_json_kv(stdout, ",", "state", n->state);
+                json_kv(stdout, i ? ",{" : "{", "node", n->node_id);
+                json_kv(stdout, ",", "phase", n->phase);
+                json_kv(stdout, ",", "state", n->state);
                 printf(",\"packages\":[");
                 for (size_t k = 0; k < n->n_packages; k++) {
-                        ctl_json_kv(stdout, k ? ",{" : "{", "name", n->packages[k]->name);
-                        ctl_json_kv(stdout, ",", "from", n->packages[k]->from);
-                        ctl_json_kv(stdout, ",", "to", n->packages[k]->to);
-                        ctl_json_kv(stdout, ",", "action", n->packages[k]->action);
+                        json_kv(stdout, k ? ",{" : "{", "name", n->packages[k]->name);
+                        json_kv(stdout, ",", "from", n->packages[k]->from);
+                        json_kv(stdout, ",", "to", n->packages[k]->to);
+                        json_kv(stdout, ",", "action", n->packages[k]->action);
                         printf("}");
                 }
                 printf("]}");
         }
         printf("]");
-        ctl_json_key(stdout, ",", "refusals");
+        json_key(stdout, ",", "refusals");
         printf("[");
         for (size_t i = 0; i < pv->n_refusals; i++) {
                 const Hitless__PlanRefusal *r = pv->refusals[i];
-                ctl_json_kv(stdout, i ? ",{" : "{", "kind", r->kind);
-                ctl_json_kv(stdout, ",", "phase", r->phase);
-                ctl_json_kv(stdout, ",", "node", r->node_id);
-                ctl_json_kv(stdout, ",", "group", r->group);
-                ctl_json_kv(stdout, ",", "package", r->package);
-                ctl_json_kv(stdout, ",", "message", r->message);
+                json_kv(stdout, i ? ",{" : "{", "kind", r->kind);
+                json_kv(stdout, ",", "phase", r->phase);
+                json_kv(stdout, ",", "node", r->node_id);
+                json_kv(stdout, ",", "group", r->group);
+                json_kv(stdout, ",", "package", r->package);
+                json_kv(stdout, ",", "message", r->message);
                 printf("}");
         }
         printf("]");

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/upgrade_json.h"
 #include "ctl/ctl.h"
 #include "ctl/upgrade_view.h"
 
@@ -29,7 +30,7 @@ int ctl_upgrade_answer(const ctl_t *ctl, const Hitless__AdminResponse *resp) {
                 return rc;
         }
         if (ctl->json)
-                upgrade_view_json(stdout, resp->upgrade_status);
+                upgrade_status_json(stdout, resp->upgrade_status);
         else
                 upgrade_view_short(stdout, resp->upgrade_status);
         return rc;
@@ -95,7 +96,7 @@ static int upgrade_status_once(const ctl_t *ctl) {
         if (rc != CTL_EXIT_OK)
                 return rc;
         if (ctl->json)
-                upgrade_view_json(stdout, resp->upgrade_status);
+                upgrade_status_json(stdout, resp->upgrade_status);
         else
                 upgrade_view_text(stdout, resp->upgrade_status);
         hitless__admin_response__free_unpacked(resp, NULL);
@@ -124,7 +125,7 @@ static char *render(const watch_t *w, const Hitless__UpgradeStatus *st) {
         if (!f)
                 return NULL;
         if (w->json)
-                upgrade_view_json(f, st);
+                upgrade_status_json(f, st);
         else
                 upgrade_view_frame(f, st, w->live);
         if (fclose(f) != 0) {

@@ -114,15 +114,7 @@ void ctl_table_add(ctl_table_t *t, ...);
 /* Prints every row, each after indent, and empties the table. */
 void ctl_table_print(FILE *f, ctl_table_t *t, const char *indent);
 
-/* JSON output: json_string() from common/json.h, and these for objects:
- * sep (",", "{", ...) then "key": and for ctl_json_kv the string value. */
-void ctl_json_key(FILE *f, const char *sep, const char *key);
-void ctl_json_kv(FILE *f, const char *sep, const char *key, const char *value);
-void ctl_json_bool(FILE *f, const char *sep, const char *key, bool value);
-void ctl_json_int(FILE *f, const char *sep, const char *key, long long value);
-/* sep "key": [item, ...], each item printed by print_item. */
-void ctl_json_array(FILE *f, const char *sep, const char *key, void *const *items, size_t n,
-                    void (*print_item)(FILE *f, const void *item));
+/* JSON output: common/json.h. */
 
 /* Plans (ctl/cmd_plan.c), for plan check and upgrade start. */
 /* Reads the plan file at path and sends it as body (PLAN_CHECK or

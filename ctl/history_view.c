@@ -45,22 +45,22 @@ void history_view_text(FILE *f, const Hitless__HistoryList *l) {
 
 static void json_entry(FILE *f, const void *item) {
         const Hitless__HistoryEntry *e = item;
-        ctl_json_int(f, "{", "time", e->time);
-        ctl_json_kv(f, ",", "actor", e->actor);
-        ctl_json_kv(f, ",", "node_id", e->node_id);
-        ctl_json_kv(f, ",", "kind", e->kind);
-        ctl_json_kv(f, ",", "message", e->message);
-        ctl_json_kv(f, ",", "command_id", e->command_id);
-        ctl_json_kv(f, ",", "action", e->action);
-        ctl_json_kv(f, ",", "state", e->state);
-        ctl_json_kv(f, ",", "upgrade_id", e->upgrade_id);
-        ctl_json_int(f, ",", "finished", e->finished);
+        json_int(f, "{", "time", e->time);
+        json_kv(f, ",", "actor", e->actor);
+        json_kv(f, ",", "node_id", e->node_id);
+        json_kv(f, ",", "kind", e->kind);
+        json_kv(f, ",", "message", e->message);
+        json_kv(f, ",", "command_id", e->command_id);
+        json_kv(f, ",", "action", e->action);
+        json_kv(f, ",", "state", e->state);
+        json_kv(f, ",", "upgrade_id", e->upgrade_id);
+        json_int(f, ",", "finished", e->finished);
         if (strcmp(e->kind, "command") != 0)
-                ctl_json_int(f, ",", "count", e->count ? (int64_t) e->count : 1);
+                json_int(f, ",", "count", e->count ? (int64_t) e->count : 1);
         fputc('}', f);
 }
 
 void history_view_json(FILE *f, const Hitless__HistoryList *l) {
-        ctl_json_array(f, "{", "entries", (void *const *) l->entries, l->n_entries, json_entry);
+        json_array(f, "{", "entries", (void *const *) l->entries, l->n_entries, json_entry);
         fputs("}\n", f);
 }

@@ -155,11 +155,11 @@ static void print_json_str(FILE *f, const void *item) {
 
 static void print_json_key(FILE *f, const void *item) {
         const Hitless__KeyInfo *k = item;
-        ctl_json_kv(f, "{", "node_id", k->node_id);
-        ctl_json_kv(f, ",", "public_key", k->public_key);
-        ctl_json_kv(f, ",", "address", k->address);
-        ctl_json_kv(f, ",", "reason", k->accept_all);
-        ctl_json_int(f, ",", "claimants", k->claimants);
+        json_kv(f, "{", "node_id", k->node_id);
+        json_kv(f, ",", "public_key", k->public_key);
+        json_kv(f, ",", "address", k->address);
+        json_kv(f, ",", "reason", k->accept_all);
+        json_int(f, ",", "claimants", k->claimants);
         fputc('}', f);
 }
 
@@ -186,11 +186,11 @@ static void note_answer(accept_result_t *res, const Hitless__KeyActionResult *r,
 
 static void print_json_summary(const accept_set_t *set, const accept_result_t *res) {
         printf("{\"action\":\"accept\"");
-        ctl_json_array(stdout, ",", "node_ids", (void *const *) res->node_ids, res->n_node_ids,
+        json_array(stdout, ",", "node_ids", (void *const *) res->node_ids, res->n_node_ids,
                        print_json_str);
-        ctl_json_array(stdout, ",", "skipped", (void *const *) set->skip, set->n_skip, print_json_key);
-        ctl_json_array(stdout, ",", "refused", (void *const *) res->skipped, res->n_skipped, print_json_key);
-        ctl_json_int(stdout, ",", "unclaimed", (long long) set->n_unclaimed);
+        json_array(stdout, ",", "skipped", (void *const *) set->skip, set->n_skip, print_json_key);
+        json_array(stdout, ",", "refused", (void *const *) res->skipped, res->n_skipped, print_json_key);
+        json_int(stdout, ",", "unclaimed", (long long) set->n_unclaimed);
         printf("}\n");
 }
 

@@ -117,39 +117,6 @@ void ctl_table_print(FILE *f, ctl_table_t *t, const char *indent) {
         t->rows = t->cap = 0;
 }
 
-void ctl_json_key(FILE *f, const char *sep, const char *key) {
-        fputs(sep, f);
-        json_string(f, key);
-        fputc(':', f);
-}
-
-void ctl_json_kv(FILE *f, const char *sep, const char *key, const char *value) {
-        ctl_json_key(f, sep, key);
-        json_string(f, value);
-}
-
-void ctl_json_bool(FILE *f, const char *sep, const char *key, bool value) {
-        ctl_json_key(f, sep, key);
-        fputs(value ? "true" : "false", f);
-}
-
-void ctl_json_int(FILE *f, const char *sep, const char *key, long long value) {
-        ctl_json_key(f, sep, key);
-        fprintf(f, "%lld", value);
-}
-
-void ctl_json_array(FILE *f, const char *sep, const char *key, void *const *items, size_t n,
-                    void (*print_item)(FILE *f, const void *item)) {
-        ctl_json_key(f, sep, key);
-        fputc('[', f);
-        for (size_t i = 0; i < n; i++) {
-                if (i)
-                        fputc(',', f);
-                print_item(f, items[i]);
-        }
-        fputc(']', f);
-}
-
 /* A command's output tail is shown as lines (ctl/cmd_actions.c indents
  * them); every other string is one line. */
 static unsigned s_escape_flags(const ProtobufCFieldDescriptor *f) {

@@ -160,69 +160,6 @@ void upgrade_view_short(FILE *f, const Hitless__UpgradeStatus *st) {
                         print_condition(f, "  ", st->conditions[i]);
 }
 
-/* ---- JSON ------------------------------------------------------------------- */
-
-static void json_condition(FILE *f, const void *item) {
-        const Hitless__UpgradeCondition *c = item;
-        ctl_json_kv(f, "{", "type", c->type);
-        ctl_json_bool(f, ",", "status", c->status);
-        ctl_json_kv(f, ",", "reason", c->reason);
-        ctl_json_kv(f, ",", "message", c->message);
-        fputc('}', f);
-}
-
-static void json_phase(FILE *f, const void *item) {
-        const Hitless__UpgradePhaseStatus *p = item;
-        ctl_json_kv(f, "{", "name", p->name);
-        ctl_json_kv(f, ",", "state", p->state);
-        ctl_json_int(f, ",", "nodes", p->nodes);
-        ctl_json_int(f, ",", "done", p->done);
-        ctl_json_int(f, ",", "in_flight", p->in_flight);
-        ctl_json_int(f, ",", "failed", p->failed);
-        ctl_json_int(f, ",", "rolled_back", p->rolled_back);
-        ctl_json_int(f, ",", "skipped", p->skipped);
-        ctl_json_int(f, ",", "pending", p->pending);
-        ctl_json_int(f, ",", "batch_size", p->batch_size);
-        ctl_json_int(f, ",", "max_failures", p->max_failures);
-        ctl_json_kv(f, ",", "on_failure", p->on_failure);
-        fputc('}', f);
-}
-
-static void json_node(FILE *f, const void *item) {
-        const Hitless__UpgradeNodeStatus *n = item;
-        ctl_json_kv(f, "{", "node_id", n->node_id);
-        ctl_json_kv(f, ",", "phase", n->phase);
-        ctl_json_kv(f, ",", "step", n->step);
-        ctl_json_kv(f, ",", "command", n->command);
-        ctl_json_kv(f, ",", "command_id", n->command_id);
-        ctl_json_kv(f, ",", "waiting", n->waiting);
-        ctl_json_kv(f, ",", "error", n->error);
-        ctl_json_bool(f, ",", "reachable", n->reachable);
-        ctl_json_bool(f, ",", "healthy", n->healthy);
-        ctl_json_bool(f, ",", "halted", n->halted);
-        ctl_json_bool(f, ",", "rollback_pending", n->rollback_pending);
-        ctl_json_bool(f, ",", "drained", n->drained);
-        ctl_json_int(f, ",", "healthy_for_s", n->healthy_for_s);
-        fputc('}', f);
-}
-
-void upgrade_view_json(FILE *f, const Hitless__UpgradeStatus *st) {
-        ctl_json_kv(f, "{", "upgrade_id", st->upgrade_id);
-        ctl_json_kv(f, ",", "plan_name", st->plan_name);
-        ctl_json_kv(f, ",", "file_name", st->file_name);
-        ctl_json_kv(f, ",", "started_by", st->started_by);
-        ctl_json_int(f, ",", "started", st->started);
-        ctl_json_kv(f, ",", "state", st->state);
-        ctl_json_kv(f, ",", "current_phase", st->current_phase);
-        ctl_json_kv(f, ",", "pause_reason", st->pause_reason);
-        ctl_json_kv(f, ",", "hold_reason", st->hold_reason);
-        ctl_json_kv(f, ",", "message", st->message);
-        ctl_json_array(f, ",", "conditions", (void *const *) st->conditions, st->n_conditions, json_condition);
-        ctl_json_array(f, ",", "phases", (void *const *) st->phases, st->n_phases, json_phase);
-        ctl_json_array(f, ",", "nodes", (void *const *) st->nodes, st->n_nodes, json_node);
-        fputs("}\n", f);
-}
-
 /* ---- the live view ------------------------------------------------------------ */
 
 uint32_t upgrade_view_settled(const Hitless__UpgradePhaseStatus *p) {

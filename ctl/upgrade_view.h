@@ -1,7 +1,6 @@
 /* How hitlessctl shows an UpgradeStatus: the full `upgrade status`, the
- * short status printed after start, pause, ... and rollback, the stable
- * JSON object (schema in the README), and the frames of `upgrade status
- * --watch`. Pure: each only writes to the FILE it is given, so tests render
+ * short status printed after start, pause, ... and rollback, and the
+ * frames of `upgrade status --watch` (the JSON is common/upgrade_json.h). Pure: each only writes to the FILE it is given, so tests render
  * into memory. */
 #pragma once
 #include <stdbool.h>
@@ -20,9 +19,6 @@ void upgrade_view_text(FILE *f, const Hitless__UpgradeStatus *st);
  * line "upgrade ID (plan NAME): STATE[, phase P][, paused: REASON]" and a
  * line per condition that holds. */
 void upgrade_view_short(FILE *f, const Hitless__UpgradeStatus *st);
-
-/* One line of JSON with every key of the schema, always. */
-void upgrade_view_json(FILE *f, const Hitless__UpgradeStatus *st);
 
 /* A frame of the live view: the upgrade's state line, the conditions, a
  * progress bar per phase, then the nodes in flight with their step, the

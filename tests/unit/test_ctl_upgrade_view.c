@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ctl/ctl.h"
+#include "common/upgrade_json.h"
 #include "ctl/upgrade_view.h"
 
 #define MAX_NODES 16
@@ -213,7 +214,7 @@ START_TEST(test_json) {
         x.st.message = "paused\tnow";
         x.n[2].command = "restart";
         x.n[2].command_id = "up-1-9";
-        assert_render(upgrade_view_json, &x.st,
+        assert_render(upgrade_status_json, &x.st,
                       "{\"upgrade_id\":\"up-1\",\"plan_name\":\"contrail-2.0\",\"file_name\":\"contrail.plan\","
                       "\"started_by\":\"unix:root\",\"started\":1700000000,\"state\":\"running\","
                       "\"current_phase\":\"computes\",\"pause_reason\":\"\",\"hold_reason\":\"\",\"message\":\"paused\\tnow\","
@@ -246,7 +247,7 @@ END_TEST
 
 START_TEST(test_json_no_upgrade_keeps_the_schema) {
         Hitless__UpgradeStatus st = HITLESS__UPGRADE_STATUS__INIT;
-        assert_render(upgrade_view_json, &st,
+        assert_render(upgrade_status_json, &st,
                       "{\"upgrade_id\":\"\",\"plan_name\":\"\",\"file_name\":\"\",\"started_by\":\"\","
                       "\"started\":0,\"state\":\"\",\"current_phase\":\"\",\"pause_reason\":\"\",\"hold_reason\":\"\",\"message\":\"\","
                       "\"conditions\":[],\"phases\":[],\"nodes\":[]}\n");
