@@ -18,6 +18,7 @@
 #include "coordinator/admin/admin_history.h"
 #include "coordinator/admin/admin_keys.h"
 #include "coordinator/admin/admin_plan.h"
+#include "coordinator/admin/admin_status.h"
 #include "coordinator/admin/admin_upgrade.h"
 
 struct admin {
@@ -133,28 +134,13 @@ static void peer_actor(int fd, char *buf, size_t len) {
                 snprintf(buf, len, "unix:uid=%u", (unsigned) cred.uid);
 }
 
-typedef struct {
-        Hitless__NodeInfo **v;
-        size_t n;
-} node_vec_t;
-
-static int collect_node(node_t *n, void *ud) {
-        node_vec_t *vec = ud;
-        n->info->state = (char *) node_state_label(n);
-        vec->v[vec->n++] = n->info;
-        return 0;
-}
-
 static void do_nodes(admin_t *a, Hitless__AdminResponse *resp, Hitless__NodeList *list,
-                     node_vec_t *vec) {
-        vec->v = calloc(fleet_size(a->d.fleet) + 1, sizeof *vec->v);
-        vec->n = 0;
-        if (!vec->v) {
+                     admin_node_vec_t *vec) {
+        if (admin_nodes_collect(a->d.fleet, vec) < 0) {
                 resp->status = HITLESS__ADMIN_STATUS__ADMIN_FAILED;
                 resp->error = "out of memory";
                 return;
         }
-        fleet_foreach_sorted(a->d.fleet, collect_node, vec);
         list->n_nodes = vec->n;
         list->nodes = vec->v;
         resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_NODES;
@@ -210,55 +196,6 @@ static void do_events(admin_t *a, const Hitless__EventsRequest *req, Hitless__Ad
         list->events = ev->v;
         resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_EVENTS;
         resp->events = list;
-}
-
-typedef struct {
-        Hitless__Counter items[DROP__COUNT + 3];
-        Hitless__Counter *dropped[DROP__COUNT];
-        Hitless__Counter *handshakes[3];
-        Hitless__StoreHealth store;
-} status_counters_t;
-
-static Hitless__Counter *counter(Hitless__Counter *c, const char *name, uint64_t value) {
-        hitless__counter__init(c);
-        c->name = (char *) name;
-        c->value = value;
-        return c;
-}
-
-static void do_status(admin_t *a, Hitless__AdminResponse *resp, Hitless__CoordinatorStatus *st,
-                      status_counters_t *sc) {
-        const codec_drops_t *d = agent_link_drops(a->d.agents);
-        const store_health_t *h = store_health(a->d.store);
-        hitless__store_health__init(&sc->store);
-        sc->store.degraded = h->degraded;
-        sc->store.since = h->since;
-        sc->store.failures = h->failures;
-        sc->store.error = (char *) h->error;
-        sc->store.low_space = h->low_space;
-        sc->store.free_bytes = h->free_bytes;
-        sc->store.floor_bytes = h->floor_bytes;
-        st->store = &sc->store;
-        st->version = HITLESS_VERSION;
-        st->agents_endpoint = (char *) agent_link_endpoint(a->d.agents);
-        st->nodes = (uint32_t) fleet_size(a->d.fleet);
-        st->nodes_online = (uint32_t) fleet_online(a->d.fleet);
-        st->keys_accepted = (uint32_t) keyring_count(a->d.keyring, KEY_ACCEPTED);
-        st->keys_pending = (uint32_t) keyring_count(a->d.keyring, KEY_PENDING);
-        st->keys_rejected = (uint32_t) keyring_count(a->d.keyring, KEY_REJECTED);
-        for (int i = 0; i < DROP__COUNT; i++)
-                sc->dropped[i] = counter(&sc->items[i], drop_reason_name((drop_reason_t) i), d->count[i]);
-        sc->handshakes[0] = counter(&sc->items[DROP__COUNT], "allowed", a->d.zap_stats->allowed);
-        sc->handshakes[1] = counter(&sc->items[DROP__COUNT + 1], "denied", a->d.zap_stats->denied);
-        sc->handshakes[2] = counter(&sc->items[DROP__COUNT + 2], "malformed", a->d.zap_stats->malformed);
-        st->n_dropped = DROP__COUNT;
-        st->dropped = sc->dropped;
-        st->n_handshakes = 3;
-        st->handshakes = sc->handshakes;
-        st->messages_received = agent_link_received(a->d.agents);
-        st->started = a->d.started;
-        resp->body_case = HITLESS__ADMIN_RESPONSE__BODY_COORDINATOR_STATUS;
-        resp->coordinator_status = st;
 }
 
 static void reply(admin_t *a, zmq_msg_t *rid, const Hitless__AdminResponse *resp) {
@@ -337,8 +274,8 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         Hitless__NodeList nodes = HITLESS__NODE_LIST__INIT;
         Hitless__EventList events = HITLESS__EVENT_LIST__INIT;
         Hitless__CoordinatorStatus status = HITLESS__COORDINATOR_STATUS__INIT;
-        status_counters_t counters;
-        node_vec_t nv = { 0 };
+        admin_status_counters_t counters;
+        admin_node_vec_t nv = { 0 };
         admin_keys_answer_t ka = { 0 };
         event_vec_t ev = { 0 };
         admin_plan_ctx_t *pc = NULL;
@@ -373,7 +310,9 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
                 do_events(a, req->events, &resp, &events, &ev);
                 break;
         case HITLESS__ADMIN_REQUEST__BODY_STATUS:
-                do_status(a, &resp, &status, &counters);
+                admin_status_build(&a->d, &status, &counters);
+                resp.body_case = HITLESS__ADMIN_RESPONSE__BODY_COORDINATOR_STATUS;
+                resp.coordinator_status = &status;
                 break;
         case HITLESS__ADMIN_REQUEST__BODY_COMMAND:
                 do_command(a, rid, req->command, actor, &resp);
@@ -421,9 +360,7 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         if (!deferred)
                 reply(a, rid, &resp);
 
-        for (size_t i = 0; i < nv.n; i++)
-                nv.v[i]->state = NULL;
-        free(nv.v);
+        admin_nodes_release(&nv);
         admin_keys_answer_clear(&ka);
         free(ev.v);
         free(ev.items);
