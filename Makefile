@@ -16,7 +16,7 @@
 VERSION   := $(shell cat VERSION)
 BUILD     ?= build
 CC        ?= cc
-PKGS      := libzmq libczmq libprotobuf-c libconfig libsystemd sqlite3 openssl
+PKGS      := libzmq libczmq libprotobuf-c libconfig libsystemd sqlite3 openssl libmicrohttpd
 PREFIX    ?= /usr
 DESTDIR   ?=
 
@@ -37,6 +37,8 @@ LDFLAGS_ALL = $(EXTRA_LDFLAGS)
 
 PROTO_C   := $(BUILD)/gen/proto/hitless.pb-c.c
 PROTO_H   := $(BUILD)/gen/proto/hitless.pb-c.h
+# The consolidated view's page, embedded in the coordinator.
+WEB_INDEX_C := $(BUILD)/gen/http_web_index.c
 
 COMMON_SRC := $(wildcard common/*.c)
 AGENT_LIB_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -87,15 +89,24 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRC)) $(BUILD)/obj/gen/hitless.pb-c.o
 $(LIBAGENT): $(call obj,$(AGENT_LIB_SRC))
 	@rm -f $@
 	ar rcs $@ $^
-$(LIBCOORD): $(call obj,$(COORD_LIB_SRC))
+$(WEB_INDEX_C): coordinator/http/web/index.html scripts/embed-file.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-file.sh $< http_web_index > $@
+$(BUILD)/obj/gen/http_web_index.o: $(WEB_INDEX_C)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPTFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
+
+$(LIBCOORD): $(call obj,$(COORD_LIB_SRC)) $(BUILD)/obj/gen/http_web_index.o
 	@rm -f $@
 	ar rcs $@ $^
 $(LIBCTL): $(call obj,$(CTL_LIB_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
+# --as-needed: the agent uses no libmicrohttpd (the coordinator's HTTP
+# server), so its package must not depend on it.
 $(BUILD)/hitless-agent: $(call obj,agent/main.c) $(LIBAGENT) $(LIBCOMMON)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ -Wl,--as-needed $(PKG_LIBS) -lm
 $(BUILD)/hitless-coordinator: $(call obj,coordinator/main.c) $(LIBCOORD) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILD)/hitlessctl: $(call obj,ctl/main.c) $(LIBCTL) $(LIBCOMMON)

@@ -6,12 +6,13 @@
 
 #include "common/codec.h"
 #include "common/tcp_endpoint.h"
+#include "coordinator/http/http_listen.h"
 
 static const char *const known_keys[] = {
         "listen", "secret_key_file", "state_dir", "admin_socket", "preapproved_keys_dir",
         "heartbeat_interval", "node_timeout", "max_message_bytes", "max_pending_keys",
         "pending_keys_per_second", "max_nodes", "state_min_free_mb", "event_retention_days",
-        "event_retention_max_rows",
+        "event_retention_max_rows", "http_listen", "http_allow_remote",
         /* the inventory (inventory.h) */
         "groups", "quorum_groups", "role_overrides", NULL,
 };
@@ -70,6 +71,10 @@ int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *r) 
         conf_get_int(root, "event_retention_days", false, 1, 36500, &days, r);
         conf_get_int(root, "event_retention_max_rows", false, 1000, 100000000, &rows, r);
         c->event_retention = (event_retention_t) { .max_days = days, .max_rows = rows };
+        conf_get_bool(root, "http_allow_remote", &c->http_allow_remote, r);
+        if (conf_get_string(root, "http_listen", false, &c->http_listen, r) &&
+            http_listen_parse(c->http_listen, c->http_allow_remote, &c->http_addr, why, sizeof why) < 0)
+                conf_report_add(r, config_setting_get_member(root, "http_listen"), NULL, "%s", why);
         if (inventory_parse(root, &c->inventory, r) == -ENOMEM)
                 conf_report_add(r, NULL, NULL, "out of memory reading the inventory");
 
@@ -101,6 +106,7 @@ void coord_config_free(coord_config_t **cp) {
         free(c->state_dir);
         free(c->admin_socket);
         free(c->preapproved_keys_dir);
+        free(c->http_listen);
         inventory_clear(&c->inventory);
         free(c);
         *cp = NULL;

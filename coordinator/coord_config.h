@@ -2,6 +2,7 @@
  * struct. hitlessctl reads only its admin_socket (ctl/admin_socket.c). */
 #pragma once
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <stdint.h>
 
 #include "common/admin_protocol.h"
@@ -25,6 +26,9 @@ typedef struct {
         long long state_min_free_mb;  /* below this free in state_dir no new upgrade step starts; default 64, 0 off */
         event_retention_t event_retention; /* event_retention_days, _max_rows (90, 100000) */
         inventory_t inventory;        /* groups, quorum_groups, role_overrides */
+        char *http_listen;            /* NULL: no HTTP server; "127.0.0.1:9735" (coordinator/http/) */
+        bool http_allow_remote;       /* http_listen may be a non-loopback address */
+        struct sockaddr_in http_addr; /* http_listen parsed */
 } coord_config_t;
 
 int coord_config_load(const char *path, coord_config_t **ret, conf_report_t *report);

@@ -1,6 +1,7 @@
 /* hitless-coordinator: one poll loop over the ZAP handler, the agents'
- * socket, the admin socket and signals, plus a 1-second tick for expiry,
- * store flushes, status and the watchdog. */
+ * socket, the admin socket, the HTTP server (when http_listen is set) and
+ * signals, plus a 1-second tick for expiry, store flushes, status and the
+ * watchdog. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <zmq.h>
 
 #include "common/atomic_file.h"
@@ -20,6 +22,9 @@
 #include "coordinator/fleet/agent_link.h"
 #include "coordinator/commands/commands.h"
 #include "coordinator/coord_config.h"
+#include "coordinator/http/http_listen.h"
+#include "coordinator/http/http_pages.h"
+#include "coordinator/http/http_server.h"
 #include "coordinator/store/event_retention.h"
 #include "coordinator/fleet/fleet.h"
 #include "coordinator/fleet/keyring.h"
@@ -43,6 +48,8 @@ typedef struct {
         commands_t *commands;
         upgrade_t *upgrade;
         admin_t *admin;
+        admin_deps_t admin_deps;     /* what the HTTP pages read, too */
+        http_server_t *http;         /* NULL unless http_listen is set */
         int sigfd;
         char status[256];
         int64_t next_retention;      /* monotonic ms; 0: at the next tick */
@@ -141,6 +148,8 @@ static void reload(coordinator_t *c) {
                 log_warning("reload: state_dir changed; restart to apply");
         if (str_changed(n->admin_socket, c->cfg->admin_socket))
                 log_warning("reload: admin_socket changed; restart to apply");
+        if (str_changed(n->http_listen, c->cfg->http_listen) || n->http_allow_remote != c->cfg->http_allow_remote)
+                log_warning("reload: http_listen changed; restart to apply");
         if (n->max_message_bytes != c->cfg->max_message_bytes)
                 log_warning("reload: max_message_bytes changed; restart to apply");
         if (n->max_pending_keys != c->cfg->max_pending_keys ||
@@ -158,11 +167,35 @@ static void reload(coordinator_t *c) {
         update_status(c);
 }
 
-static int write_endpoint_file(coordinator_t *c) {
+static int write_endpoint_file(coordinator_t *c, const char *name, const char *endpoint) {
         char path[4096], line[300];
-        int n = snprintf(line, sizeof line, "%s\n", agent_link_endpoint(c->agents));
-        snprintf(path, sizeof path, "%s/agents.endpoint", c->cfg->state_dir);
+        int n = snprintf(line, sizeof line, "%s\n", endpoint);
+        snprintf(path, sizeof path, "%s/%s", c->cfg->state_dir, name);
         return atomic_file_replace(path, line, (size_t) n, 0644, geteuid(), getegid());
+}
+
+/* The HTTP server, when configured; its bound address is recorded in
+ * state_dir/http.endpoint (like agents.endpoint: port 0 picks one). A
+ * non-loopback address was allowed explicitly (http_allow_remote), and is
+ * said so at warning level: the fleet's state is then readable from the
+ * network, without authentication. */
+static int setup_http(coordinator_t *c) {
+        char addr[32], endpoint[64];
+        if (!c->cfg->http_listen)
+                return 0;
+        int r = http_server_new(&c->cfg->http_addr, http_pages_build, &c->admin_deps, &c->http);
+        if (r < 0)
+                return log_error_errno(r, "cannot serve HTTP on %s: %m", c->cfg->http_listen);
+        inet_ntop(AF_INET, &c->cfg->http_addr.sin_addr, addr, sizeof addr);
+        snprintf(endpoint, sizeof endpoint, "%s:%u", addr, (unsigned) http_server_port(c->http));
+        if (http_listen_is_loopback(&c->cfg->http_addr))
+                log_info("serving the consolidated view and metrics on http://%s/", endpoint);
+        else
+                log_warning("serving the consolidated view and metrics on http://%s/, beyond this host "
+                            "(http_allow_remote): anyone who can reach it reads the fleet's state", endpoint);
+        if ((r = write_endpoint_file(c, "http.endpoint", endpoint)) < 0)
+                log_warning("cannot record the HTTP endpoint in %s: %s", c->cfg->state_dir, strerror(-r));
+        return 0;
 }
 
 static void on_command_status(void *ud, const char *node_id, const Hitless__CommandStatus *st) {
@@ -176,7 +209,6 @@ static void on_node_hello(void *ud, node_t *n) {
 static int setup(coordinator_t *c) {
         char dbpath[4096];
         zcert_t *cert = NULL;
-        admin_deps_t deps;
         int r;
 
         r = keys_load_secret(c->cfg->secret_key_file, &cert);
@@ -217,7 +249,7 @@ static int setup(coordinator_t *c) {
         zcert_destroy(&cert);
         if (r < 0)
                 return log_error_errno(r, "cannot listen on %s: %m", c->cfg->listen);
-        if ((r = write_endpoint_file(c)) < 0)
+        if ((r = write_endpoint_file(c, "agents.endpoint", agent_link_endpoint(c->agents))) < 0)
                 log_warning("cannot record the bound endpoint in %s: %s", c->cfg->state_dir, strerror(-r));
         if ((r = commands_new(c->store, c->fleet, c->agents, &c->commands)) < 0)
                 return log_error_errno(r, "cannot set up commands: %m");
@@ -228,16 +260,18 @@ static int setup(coordinator_t *c) {
                         clock_wall_ms(), &c->upgrade);
         if (r < 0)
                 return log_error_errno(r, "cannot load the upgrade from %s: %s", dbpath, store_last_error(c->store));
-        deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents, c->commands, &c->zap_stats,
-                                clock_wall_s(), &c->cfg, c->upgrade };
+        c->admin_deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents, c->commands, &c->zap_stats,
+                                         clock_wall_s(), &c->cfg, c->upgrade };
         /* Its own context, so its own I/O thread: an enrolment storm of
          * thousands of CURVE handshakes keeps the agents' I/O thread busy,
          * and `hitlessctl status` must still answer meanwhile. */
         c->admin_ctx = zmq_ctx_new();
         if (!c->admin_ctx)
                 return log_error_errno(errno, "cannot create a ZMQ context: %m");
-        if ((r = admin_new(c->admin_ctx, c->cfg->admin_socket, &deps, &c->admin)) < 0)
+        if ((r = admin_new(c->admin_ctx, c->cfg->admin_socket, &c->admin_deps, &c->admin)) < 0)
                 return log_error_errno(r, "cannot bind admin socket %s: %m", c->cfg->admin_socket);
+        if ((r = setup_http(c)) < 0)
+                return r;
         if ((c->sigfd = daemon_signalfd_open()) < 0)
                 return log_error_errno(c->sigfd, "cannot set up signals: %m");
         return 0;
@@ -248,6 +282,7 @@ static void teardown(coordinator_t *c) {
                 log_warning("final flush failed: %s", store_last_error(c->store));
         if (c->keyring)
                 keyring_flush(c->keyring);
+        http_server_destroy(&c->http);
         admin_destroy(&c->admin);
         upgrade_destroy(&c->upgrade);
         commands_destroy(&c->commands);
@@ -327,7 +362,9 @@ static int run(coordinator_t *c) {
                         { agent_link_socket(c->agents), 0, ZMQ_POLLIN, 0 },
                         { admin_socket(c->admin), 0, ZMQ_POLLIN, 0 },
                         { NULL, c->sigfd, ZMQ_POLLIN, 0 },
+                        { NULL, c->http ? http_server_fd(c->http) : -1, ZMQ_POLLIN, 0 },
                 };
+                int n_items = c->http ? 5 : 4;
                 int64_t now = clock_mono_ms();
                 int64_t wait = next_tick - now;
                 if (daemon_watchdog_wait_ms(&watchdog, now) < wait)
@@ -342,7 +379,9 @@ static int run(coordinator_t *c) {
                         upgrade_wait = 20;   /* never a busy loop on a due time in the past */
                 if (upgrade_wait < wait)
                         wait = upgrade_wait;
-                if (zmq_poll(items, 4, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
+                if (c->http && http_server_wait_ms(c->http) >= 0 && http_server_wait_ms(c->http) < wait)
+                        wait = http_server_wait_ms(c->http);
+                if (zmq_poll(items, n_items, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
                         return log_error_errno(errno, "poll failed: %m");
                 now = clock_mono_ms();
 
@@ -357,6 +396,10 @@ static int run(coordinator_t *c) {
                         agent_link_handle_pending(c->agents, now);
                 if (items[2].revents & ZMQ_POLLIN)
                         admin_handle_pending(c->admin);
+                /* Also when only its timeout is due: idle connections close. */
+                if (c->http && ((items[4].revents & ZMQ_POLLIN) || http_server_wait_ms(c->http) == 0) &&
+                    http_server_run(c->http, now) < 0)
+                        log_warning("http: the server failed to run; its clients may stall");
                 agent_link_tick(c->agents, now);
                 commands_tick(c->commands, now);
                 if (items[3].revents & ZMQ_POLLIN) {

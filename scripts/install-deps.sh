@@ -6,10 +6,10 @@ set -eu
 
 build="build-essential pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
   protobuf-c-compiler libconfig-dev libsystemd-dev libssl-dev check
-  libsqlite3-dev sqlite3 rpm dnf createrepo-c"
+  libsqlite3-dev sqlite3 rpm dnf createrepo-c libmicrohttpd-dev"
 fuzz="clang libclang-rt-14-dev"
 valgrind="valgrind"
-integration="iproute2 procps psmisc dbus python3 python3-zmq"
+integration="iproute2 procps psmisc dbus python3 python3-zmq curl prometheus"
 nspawn="systemd-container debootstrap"
 packages="debhelper devscripts rpm lintian dpkg-dev fakeroot dnf createrepo-c rpmlint"
 

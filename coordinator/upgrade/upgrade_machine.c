@@ -918,6 +918,13 @@ size_t upgrade_machine_wait_reason(const upgrade_machine_t *m, int node, char *b
         return strlen(buf);
 }
 
+int upgrade_machine_group_down(const upgrade_machine_t *m, size_t gi) {
+        if (gi >= m->cfg->n_groups)
+                return -EINVAL;
+        quorum_fleet_t f = s_fleet((upgrade_machine_t *) m);   /* work space only */
+        return quorum_group_down(&f, gi, NULL, 0);
+}
+
 /* Every node the upgrade changed is rolled back: none of its phases' nodes
  * is done, and at least one was rolled back. */
 static bool s_all_rolled_back(const upgrade_machine_t *m) {

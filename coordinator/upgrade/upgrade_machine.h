@@ -260,6 +260,10 @@ typedef struct {
 
 int upgrade_machine_node(const upgrade_machine_t *m, int node, upgrade_node_status_t *ret);
 
+/* Members of quorum group gi down now, as the machine counts them against
+ * the group's budget (quorum_group_down); -EINVAL for gi out of range. */
+int upgrade_machine_group_down(const upgrade_machine_t *m, size_t gi);
+
 /* Why node is not progressing now, e.g. "paused", "waiting for promote",
  * "group cassandra: 1 of 3 down (db2 unhealthy), max_down 1"; "" when it is
  * progressing or finished. Returns the length written (truncating). */

@@ -2,6 +2,7 @@
  * defaults, typed values, and the "FILE:LINE: KEY: message" report that
  * --check-config prints. Every test writes real files in its own
  * temporary directory. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -690,9 +691,30 @@ START_TEST(test_coord_defaults) {
         ck_assert_int_eq(c->state_min_free_mb, 64);
         ck_assert_int_eq(c->event_retention.max_days, 90);
         ck_assert_int_eq(c->event_retention.max_rows, 100000);
+        ck_assert_ptr_null(c->http_listen);   /* no HTTP server */
+        ck_assert(!c->http_allow_remote);
         coord_config_free(&c);
         ck_assert_ptr_null(c);
         coord_config_free(&c);
+}
+END_TEST
+
+/* http_listen: loopback unless http_allow_remote says otherwise; the
+ * error names file, line and key. */
+START_TEST(test_coord_http_listen) {
+        coord_config_t *c = coord_load_ok(write_conf("coordinator.conf", "http_listen = \"127.0.0.1:9735\";\n"));
+        ck_assert_str_eq(c->http_listen, "127.0.0.1:9735");
+        ck_assert_uint_eq(ntohs(c->http_addr.sin_port), 9735);
+        coord_config_free(&c);
+        c = coord_load_ok(write_conf("coordinator.conf",
+                                     "http_listen = \"0.0.0.0:9735\";\nhttp_allow_remote = true;\n"));
+        ck_assert(c->http_allow_remote);
+        coord_config_free(&c);
+        assert_refused("coordinator.conf", "# remote\nhttp_listen = \"%s\";\n", "0.0.0.0:9735", 2, "http_listen",
+                       "0.0.0.0 is not a loopback address; set http_allow_remote = true to serve the fleet's "
+                       "state beyond this host");
+        assert_refused("coordinator.conf", "http_listen = \"%s\";\n", "127.0.0.1:web", 1, "http_listen",
+                       "port 'web' is not a number from 0 to 65535");
 }
 END_TEST
 
@@ -905,6 +927,7 @@ static Suite *config_suite(void) {
         tc = tcase_create("coordinator");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_coord_defaults);
+        tcase_add_test(tc, test_coord_http_listen);
         tcase_add_test(tc, test_coord_values);
         tcase_add_test(tc, test_coord_timeout_follows_heartbeat);
         tcase_add_test(tc, test_coord_timeout_must_exceed_heartbeat);
