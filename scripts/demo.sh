@@ -15,7 +15,9 @@
 # rolls compute1 back by hand (`hitlessctl rollback compute1`), and the demo
 # shows what every node really runs, the repointed config of a compute, the
 # database nodes' drain windows (never two at once), `upgrade status` and
-# `history`.
+# `history`. The coordinator serves its consolidated view and metrics
+# (http_listen) on 127.0.0.1:9735 inside the fleet's network namespace; the
+# demo prints the address.
 #
 # Then it watches the fleet until Ctrl-C; DEMO_SECONDS=N stops after N s
 # (0: at once). Either way every container, the coordinator, the network
@@ -72,11 +74,15 @@ NODES=(db1:database db2:database db3:database ctrl1:controller ctrl2:controller
 
 say "a fleet of ${#NODES[@]} real nodes: systemd-nspawn containers, one private network namespace"
 fleet_inventory '
+http_listen = "127.0.0.1:9735";
 groups = ( { name = "controllers"; roles = ["controller"]; },
            { name = "computes"; roles = ["compute"]; } );
 quorum_groups = ( { name = "cassandra"; members = ["db1", "db2", "db3"]; max_down = 1; } );'
 FLEET_QUIET=1 fleet_setup "${NODES[@]}" || fail "the fleet could not be set up"
 note "set up in: $FLEET_TIMES"
+# The coordinator's HTTP view, on the loopback of the fleet's netns.
+note "the consolidated view: http://$(cat "$FLEET_DIR/coord/state/http.endpoint" 2>/dev/null)/ (and /metrics) in netns $FLEET_NS,"
+note "  e.g. ip netns exec $FLEET_NS curl -s http://127.0.0.1:9735/metrics"
 note "each node: its own systemd, dpkg and apt (local repo at /repo), hitless-agent as a unit,"
 note "hitless-test-svc + hitless-test-lib 1.0, the service on its own port in the shared netns:"
 note "$(for n in "${FLEET_NODES[@]}"; do printf '%s :%s  ' "$n" "$(fleet_port "$n")"; done)"

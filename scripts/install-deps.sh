@@ -9,7 +9,7 @@ build="build-essential pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
   libsqlite3-dev sqlite3 rpm dnf createrepo-c libmicrohttpd-dev"
 fuzz="clang libclang-rt-14-dev"
 valgrind="valgrind"
-integration="iproute2 procps psmisc dbus python3 python3-zmq curl prometheus"
+integration="iproute2 procps psmisc dbus python3 python3-zmq curl prometheus chromium"
 nspawn="systemd-container debootstrap"
 packages="debhelper devscripts rpm lintian dpkg-dev fakeroot dnf createrepo-c rpmlint"
 

@@ -33,7 +33,7 @@
 NSPAWN_CACHE=${NSPAWN_CACHE:-/var/cache/hitless-test}
 NSPAWN_SUITE=${NSPAWN_SUITE:-bookworm}
 NSPAWN_TIMEOUT=${NSPAWN_TIMEOUT:-60}
-NSPAWN_PACKAGES=${NSPAWN_PACKAGES:-systemd,systemd-sysv,dbus,libsystemd0,libzmq5,libczmq4,libprotobuf-c1,libconfig9,libsqlite3-0,libssl3,adduser,procps,iproute2}
+NSPAWN_PACKAGES=${NSPAWN_PACKAGES:-systemd,systemd-sysv,dbus,libsystemd0,libzmq5,libczmq4,libprotobuf-c1,libconfig9,libsqlite3-0,libssl3,libmicrohttpd12,adduser,procps,iproute2}
 
 declare -gA NSPAWN_PID=()      # container name -> systemd-nspawn PID
 declare -ga NSPAWN_NETNS=()    # network namespaces created here
