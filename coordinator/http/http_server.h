@@ -20,8 +20,8 @@
  * Anything but GET or HEAD is answered 405, an unknown path 404 (paths are
  * matched exactly against the three pages: there are no files to traverse
  * to), a request with a body 413, and libmicrohttpd itself refuses
- * malformed and oversized requests (400, 431). Nothing served changes
- * anything. */
+ * malformed and oversized requests (400, 414, 431, 505, or it closes the
+ * connection). Nothing served changes anything. */
 #pragma once
 #include <netinet/in.h>
 #include <stddef.h>

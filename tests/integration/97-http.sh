@@ -18,11 +18,13 @@
 #   3. mid-upgrade (tests/upgrade/db-2.0.plan): /metrics has the phase's
 #      progress and the group's budget; with Chromium installed, the page
 #      loaded headless shows every node with its step (asserted from the
-#      DOM against /api/status) and a screenshot is saved.
+#      DOM against /api/status) and a screenshot is saved; the same page
+#      is kept open (DevTools protocol, tests/lib/cdp.py).
 #   4. once complete: Prometheus' hitless_upgrade_phase_nodes{progress=
 #      "done"} is the done count of `hitlessctl upgrade status --json`,
 #      hitless_quorum_group_budget{group="cassandra"} is 1, and /api/status
-#      is the JSON of hitlessctl again.
+#      is the JSON of hitlessctl again; the page kept open shows every node
+#      done without having been reloaded, and a second screenshot.
 # Needs root (containers); exit 77 otherwise.
 if [ "$(id -u)" -ne 0 ]; then
   echo "97-http: skipped: needs root (systemd-nspawn)"
@@ -37,14 +39,16 @@ FLEET_HEARTBEAT=500ms FLEET_QUIET=1
 U=$TOP/tests/upgrade
 EV=$T/ev
 PROM_PID=
+CHROME_PID=
 TEST_START=$(date +%s)
 # Output kept for a person to look at (the screenshot), like the logs.
 OUT=${HTTP_TEST_OUT:-$BUILD/itest-97-http}
 
 all_cleanup() {
-  if [ -n "$PROM_PID" ]; then
-    kill -TERM "$PROM_PID" 2>/dev/null; wait "$PROM_PID" 2>/dev/null
-  fi
+  local pid
+  for pid in $PROM_PID $CHROME_PID; do
+    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  done
   fleet_cleanup >/dev/null 2>&1
   cleanup
 }
@@ -201,6 +205,21 @@ print("   tiles:", p.tiles)' "$EV/page.html" "$EV/page-before.json" "$EV/page-af
     --virtual-time-budget=5000 --window-size=1200,700 --screenshot="$OUT/consolidated-view.png" \
     "http://$HTTP/" >/dev/null 2>&1
   check "a screenshot of the page was saved ($OUT/consolidated-view.png)" test -s "$OUT/consolidated-view.png"
+  # The same page kept open (DevTools protocol on its own port, tests/lib/cdp.py),
+  # read now and again once the upgrade has moved on.
+  CDP_PORT=9222
+  in_ns "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --user-data-dir="$T/chromium-live" \
+    --remote-debugging-port="$CDP_PORT" --window-size=1200,700 "http://$HTTP/" >"$T/chromium.log" 2>&1 &
+  CHROME_PID=$!
+  live() {
+    in_ns "$PY" "$TOP/tests/lib/cdp.py" "$CDP_PORT" eval 'JSON.stringify({loaded: document.body.dataset.loaded,
+      tiles: Object.fromEntries([...document.querySelectorAll(".tile")].map(t => [t.dataset.node, t.dataset.step]))})' 2>/dev/null |
+      "$PY" -c 'import json, sys; print(json.loads(json.load(sys.stdin)))'
+  }
+  live_has_tiles() { live >"$EV/live-1.txt" && grep -q "'db1'" "$EV/live-1.txt"; }
+  wait_for 30 "the live page shows the nodes" live_has_tiles
+  LOADED=$("$PY" -c 'import ast, sys; print(ast.literal_eval(open(sys.argv[1]).read())["loaded"])' "$EV/live-1.txt" 2>/dev/null)
+  echo "   live page: $(cat "$EV/live-1.txt")"
 else
   echo "   (chromium not installed: the page's DOM is not checked)"
 fi
@@ -212,6 +231,18 @@ done_n=$(upq 'phases["database"]["done"]')
 wait_for 15 "Prometheus: hitless_upgrade_phase_nodes done is hitlessctl's ($done_n)" \
   prom_is 'hitless_upgrade_phase_nodes{phase="database",progress="done"}' "$done_n"
 check "Prometheus: hitless_quorum_group_budget{group=cassandra} is 1" prom_is 'hitless_quorum_group_budget{group="cassandra"}' 1
+if [ -n "$CHROME_PID" ]; then
+  live_all_done() {
+    live >"$EV/live-2.txt" && "$PY" -c '
+import ast, sys
+v = ast.literal_eval(open(sys.argv[1]).read())
+sys.exit(0 if v["loaded"] == sys.argv[2] and v["tiles"] and set(v["tiles"].values()) == {"done"} else 1)' "$EV/live-2.txt" "$LOADED"
+  }
+  wait_for 15 "the same page, not reloaded, now shows every node done" live_all_done
+  echo "   live page: $(cat "$EV/live-2.txt")"
+  in_ns "$PY" "$TOP/tests/lib/cdp.py" "$CDP_PORT" screenshot "$OUT/consolidated-view-complete.png"
+  check "a screenshot of it complete ($OUT/consolidated-view-complete.png)" test -s "$OUT/consolidated-view-complete.png"
+fi
 check "Prometheus: Complete condition 1" prom_is 'hitless_upgrade_condition{type="Complete"}' 1
 sleep 1.2   # past the page cache (HTTP_PAGE_MAX_AGE_MS)
 check "/api/status is upgrade status --json (complete)" same_as_ctl
