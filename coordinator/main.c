@@ -26,6 +26,7 @@
 #include "coordinator/http/http_pages.h"
 #include "coordinator/http/http_server.h"
 #include "coordinator/store/event_retention.h"
+#include "coordinator/jobs/jobs.h"
 #include "coordinator/fleet/fleet.h"
 #include "coordinator/fleet/keyring.h"
 #include "coordinator/store/store.h"
@@ -47,6 +48,7 @@ typedef struct {
         agent_link_t *agents;
         commands_t *commands;
         upgrade_t *upgrade;
+        jobs_t *jobs;
         admin_t *admin;
         admin_deps_t admin_deps;     /* what the HTTP pages read, too */
         http_server_t *http;         /* NULL unless http_listen is set */
@@ -260,8 +262,13 @@ static int setup(coordinator_t *c) {
                         clock_wall_ms(), &c->upgrade);
         if (r < 0)
                 return log_error_errno(r, "cannot load the upgrade from %s: %s", dbpath, store_last_error(c->store));
+        r = jobs_new(&(jobs_deps_t) { .store = c->store, .fleet = c->fleet, .commands = c->commands,
+                                      .upgrade = c->upgrade, .config = &c->cfg },
+                     &c->jobs);
+        if (r < 0)
+                return log_error_errno(r, "cannot load the jobs from %s: %s", dbpath, store_last_error(c->store));
         c->admin_deps = (admin_deps_t) { c->store, c->fleet, c->keyring, c->agents, c->commands, &c->zap_stats,
-                                         clock_wall_s(), &c->cfg, c->upgrade };
+                                         clock_wall_s(), &c->cfg, c->upgrade, c->jobs };
         /* Its own context, so its own I/O thread: an enrolment storm of
          * thousands of CURVE handshakes keeps the agents' I/O thread busy,
          * and `hitlessctl status` must still answer meanwhile. */
@@ -284,6 +291,7 @@ static void teardown(coordinator_t *c) {
                 keyring_flush(c->keyring);
         http_server_destroy(&c->http);
         admin_destroy(&c->admin);
+        jobs_destroy(&c->jobs);
         upgrade_destroy(&c->upgrade);
         commands_destroy(&c->commands);
         agent_link_destroy(&c->agents);
@@ -417,6 +425,7 @@ static int run(coordinator_t *c) {
                 if (now >= next_tick || clock_wall_ms() >= upgrade_next_due(c->upgrade)) {
                         fleet_expire(c->fleet, now);
                         upgrade_tick(c->upgrade, clock_wall_ms());
+                        jobs_tick(c->jobs, clock_wall_ms());
                 }
                 if (now >= next_tick) {
                         watch_store(c);

@@ -31,6 +31,11 @@ typedef struct {
         /* install PKG=VER..., restart UNIT... */
         char *items[MAX_ITEMS];
         size_t n_items;
+        /* a batch (a job): the selector and its limits */
+        bool batch_mode, all, dry_run, selector_flags;
+        char *nodes[MAX_ITEMS], *roles[MAX_ITEMS], *groups[MAX_ITEMS], *exclude[MAX_ITEMS];
+        size_t n_nodes, n_roles, n_groups, n_exclude;
+        const char *batch, *max_failures;
 } action_args_t;
 
 static void print_json(const Hitless__CommandResult *r) {
@@ -136,10 +141,62 @@ static void wait_for_result(ctl_t *ctl, uint32_t wait_s) {
                 ctl->timeout_ms = (int) want;
 }
 
-/* Options common to every action; the rest are the action's items. */
+/* Appends the comma-separated names of s (modified) to v. */
+static int add_names(char *s, char **v, size_t *n) {
+        char *save = NULL;
+        for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (*n == MAX_ITEMS)
+                        return -1;
+                v[(*n)++] = t;
+        }
+        return 0;
+}
+
+/* The selector options (--role, --group, --all, --exclude) and a batch's
+ * limits; 1 when o was one (i advanced past its value), 0 when not, -1
+ * for a bad one. */
+static int parse_batch_option(int argc, char **argv, int *i, action_args_t *a) {
+        const char *o = argv[*i];
+        bool has_value = *i + 1 < argc;
+        if (strcmp(o, "--all") == 0) {
+                a->all = a->selector_flags = true;
+                return 1;
+        }
+        if (strcmp(o, "--dry-run") == 0) {
+                a->dry_run = a->batch_mode = true;
+                return 1;
+        }
+        char *const *v = NULL;
+        if (strcmp(o, "--role") == 0 && has_value)
+                v = a->roles;
+        else if (strcmp(o, "--group") == 0 && has_value)
+                v = a->groups;
+        else if (strcmp(o, "--exclude") == 0 && has_value)
+                v = a->exclude;
+        if (v) {
+                size_t *n = v == a->roles ? &a->n_roles : v == a->groups ? &a->n_groups : &a->n_exclude;
+                a->selector_flags = v != a->exclude || a->selector_flags;
+                a->batch_mode = true;
+                return add_names(argv[++*i], (char **) v, n) < 0 ? -1 : 1;
+        }
+        if ((strcmp(o, "--batch") == 0 || strcmp(o, "--max-failures") == 0) && has_value) {
+                *(o[2] == 'b' ? &a->batch : &a->max_failures) = argv[++*i];
+                a->batch_mode = true;
+                return 1;
+        }
+        return 0;
+}
+
+/* Options common to every action; the rest are the action's items (the
+ * nodes among them are sorted out by split_nodes). */
 static int parse_args(const char *verb, int argc, char **argv, action_args_t *a) {
-        for (int i = 2; i < argc; i++) {
+        for (int i = 1; i < argc; i++) {
                 const char *o = argv[i];
+                int b = parse_batch_option(argc, argv, &i, a);
+                if (b < 0)
+                        return -1;
+                if (b > 0)
+                        continue;
                 if (strcmp(o, "--no-wait") == 0)
                         a->no_wait = true;
                 else if (strcmp(o, "--id") == 0 && i + 1 < argc)
@@ -184,6 +241,48 @@ static char **split_list(const char *s, size_t *ret_n) {
         return v;
 }
 
+/* Sorts the positional items into nodes and the action's items: for
+ * install, PKG=VER are packages; for restart, the first one is
+ * NODE[,NODE...] unless --role, --group or --all select the nodes; for
+ * the others every one is NODE[,NODE...]. More than one node (or a
+ * selector option) makes a batch. */
+static int split_nodes(const char *verb, action_args_t *a) {
+        size_t kept = 0;
+        bool restart = strcmp(verb, "restart") == 0, install = strcmp(verb, "install") == 0;
+        for (size_t i = 0; i < a->n_items; i++) {
+                char *s = a->items[i];
+                bool node = install ? strchr(s, '=') == NULL : restart ? (i == 0 && !a->selector_flags) : true;
+                if (!node)
+                        a->items[kept++] = s;
+                else if (s[0] == '-' || add_names(s, a->nodes, &a->n_nodes) < 0)
+                        return -1;
+        }
+        a->n_items = kept;
+        if (a->n_nodes > 1 || a->selector_flags)
+                a->batch_mode = true;
+        return 0;
+}
+
+static int run_job(ctl_t *ctl, action_args_t *a, Hitless__Command *cmd) {
+        Hitless__JobRequest jr = HITLESS__JOB_REQUEST__INIT;
+        Hitless__JobSelector sel = HITLESS__JOB_SELECTOR__INIT;
+        sel.node_ids = a->nodes;
+        sel.n_node_ids = a->n_nodes;
+        sel.roles = a->roles;
+        sel.n_roles = a->n_roles;
+        sel.groups = a->groups;
+        sel.n_groups = a->n_groups;
+        sel.exclude = a->exclude;
+        sel.n_exclude = a->n_exclude;
+        sel.all = a->all;
+        jr.selector = &sel;
+        jr.command = cmd;
+        jr.batch = (char *) (a->batch ? a->batch : "");
+        jr.max_failures = (char *) (a->max_failures ? a->max_failures : "");
+        jr.dry_run = a->dry_run;
+        return ctl_job_run(ctl, &jr, a->no_wait);
+}
+
 static int action_exec(const ctl_command_t *self, ctl_t *ctl, int argc, char **argv) {
         const char *verb = self->name;
         Hitless__AdminRequest req = HITLESS__ADMIN_REQUEST__INIT;
@@ -203,9 +302,13 @@ static int action_exec(const ctl_command_t *self, ctl_t *ctl, int argc, char **a
         int rc = CTL_EXIT_USAGE;
 
         argc = ctl_take_json_flag(ctl, argc, argv);
-        if (argc < 2 || argv[1][0] == '-' || parse_args(verb, argc, argv, &a) < 0)
+        if (argc < 2 || parse_args(verb, argc, argv, &a) < 0 || split_nodes(verb, &a) < 0)
                 goto usage;
-        cmd.node_id = argv[1];
+        if (!a.batch_mode && a.n_nodes != 1)
+                goto usage;
+        if (a.batch_mode && (a.id || a.upgrade || a.wait_s))
+                goto usage;   /* a job's commands get its ids and deadlines */
+        cmd.node_id = a.batch_mode ? (char *) "" : a.nodes[0];
         cmd.upgrade_id = (char *) (a.upgrade ? a.upgrade : "");
         cmd.command_id = (char *) (a.id ? a.id : "");
         if (strcmp(verb, "drain") == 0 || strcmp(verb, "undrain") == 0 || strcmp(verb, "check") == 0 ||
@@ -264,6 +367,10 @@ static int action_exec(const ctl_command_t *self, ctl_t *ctl, int argc, char **a
                 cmd.action_case = HITLESS__COMMAND__ACTION_RESTART;
                 cmd.restart = &restart;
         }
+        if (a.batch_mode) {
+                rc = run_job(ctl, &a, &cmd);
+                goto out;
+        }
         cr.command = &cmd;
         cr.no_wait = a.no_wait;
         cr.timeout_s = a.wait_s;
@@ -276,6 +383,7 @@ static int action_exec(const ctl_command_t *self, ctl_t *ctl, int argc, char **a
                 rc = command_answer(ctl, verb, resp, a.no_wait);
                 hitless__admin_response__free_unpacked(resp, NULL);
         }
+out:
         for (size_t i = 0; cmd.action_case == HITLESS__COMMAND__ACTION_REPOINT && i < a.n_kinds; i++) {
                 for (size_t j = 0; j < el[i].n_endpoints; j++)
                         free(el[i].endpoints[j]);
@@ -293,13 +401,16 @@ usage:
         const ctl_command_t ctl_cmd_##verb = { #verb, usage_text, verb##_exec }
 
 #define COMMON "[--json] [--no-wait] [--id ID] [--upgrade ID] [--wait SECONDS]"
-ACTION(drain, "drain NODE " COMMON);
-ACTION(undrain, "undrain NODE " COMMON);
-ACTION(install, "install NODE PKG=VERSION... " COMMON);
+#define SELECTOR "[NODE[,NODE...]...] [--role R] [--group G] [--all] [--exclude NODE,...]"
+#define BATCH "[--batch N|N%] [--max-failures N|N%] [--dry-run] [--json] [--no-wait]"
+ACTION(drain, "drain NODE " COMMON "\ndrain " SELECTOR " " BATCH);
+ACTION(undrain, "undrain NODE " COMMON "\nundrain " SELECTOR " " BATCH);
+ACTION(install, "install NODE PKG=VERSION... " COMMON "\ninstall " SELECTOR " PKG=VERSION... " BATCH);
 ACTION(repoint, "repoint NODE [--controller H:P,...] [--collector H:P,...] [--dns H:P,...] "
-                "[--kind NAME=H:P,...] " COMMON);
-ACTION(restart, "restart NODE UNIT... " COMMON);
-ACTION(check, "check NODE " COMMON);
+                "[--kind NAME=H:P,...] " COMMON "\nrepoint " SELECTOR " [--controller H:P,...] ... " BATCH);
+ACTION(restart, "restart NODE UNIT... " COMMON "\nrestart NODE,NODE... UNIT... " BATCH
+                "\nrestart --role R|--group G|--all [--exclude NODE,...] UNIT... " BATCH);
+ACTION(check, "check NODE " COMMON "\ncheck " SELECTOR " " BATCH);
 
 /* ---- rollback ------------------------------------------------------------------ */
 

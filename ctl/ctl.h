@@ -47,6 +47,8 @@ extern const ctl_command_t ctl_cmd_rollback;
 extern const ctl_command_t ctl_cmd_plan;
 extern const ctl_command_t ctl_cmd_upgrade;
 extern const ctl_command_t ctl_cmd_history;
+extern const ctl_command_t ctl_cmd_jobs;
+extern const ctl_command_t ctl_cmd_job;
 
 /* Sends req to the coordinator and waits for the response (owned by the
  * caller: hitless__admin_response__free_unpacked), made safe to print
@@ -76,6 +78,11 @@ int ctl_escape_response(Hitless__AdminResponse *resp, bool json);
  * set only then; otherwise the exit code, the error printed. */
 int ctl_request(const ctl_t *ctl, Hitless__AdminRequest *req, Hitless__AdminResponse__BodyCase body,
                 Hitless__AdminResponse **ret);
+
+/* Batch jobs (ctl/cmd_jobs.c): sends jr and prints its dry run, its id
+ * (no_wait), or each node's result as it arrives and a summary. Exit 0
+ * only when every node succeeded (or the dry run / no_wait answer came). */
+int ctl_job_run(ctl_t *ctl, Hitless__JobRequest *jr, bool no_wait);
 
 /* Prints a failed response's error; returns its exit code. */
 int ctl_response_status(const Hitless__AdminResponse *resp);

@@ -24,6 +24,8 @@ static const ctl_command_t *const commands[] = {
         &ctl_cmd_plan,
         &ctl_cmd_upgrade,
         &ctl_cmd_history,
+        &ctl_cmd_jobs,
+        &ctl_cmd_job,
 };
 
 static void usage(FILE *f) {

@@ -1,3 +1,4 @@
+#include "coordinator/admin/admin_jobs.h"
 #include "coordinator/admin/admin.h"
 
 #include <errno.h>
@@ -280,6 +281,7 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         event_vec_t ev = { 0 };
         admin_plan_ctx_t *pc = NULL;
         admin_upgrade_answer_t ua = { 0 };
+        admin_jobs_answer_t ja = { 0 };
         bool deferred = false;
         Hitless__AdminRequest *req;
         char actor[64];
@@ -347,6 +349,12 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
                 admin_history_free(resp.history);
                 deferred = true;
                 break;
+        case HITLESS__ADMIN_REQUEST__BODY_JOB:
+                admin_job_submit(a->d.jobs, req->job, actor, &resp, &ja);
+                break;
+        case HITLESS__ADMIN_REQUEST__BODY_JOB_CONTROL:
+                admin_job_control(a->d.jobs, req->job_control, actor, &resp, &ja);
+                break;
         default:
                 resp.status = HITLESS__ADMIN_STATUS__ADMIN_BAD_REQUEST;
                 resp.error = "unknown request";
@@ -367,6 +375,7 @@ static void handle_request(admin_t *a, zmq_msg_t *rid, zmq_msg_t *payload) {
         free(ev.recs);
         admin_plan_clear(pc);
         admin_upgrade_answer_clear(&ua);
+        admin_jobs_answer_clear(&ja);
         hitless__admin_request__free_unpacked(req, NULL);
 }
 

@@ -13,6 +13,7 @@
 #include "coordinator/fleet/fleet.h"
 #include "coordinator/fleet/keyring.h"
 #include "coordinator/store/store.h"
+#include "coordinator/jobs/jobs.h"
 #include "coordinator/upgrade/upgrade.h"
 #include "coordinator/fleet/zap.h"
 
@@ -30,6 +31,7 @@ typedef struct {
          * reload replaces it (plan check needs its inventory). */
         coord_config_t *const *config;
         upgrade_t *upgrade;
+        jobs_t *jobs;
 } admin_deps_t;
 
 /* Creates the socket's directory (0750) and binds ipc://path. An existing

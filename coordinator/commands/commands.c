@@ -31,8 +31,10 @@ struct commands {
         agent_link_t *link;
         waiter_t waiters[MAX_WAITERS];
         size_t n_waiters;
-        commands_observer_fn observer;
-        void *observer_ud;
+        struct {
+                commands_observer_fn fn;
+                void *ud;
+        } observers[COMMANDS_MAX_OBSERVERS];
         bool requery;        /* a status could not be recorded: ask again */
 };
 
@@ -157,9 +159,29 @@ int commands_deliver(commands_t *c, const Hitless__Command *cmd) {
         return agent_link_send(c->link, n, &m);
 }
 
-void commands_set_observer(commands_t *c, commands_observer_fn fn, void *ud) {
-        c->observer = fn;
-        c->observer_ud = ud;
+int commands_set_observer(commands_t *c, commands_observer_fn fn, void *ud) {
+        size_t free_slot = COMMANDS_MAX_OBSERVERS;
+        for (size_t i = 0; i < COMMANDS_MAX_OBSERVERS; i++) {
+                if (c->observers[i].fn && c->observers[i].ud == ud) {
+                        c->observers[i].fn = fn;
+                        return 0;
+                }
+                if (!c->observers[i].fn && free_slot == COMMANDS_MAX_OBSERVERS)
+                        free_slot = i;
+        }
+        if (!fn)
+                return 0;
+        if (free_slot == COMMANDS_MAX_OBSERVERS)
+                return -ENOSPC;
+        c->observers[free_slot].fn = fn;
+        c->observers[free_slot].ud = ud;
+        return 0;
+}
+
+static void s_notify(commands_t *c, const char *node_id, const Hitless__CommandStatus *st) {
+        for (size_t i = 0; i < COMMANDS_MAX_OBSERVERS; i++)
+                if (c->observers[i].fn)
+                        c->observers[i].fn(c->observers[i].ud, node_id, st);
 }
 
 void commands_submit(commands_t *c, const Hitless__CommandRequest *req, const char *actor,
@@ -271,8 +293,8 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
         if (st->state == HITLESS__COMMAND_STATE__COMMAND_STATE_UNSPECIFIED) {
                 /* The agent has no record of it: it never arrived. */
                 log_node(LOG_WARNING, node_id, "agent has no record of %s: %s", st->command_id, st->message);
-                if (known.state == HITLESS__COMMAND_STATE__COMMAND_STATE_UNSPECIFIED && c->observer)
-                        c->observer(c->observer_ud, node_id, st);
+                if (known.state == HITLESS__COMMAND_STATE__COMMAND_STATE_UNSPECIFIED)
+                        s_notify(c, node_id, st);
                 goto out;
         }
         if (is_final(known.state) || (int) st->state < known.state)
@@ -307,8 +329,7 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
                          "%s %s%s%s", st->command_id, command_state_name(st->state), st->message[0] ? ": " : "",
                          st->message);
                 answer_waiters(c, st->command_id, node_id, st);
-                if (c->observer)
-                        c->observer(c->observer_ud, node_id, st);
+                s_notify(c, node_id, st);
         }
 out:
         if (known.status)

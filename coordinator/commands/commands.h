@@ -42,7 +42,10 @@ int commands_deliver(commands_t *c, const Hitless__Command *cmd);
  * CommandQuery with no record of a command still recorded as only sent
  * (it never arrived: the owner may deliver it again, under the same id). */
 typedef void (*commands_observer_fn)(void *ud, const char *node_id, const Hitless__CommandStatus *st);
-void commands_set_observer(commands_t *c, commands_observer_fn fn, void *ud);
+/* Up to COMMANDS_MAX_OBSERVERS (the upgrade executor, the jobs), one per
+ * ud: fn replaces ud's observer, NULL removes it. -ENOSPC when full. */
+#define COMMANDS_MAX_OBSERVERS 4
+HL_MUST_USE int commands_set_observer(commands_t *c, commands_observer_fn fn, void *ud);
 
 /* A status from node_id's agent (agent_link calls this). */
 void commands_on_status(commands_t *c, const char *node_id, const Hitless__CommandStatus *st);

@@ -127,6 +127,17 @@ static const sqldb_migration_t migrations[] = {
           "CREATE TRIGGER events_oldest_first BEFORE DELETE ON events"
           "  WHEN OLD.id <> (SELECT min(id) FROM events) OR OLD.id = (SELECT max(id) FROM events)"
           "  BEGIN SELECT RAISE(ABORT, 'events are append-only: retention deletes the oldest first, never the newest'); END;" },
+        /* Batch jobs (issue 17): one row per job, its whole state a packed
+         * JobRecord, rewritten in the transaction that precedes every
+         * command it sends. */
+        { 7,
+          "CREATE TABLE jobs ("
+          "  seq     INTEGER PRIMARY KEY,"
+          "  id      TEXT NOT NULL UNIQUE,"
+          "  actor   TEXT NOT NULL,"
+          "  created INTEGER NOT NULL,"
+          "  record  BLOB NOT NULL"
+          ");" },
 };
 
 /* ---- cached statements ---------------------------------------------------- */
@@ -156,6 +167,8 @@ typedef enum {
         STMT_COMMANDS_UNFINISHED,
         STMT_UPGRADE_PUT,
         STMT_UPGRADE_LATEST,
+        STMT_JOB_PUT,
+        STMT_JOBS_FOREACH,
         STMT_UPGRADE_RECORD_PUT,
         STMT_UPGRADE_RECORDS,
         STMT_HISTORY,
@@ -190,6 +203,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
                                      " AND (?2 = '' OR node_id = ?2) ORDER BY created, id",
         [STMT_UPGRADE_PUT] = "INSERT INTO upgrades (seq, id, plan_name, file_name, content, actor, started, setup)"
                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        [STMT_JOB_PUT] = "INSERT INTO jobs (seq, id, actor, created, record) VALUES (?1, ?2, ?3, ?4, ?5)"
+                         " ON CONFLICT (seq) DO UPDATE SET record = excluded.record WHERE id = excluded.id",
+        [STMT_JOBS_FOREACH] = "SELECT seq, id, actor, created, record FROM jobs ORDER BY seq",
         [STMT_UPGRADE_LATEST] = "SELECT seq, id, plan_name, file_name, content, actor, started, setup"
                                 " FROM upgrades ORDER BY seq DESC LIMIT 1",
         [STMT_UPGRADE_RECORD_PUT] = "INSERT OR REPLACE INTO upgrade_records"
@@ -908,6 +924,40 @@ int store_upgrade_latest(store_t *s, int (*cb)(const upgrade_row_t *u, void *ud)
         } else {
                 r = rc == SQLITE_DONE ? -ENOENT : s_fail(s, rc, "upgrade_latest");
         }
+        s_finish(st);
+        return r;
+}
+
+int store_job_put(store_t *s, const job_row_t *j) {
+        if (!j || j->seq < 1 || !j->id || !j->actor || !j->record || j->record_len > INT_MAX)
+                return s_invalid(s, "job_put: bad record");
+        sqlite3_stmt *st = s->stmt[STMT_JOB_PUT];
+        sqlite3_bind_int64(st, 1, j->seq);
+        sqlite3_bind_text(st, 2, j->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, j->actor, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, j->created);
+        sqlite3_bind_blob(st, 5, j->record, (int) j->record_len, SQLITE_STATIC);
+        return s_step_done(s, st, "job_put");
+}
+
+int store_jobs_foreach(store_t *s, int (*cb)(const job_row_t *j, void *ud), void *ud) {
+        if (!cb)
+                return s_invalid(s, "jobs_foreach: no callback");
+        sqlite3_stmt *st = s->stmt[STMT_JOBS_FOREACH];
+        int rc, r = 0;
+        while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                job_row_t j = {
+                        .seq = sqlite3_column_int64(st, 0),
+                        .id = (const char *) sqlite3_column_text(st, 1),
+                        .actor = (const char *) sqlite3_column_text(st, 2),
+                        .created = sqlite3_column_int64(st, 3),
+                        .record = sqlite3_column_blob(st, 4),
+                        .record_len = (size_t) sqlite3_column_bytes(st, 4),
+                };
+                r = j.id && j.actor ? cb(&j, ud) : s_invalid(s, "jobs_foreach: NULL column");
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = s_fail(s, rc, "jobs_foreach");
         s_finish(st);
         return r;
 }

@@ -195,6 +195,24 @@ HL_MUST_USE int store_upgrade_records_put(store_t *s, int64_t seq, const upgrade
 /* Every record of upgrade seq, by type then index (malloc'ed; caller frees). */
 HL_MUST_USE int store_upgrade_records_get(store_t *s, int64_t seq, upgrade_record_t **ret, size_t *ret_n);
 
+/* Batch jobs (coordinator/jobs/). seq numbers them (1, 2, ...), id is
+ * "job-SEQ"; record is the packed JobRecord. put inserts, or replaces the
+ * record of the same seq and id (a seq with another id: nothing changes,
+ * returns 0; callers never reuse a seq). */
+typedef struct {
+        int64_t seq;
+        const char *id;
+        const char *actor;
+        int64_t created;             /* unix seconds */
+        const uint8_t *record;
+        size_t record_len;
+} job_row_t;
+
+HL_MUST_USE int store_job_put(store_t *s, const job_row_t *j);
+/* Calls cb with every job, oldest first (borrowed for the call); stops at
+ * the first negative return of cb and returns it. */
+HL_MUST_USE int store_jobs_foreach(store_t *s, int (*cb)(const job_row_t *j, void *ud), void *ud);
+
 /* History: admin actions (events whose actor is a unix user, and upgrade.*
  * events) and every command, merged by time (within a second, in the order
  * they were written: a command at its sent_event): the newest `limit` (200 when

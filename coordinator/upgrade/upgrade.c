@@ -53,6 +53,8 @@ struct upgrade {
          * fed at the next tick once the store writes, never from inside a
          * failed persist (that would retry at once, and recurse). */
         bool replay_pending;
+        bool (*job_busy)(void *ud, const char *node_id);   /* upgrade_set_job_busy */
+        void *job_busy_ud;
 };
 
 /* ---- the current upgrade's setup ------------------------------------------ */
@@ -728,8 +730,12 @@ int upgrade_new(const upgrade_deps_t *deps, int64_t now_ms, upgrade_t **ret) {
         if (!u)
                 return -ENOMEM;
         u->d = *deps;
-        commands_set_observer(u->d.commands, s_on_command, u);
-        int r = s_load(u, now_ms);
+        int r = commands_set_observer(u->d.commands, s_on_command, u);
+        if (r < 0) {
+                free(u);
+                return r;
+        }
+        r = s_load(u, now_ms);
         if (r < 0) {
                 upgrade_destroy(&u);
                 return r;
@@ -744,7 +750,8 @@ void upgrade_destroy(upgrade_t **up) {
         upgrade_t *u = *up;
         if (!u)
                 return;
-        commands_set_observer(u->d.commands, NULL, NULL);
+        if (commands_set_observer(u->d.commands, NULL, u) < 0)
+                log_error("upgrade: cannot stop observing commands");   /* removing never fails */
         s_current_free(u->cur);
         free(u);
         *up = NULL;
@@ -943,6 +950,22 @@ int upgrade_control(upgrade_t *u, Hitless__UpgradeOp op, const char *actor, int6
         return -EINVAL;
 }
 
+void upgrade_set_job_busy(upgrade_t *u, bool (*fn)(void *ud, const char *node_id), void *ud) {
+        u->job_busy = fn;
+        u->job_busy_ud = ud;
+}
+
+bool upgrade_holds_node(const upgrade_t *u, const char *node_id) {
+        upgrade_node_status_t ns;
+        if (!u || !u->cur)
+                return false;
+        int i = s_node_index(u->cur, node_id);
+        if (i < 0 || upgrade_machine_node(u->cur->m, i, &ns) < 0)
+                return false;
+        return ns.cmd != UPGRADE_CMD_NONE || (ns.step != UPGRADE_STEP_PENDING && ns.step != UPGRADE_STEP_DONE &&
+                                              ns.step != UPGRADE_STEP_ROLLED_BACK && ns.step != UPGRADE_STEP_SKIPPED);
+}
+
 bool upgrade_includes(const upgrade_t *u, const char *node_id) {
         if (!u->cur)
                 return false;
@@ -1063,8 +1086,9 @@ void upgrade_tick(upgrade_t *u, int64_t now_ms) {
                         x.healthy = x.reachable && ns.healthy;   /* within the grace: as last known */
                         x.drained = ns.agent_drained;
                 }
+                x.job_busy = u->job_busy && u->job_busy(u->job_busy_ud, c->setup->node_ids[i]);
                 if (x.registered != ns.registered || x.reachable != ns.reachable || x.healthy != ns.healthy ||
-                    x.drained != ns.agent_drained)
+                    x.drained != ns.agent_drained || x.job_busy != ns.job_busy)
                         reports[n++] = x;
         }
         /* One event: the changes (maybe none), then the machine advances

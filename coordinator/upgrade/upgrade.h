@@ -80,6 +80,15 @@ int upgrade_control(upgrade_t *u, Hitless__UpgradeOp op, const char *actor, int6
 int upgrade_rollback(upgrade_t *u, const Hitless__RollbackRequest *req, const char *actor, int64_t now_ms,
                      char *msg, size_t msg_len);
 
+/* Jobs and the upgrade share the quorum budgets (README, "Batch commands
+ * and jobs"). upgrade_set_job_busy: fn(ud, node) says whether a batch job
+ * runs a command on node; the upgrade counts such a node down (IN_STEP) and
+ * does not start it; asked every tick. upgrade_holds_node: true when the
+ * current upgrade has node_id down for its own reasons (a step, a command
+ * in flight, failed): a job must not start it. */
+void upgrade_set_job_busy(upgrade_t *u, bool (*fn)(void *ud, const char *node_id), void *ud);
+bool upgrade_holds_node(const upgrade_t *u, const char *node_id);
+
 /* True when node_id is in a phase of the current upgrade. */
 bool upgrade_includes(const upgrade_t *u, const char *node_id);
 

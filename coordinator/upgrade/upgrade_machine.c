@@ -33,6 +33,7 @@ typedef struct {
         bool rollback_pending, halted, failure_counted;
         bool drained;         /* a drain was sent and no undrain or rollback succeeded since */
         bool agent_drained;   /* its agent reports the node drained (heartbeat) */
+        bool job_busy;        /* a batch job's command runs on it (upgrade_node_report_t) */
         int phase;
         char error[UPGRADE_TEXT_MAX];
         /* recomputed on every advance, not persisted */
@@ -147,7 +148,7 @@ static node_status_t s_quorum_status(const s_node_t *n) {
          * down until it is rolled back (or the upgrade is redone). */
         if (n->step == UPGRADE_STEP_FAILED)
                 return NODE_STATUS_FAILED;
-        if (s_in_step(n->step))
+        if (s_in_step(n->step) || n->job_busy)
                 return NODE_STATUS_IN_STEP;
         /* Drained by anyone (an operator's drain, an earlier upgrade left
          * halted): it serves nothing, however healthy its checks say. */
@@ -748,6 +749,7 @@ int upgrade_machine_on_nodes(upgrade_machine_t *m, int64_t now_ms, const upgrade
                 if (x->healthy != m->nodes[x->node].healthy)
                         s_apply_health(m, now_ms, x->node, x->healthy);
                 m->nodes[x->node].agent_drained = x->drained;
+                m->nodes[x->node].job_busy = x->job_busy;
         }
         return s_end(m, now_ms, ret_actions, ret_n);
 }
@@ -843,6 +845,7 @@ int upgrade_machine_node(const upgrade_machine_t *m, int node, upgrade_node_stat
                 .healthy_since_ms = n->healthy_since, .deadline_ms = n->deadline,
                 .rollback_pending = n->rollback_pending, .halted = n->halted, .drained = n->drained,
                 .agent_drained = n->agent_drained,
+                .job_busy = n->job_busy,
                 .reachable = n->reachable, .healthy = n->healthy, .registered = n->registered,
                 .error = n->error,
         };

@@ -211,6 +211,10 @@ typedef struct {
         int node;
         bool registered, reachable, healthy;
         bool drained;                /* its agent reports the node drained */
+        /* A batch job (coordinator/jobs/) runs a command on it: down for
+         * quorum (IN_STEP) and not started, as if in a step of this
+         * upgrade. Reported every tick, not stored. */
+        bool job_busy;
 } upgrade_node_report_t;
 
 int upgrade_machine_on_nodes(upgrade_machine_t *m, int64_t now_ms, const upgrade_node_report_t *reports,
@@ -254,6 +258,7 @@ typedef struct {
         bool halted;                 /* stopped by abort */
         bool drained;                /* drain sent; no undrain or rollback succeeded since */
         bool agent_drained;          /* its agent reports it drained (the last report) */
+        bool job_busy;               /* a batch job runs a command on it (the last report) */
         bool reachable, healthy, registered;
         const char *error;           /* "" when none */
 } upgrade_node_status_t;
