@@ -13,6 +13,7 @@ struct job_machine {
         int forgiven;
         char message[MSG_LEN];
         job_node_state_t *nodes;
+        bool *sent;
         char (*why)[MSG_LEN];
         node_status_t *view;       /* n_universe: scratch for a decision */
 };
@@ -37,8 +38,9 @@ int job_machine_new(const job_config_t *cfg, job_machine_t **ret) {
         m->cfg = *cfg;
         m->nodes = calloc(cfg->n_nodes, sizeof *m->nodes);
         m->why = calloc(cfg->n_nodes, sizeof *m->why);
+        m->sent = calloc(cfg->n_nodes, sizeof *m->sent);
         m->view = calloc(cfg->n_universe, sizeof *m->view);
-        if (!m->nodes || !m->why || !m->view) {
+        if (!m->nodes || !m->why || !m->view || !m->sent) {
                 job_machine_free(&m);
                 return -ENOMEM;
         }
@@ -52,6 +54,7 @@ void job_machine_free(job_machine_t **mp) {
                 return;
         free(m->nodes);
         free(m->why);
+        free(m->sent);
         free(m->view);
         free(m);
         *mp = NULL;
@@ -98,6 +101,9 @@ int job_machine_step(job_machine_t *m, const quorum_fleet_t *f, int *ret_start) 
                         running++;
                         if (m->cfg.disruptive)
                                 m->view[i] = NODE_STATUS_IN_STEP;
+                } else if (m->nodes[i] == JOB_NODE_SUCCEEDED && m->cfg.leaves_down &&
+                           !node_status_is_down(m->view[i])) {
+                        m->view[i] = NODE_STATUS_DRAINED;
                 }
         quorum_fleet_t v = *f;
         v.status = m->view;
@@ -130,6 +136,7 @@ int job_machine_step(job_machine_t *m, const quorum_fleet_t *f, int *ret_start) 
                 }
                 why[0] = '\0';
                 m->nodes[i] = JOB_NODE_RUNNING;
+                m->sent[i] = true;
                 ret_start[chosen++] = (int) i;
         }
         s_settle(m);
@@ -209,6 +216,10 @@ const char *job_machine_node_message(const job_machine_t *m, int node) {
         return node >= 0 && (size_t) node < m->cfg.n_nodes ? m->why[node] : "";
 }
 
+bool job_machine_node_sent(const job_machine_t *m, int node) {
+        return node >= 0 && (size_t) node < m->cfg.n_nodes && m->sent[node];
+}
+
 int job_machine_forgiven(const job_machine_t *m) {
         return m->forgiven;
 }
@@ -221,7 +232,7 @@ size_t job_machine_count(const job_machine_t *m, job_node_state_t s) {
 }
 
 int job_machine_restore(job_machine_t *m, job_state_t state, int forgiven, const char *message,
-                        const job_node_state_t *states, const char *const *messages) {
+                        const job_node_state_t *states, const char *const *messages, const bool *sent) {
         if (!m || !states || state >= JOB__COUNT || forgiven < 0 || (size_t) forgiven > m->cfg.n_nodes)
                 return -EINVAL;
         for (size_t i = 0; i < m->cfg.n_nodes; i++)
@@ -232,6 +243,7 @@ int job_machine_restore(job_machine_t *m, job_state_t state, int forgiven, const
         snprintf(m->message, sizeof m->message, "%s", message ? message : "");
         for (size_t i = 0; i < m->cfg.n_nodes; i++) {
                 m->nodes[i] = states[i];
+                m->sent[i] = sent ? sent[i] : states[i] == JOB_NODE_RUNNING || states[i] == JOB_NODE_SUCCEEDED;
                 snprintf(m->why[i], MSG_LEN, "%s", messages && messages[i] ? messages[i] : "");
         }
         return 0;

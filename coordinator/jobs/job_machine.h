@@ -22,7 +22,8 @@
  *     the job's running nodes and whatever else is down; a node already
  *     down for another reason (unhealthy, drained) costs no budget and
  *     starts; a node the upgrade (or anything else) has IN_STEP waits.
- *     check and undrain take nothing down and ignore quorum;
+ *     check and undrain take nothing down and ignore quorum; a drained
+ *     node (job_config_t.leaves_down) stays down once it succeeded;
  *   - a pending node that is unreachable or unregistered fails
  *     ("unreachable"), and so does a running node whose agent disconnects
  *     (job_machine_on_lost): never done;
@@ -66,6 +67,10 @@ typedef struct {
         int batch_size;         /* >= 1 */
         int max_failures;       /* >= 0 */
         bool disruptive;        /* counts against quorum budgets */
+        /* Its success leaves the node down (drain): a succeeded node
+         * counts as DRAINED whatever the view says, since the agent's
+         * heartbeat reports it drained only later. */
+        bool leaves_down;
 } job_config_t;
 
 typedef struct job_machine job_machine_t;
@@ -103,13 +108,18 @@ job_node_state_t job_machine_node_state(const job_machine_t *m, int node);
  * message. Owned by m, valid until the next call that changes it. */
 const char *job_machine_node_message(const job_machine_t *m, int node);
 int job_machine_forgiven(const job_machine_t *m);
+/* True once the node's command was decided (it has a command id); a node
+ * failed as unreachable before starting has none. */
+bool job_machine_node_sent(const job_machine_t *m, int node);
 /* Nodes in state s. */
 size_t job_machine_count(const job_machine_t *m, job_node_state_t s);
 
-/* Rebuilds the stored state: per node its state and message (NULL: none).
+/* Rebuilds the stored state: per node its state, message (NULL: none) and
+ * whether its command was sent (NULL: running and succeeded ones only).
  * -EINVAL for an out of range value (nothing changed). */
 HL_MUST_USE int job_machine_restore(job_machine_t *m, job_state_t state, int forgiven, const char *message,
-                                    const job_node_state_t *states, const char *const *messages);
+                                    const job_node_state_t *states, const char *const *messages,
+                                    const bool *sent);
 
 /* Dry run: steps the machine to the end as if every command succeeded at
  * once and the view stayed as it is (a drain leaves its node DRAINED when

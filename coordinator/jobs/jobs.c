@@ -32,6 +32,11 @@ typedef struct {
         int **members;
         size_t n_groups;
         node_status_t *status;      /* n_universe: scratch */
+        /* Per job node: the monotonic ms its command succeeded at; until
+         * its agent is heard from after that, its health is the one from
+         * before the command, so it counts as down (IN_STEP). 0: settled
+         * (also after a restart). */
+        int64_t *settle_ms;
         int *start;                 /* n_nodes: scratch */
         int batch_size, max_failures;
         job_machine_t *m;
@@ -67,6 +72,7 @@ static void s_job_free(job_t *j) {
         free(j->groups);
         free(j->status);
         free(j->start);
+        free(j->settle_ms);
         job_machine_free(&j->m);
         free(j);
 }
@@ -121,7 +127,8 @@ static int s_universe(job_t *j, char **ids, size_t n, const inventory_t *inv) {
         }
         j->status = calloc(j->n_universe, sizeof *j->status);
         j->start = calloc(j->n_nodes, sizeof *j->start);
-        return j->status && j->start ? 0 : -ENOMEM;
+        j->settle_ms = calloc(j->n_nodes, sizeof *j->settle_ms);
+        return j->status && j->start && j->settle_ms ? 0 : -ENOMEM;
 }
 
 /* A job struct for seq over ids (owned from now on), with a new machine. */
@@ -153,7 +160,9 @@ static int s_job_make(jobs_t *js, int64_t seq, const char *actor, int64_t create
         if (r >= 0)
                 r = job_machine_new(&(job_config_t) { .n_nodes = j->n_nodes, .n_universe = j->n_universe,
                                                       .batch_size = batch, .max_failures = max_failures,
-                                                      .disruptive = s_disruptive(j->tmpl) },
+                                                      .disruptive = s_disruptive(j->tmpl),
+                                                      .leaves_down = j->tmpl->action_case ==
+                                                                     HITLESS__COMMAND__ACTION_DRAIN },
                                     &j->m);
         if (r < 0) {
                 s_job_free(j);
@@ -182,8 +191,16 @@ static node_status_t s_node_status(const jobs_t *js, const char *id) {
 }
 
 static quorum_fleet_t s_view(const jobs_t *js, job_t *j) {
-        for (size_t i = 0; i < j->n_universe; i++)
+        for (size_t i = 0; i < j->n_universe; i++) {
                 j->status[i] = s_node_status(js, j->names[i]);
+                if (i >= j->n_nodes || !j->settle_ms[i])
+                        continue;
+                const node_t *n = fleet_find(js->d.fleet, j->names[i]);
+                if (n && n->online && n->last_seen_ms <= j->settle_ms[i] && !node_status_is_down(j->status[i]))
+                        j->status[i] = NODE_STATUS_IN_STEP;   /* its health after the command is not known yet */
+                else
+                        j->settle_ms[i] = 0;
+        }
         return (quorum_fleet_t) { .groups = j->groups, .n_groups = j->n_groups, .status = j->status,
                                   .n_nodes = j->n_universe, .names = (const char *const *) j->names };
 }
@@ -204,6 +221,7 @@ static int s_save(jobs_t *js, job_t *j) {
                 nodes[i].node_id = j->names[i];
                 nodes[i].state = job_machine_node_state(j->m, (int) i);
                 nodes[i].message = (char *) job_machine_node_message(j->m, (int) i);
+                nodes[i].sent = job_machine_node_sent(j->m, (int) i);
                 np[i] = &nodes[i];
         }
         rec.command = j->tmpl;
@@ -267,6 +285,7 @@ typedef struct {
         char message[200];
         job_node_state_t *states;
         char **messages;
+        bool *sent;
 } snap_t;
 
 static void s_snap_free(snap_t *s, size_t n) {
@@ -274,6 +293,7 @@ static void s_snap_free(snap_t *s, size_t n) {
                 free(s->messages[i]);
         free(s->messages);
         free(s->states);
+        free(s->sent);
 }
 
 static int s_snap(const job_t *j, snap_t *s) {
@@ -282,10 +302,12 @@ static int s_snap(const job_t *j, snap_t *s) {
         snprintf(s->message, sizeof s->message, "%s", job_machine_message(j->m));
         s->states = calloc(j->n_nodes, sizeof *s->states);
         s->messages = calloc(j->n_nodes, sizeof *s->messages);
-        if (!s->states || !s->messages)
+        s->sent = calloc(j->n_nodes, sizeof *s->sent);
+        if (!s->states || !s->messages || !s->sent)
                 return -ENOMEM;
         for (size_t i = 0; i < j->n_nodes; i++) {
                 s->states[i] = job_machine_node_state(j->m, (int) i);
+                s->sent[i] = job_machine_node_sent(j->m, (int) i);
                 if (!(s->messages[i] = strdup(job_machine_node_message(j->m, (int) i))))
                         return -ENOMEM;
         }
@@ -315,7 +337,7 @@ static int s_commit_and_send(jobs_t *js, job_t *j, snap_t *snap, int n_start) {
                 log_warning("%s: cannot record its progress (%s): nothing sent, tried again", j->id,
                             store_last_error(js->d.store));
                 if (job_machine_restore(j->m, snap->state, snap->forgiven, snap->message, snap->states,
-                                        (const char *const *) snap->messages) < 0)
+                                        (const char *const *) snap->messages, snap->sent) < 0)
                         log_error("%s: cannot restore its state", j->id);
                 return r;
         }
@@ -403,6 +425,7 @@ static void s_on_command(void *ud, const char *node_id, const Hitless__CommandSt
                 return;
         }
         snap_t snap = { 0 };
+        j->settle_ms[i] = clock_mono_ms();
         if (s_snap(j, &snap) < 0 ||
             job_machine_on_result(j->m, (int) i, st->state == HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED,
                                   st->message[0] ? st->message : command_state_name(st->state)) < 0) {
@@ -466,6 +489,7 @@ static int s_load_row(const job_row_t *row, void *ud) {
         char **ids = NULL;
         job_node_state_t *states = NULL;
         const char **msgs = NULL;
+        bool *sent = NULL;
         int r = -ENOMEM;
         if (row->seq > js->last_seq)
                 js->last_seq = row->seq;
@@ -477,7 +501,8 @@ static int s_load_row(const job_row_t *row, void *ud) {
         ids = calloc(rec->n_nodes, sizeof *ids);
         states = calloc(rec->n_nodes, sizeof *states);
         msgs = calloc(rec->n_nodes, sizeof *msgs);
-        if (!ids || !states || !msgs)
+        sent = calloc(rec->n_nodes, sizeof *sent);
+        if (!ids || !states || !msgs || !sent)
                 goto out;
         for (size_t i = 0; i < rec->n_nodes; i++) {
                 if (!(ids[i] = strdup(rec->nodes[i]->node_id)))
@@ -485,6 +510,7 @@ static int s_load_row(const job_row_t *row, void *ud) {
                 states[i] = rec->nodes[i]->state < JOB_NODE__COUNT ? (job_node_state_t) rec->nodes[i]->state
                                                                    : JOB_NODE__COUNT;
                 msgs[i] = rec->nodes[i]->message;
+                sent[i] = rec->nodes[i]->sent;
         }
         r = s_job_make(js, row->seq, row->actor, row->created, rec->command, ids, rec->n_nodes,
                        (int) rec->batch_size, (int) rec->max_failures, &j);
@@ -492,7 +518,7 @@ static int s_load_row(const job_row_t *row, void *ud) {
         if (r < 0)
                 goto out;
         if (job_machine_restore(j->m, rec->state < JOB__COUNT ? (job_state_t) rec->state : JOB__COUNT,
-                                (int) rec->forgiven, rec->message, states, msgs) < 0) {
+                                (int) rec->forgiven, rec->message, states, msgs, sent) < 0) {
                 log_error("job %s: bad state in the store, ignored", row->id);
                 s_job_free(j);
                 r = 0;
@@ -517,6 +543,7 @@ out:
                 job_select_free(ids, rec ? rec->n_nodes : 0);
         free(states);
         free(msgs);
+        free(sent);
         if (rec)
                 hitless__job_record__free_unpacked(rec, NULL);
         c->err = r;
@@ -638,7 +665,7 @@ static Hitless__JobStatus *s_status(const job_t *j, bool with_nodes, const int *
                 snprintf(id, sizeof id, "%s-%zu", j->id, i);
                 n->node_id = s_dup(j->names[i]);
                 n->state = s_dup(batch ? (batch[i] ? "pending" : "never") : job_node_state_name(st));
-                n->command_id = s_dup(batch || st == JOB_NODE_PENDING || st == JOB_NODE_SKIPPED ? "" : id);
+                n->command_id = s_dup(batch || !job_machine_node_sent(j->m, (int) i) ? "" : id);
                 n->message = s_dup(batch && batch[i] ? "" : job_machine_node_message(j->m, (int) i));
                 n->batch = batch ? (uint32_t) batch[i] : 0;
         }
@@ -812,7 +839,7 @@ int jobs_control(jobs_t *js, Hitless__JobOp op, const char *id, const char *acto
                 if (r < 0) {
                         snprintf(msg, msg_len, "store: %s", store_last_error(js->d.store));
                         if (job_machine_restore(j->m, snap.state, snap.forgiven, snap.message, snap.states,
-                                                (const char *const *) snap.messages) < 0)
+                                                (const char *const *) snap.messages, snap.sent) < 0)
                                 log_error("%s: cannot restore its state", j->id);
                         s_snap_free(&snap, j->n_nodes);
                         return -EIO;
