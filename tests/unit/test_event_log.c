@@ -150,11 +150,11 @@ START_TEST(test_schema_allows_only_counting_and_pruning) {
 }
 END_TEST
 
-/* A file as version 4 left it: no probe table, no count, no last_time,
+/* A file as version 4 left it: no probe or jobs table, no count, no last_time,
  * the triggers of migration 1, and two identical events. */
 START_TEST(test_migration_from_version_4) {
         store_close(&st);
-        ck_assert_int_eq(raw_exec("DROP TABLE probe;"
+        ck_assert_int_eq(raw_exec("DROP TABLE probe; DROP TABLE jobs;"
                                   "DROP TRIGGER events_count_only; DROP TRIGGER events_oldest_first;"
                                   "ALTER TABLE events DROP COLUMN count; ALTER TABLE events DROP COLUMN last_time;"
                                   "CREATE TRIGGER events_no_update BEFORE UPDATE ON events"

@@ -172,7 +172,7 @@ START_TEST(test_open_creates_private_file) {
         umask(old);
 
         /* The file is in WAL mode with the latest schema version. */
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 6);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 7);
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -258,7 +258,7 @@ START_TEST(test_reopen_keeps_schema) {
         s = open_ok();
         ck_assert_int_eq(count_events(s, NULL), 1);
         store_close(&s);
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 6);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 7);
 }
 END_TEST
 
@@ -811,6 +811,54 @@ static int s_latest_seq(const upgrade_row_t *u, void *ud) {
         return 0;
 }
 
+typedef struct {
+        int n;
+        char last[64];
+        size_t last_len;
+} jobs_seen_t;
+
+static int s_job_seen(const job_row_t *j, void *ud) {
+        jobs_seen_t *x = ud;
+        x->n++;
+        ck_assert_int_eq(j->seq, x->n);
+        snprintf(x->last, sizeof x->last, "%s %s %.*s", j->id, j->actor, (int) j->record_len,
+                 (const char *) j->record);
+        return 0;
+}
+
+/* Jobs: put inserts, then replaces only the record of the same seq and
+ * id; foreach gives them oldest first; a row survives a reopen. */
+START_TEST(test_jobs_put_and_foreach) {
+        store_t *s = open_ok();
+        jobs_seen_t x = { 0 };
+        job_row_t a = { .seq = 1, .id = "job-1", .actor = "unix:root", .created = 10,
+                        .record = (const uint8_t *) "aa", .record_len = 2 };
+        job_row_t b = { .seq = 2, .id = "job-2", .actor = "unix:ops", .created = 20,
+                        .record = (const uint8_t *) "bb", .record_len = 2 };
+        ck_assert_int_eq(store_jobs_foreach(s, s_job_seen, &x), 0);
+        ck_assert_int_eq(x.n, 0);
+        ck_assert_int_eq(store_job_put(s, &a), 0);
+        ck_assert_int_eq(store_job_put(s, &b), 0);
+        b.record = (const uint8_t *) "b2";
+        ck_assert_int_eq(store_job_put(s, &b), 0);
+        job_row_t other = b;
+        other.id = "job-9";
+        other.record = (const uint8_t *) "zz";
+        ck_assert_int_eq(store_job_put(s, &other), 0);   /* another id on seq 2: nothing changes */
+        other.seq = 0;
+        ck_assert_int_lt(store_job_put(s, &other), 0);
+        ck_assert_int_eq(store_jobs_foreach(s, s_job_seen, &x), 0);
+        ck_assert_int_eq(x.n, 2);
+        ck_assert_str_eq(x.last, "job-2 unix:ops b2");
+        store_close(&s);
+        s = open_ok();
+        x.n = 0;
+        ck_assert_int_eq(store_jobs_foreach(s, s_job_seen, &x), 0);
+        ck_assert_int_eq(x.n, 2);
+        store_close(&s);
+}
+END_TEST
+
 /* Upgrades: the latest is found; records are keyed by (type, index), so a
  * put replaces a record and leaves the others; a duplicate seq is refused. */
 START_TEST(test_upgrades_and_records) {
@@ -947,6 +995,7 @@ static Suite *store_suite(void) {
         tc = tcase_create("upgrades");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_upgrades_and_records);
+        tcase_add_test(tc, test_jobs_put_and_foreach);
         suite_add_tcase(su, tc);
 
         tc = tcase_create("events");
