@@ -994,6 +994,27 @@ START_TEST(test_member_reported_drained_counts_as_down) {
 }
 END_TEST
 
+/* A node running a batch job's command (jobs.h) is down for its groups
+ * and is not started until the job is done with it. */
+START_TEST(test_member_busy_in_a_job_counts_as_down) {
+        fx_t x;
+        fx_init(&x, 3, 3, 3);
+        fx_new(&x);
+        upgrade_node_report_t r = { .node = 2, .registered = true, .reachable = true, .healthy = true,
+                                    .job_busy = true };
+        ck_assert_int_eq(upgrade_machine_on_nodes(x.m, 0, &r, 1, &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);   /* max_down 1: spent by the job */
+        ck_assert_int_eq(in_step(&x), 0);
+        upgrade_node_status_t st;
+        ck_assert_int_eq(upgrade_machine_node(x.m, 2, &st), 0);
+        ck_assert(st.job_busy);
+        r.job_busy = false;
+        ck_assert_int_eq(upgrade_machine_on_nodes(x.m, 1, &r, 1, &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);
+        fx_free(&x);
+}
+END_TEST
+
 START_TEST(test_done_member_reported_drained_blocks_the_next) {
         fx_t x;
         fx_init(&x, 3, 3, 1);
@@ -1147,6 +1168,7 @@ int main(void) {
         tcase_add_test(tc, test_hold_starts_nothing_and_releases_by_itself);
         tcase_add_test(tc, test_rolled_back_only_when_every_changed_node_is);
         tcase_add_test(tc, test_member_reported_drained_counts_as_down);
+        tcase_add_test(tc, test_member_busy_in_a_job_counts_as_down);
         tcase_add_test(tc, test_done_member_reported_drained_blocks_the_next);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
