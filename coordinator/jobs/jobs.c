@@ -591,6 +591,8 @@ void jobs_destroy(jobs_t **jp) {
 bool jobs_node_busy(const jobs_t *js, const char *node_id) {
         for (size_t k = 0; k < js->n; k++) {
                 const job_t *j = js->v[k];
+                if (job_machine_count(j->m, JOB_NODE_RUNNING) == 0)
+                        continue;   /* finished jobs cost nothing */
                 int i = s_index(j, node_id, j->n_nodes);
                 if (i >= 0 && job_machine_node_state(j->m, i) == JOB_NODE_RUNNING)
                         return true;
