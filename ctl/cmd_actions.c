@@ -35,7 +35,7 @@ typedef struct {
         bool batch_mode, all, dry_run, selector_flags;
         char *nodes[MAX_ITEMS], *roles[MAX_ITEMS], *groups[MAX_ITEMS], *exclude[MAX_ITEMS];
         size_t n_nodes, n_roles, n_groups, n_exclude;
-        const char *batch, *max_failures;
+        const char *batch, *max_failures, *mode;
 } action_args_t;
 
 static void print_json(const Hitless__CommandResult *r) {
@@ -179,8 +179,9 @@ static int parse_batch_option(int argc, char **argv, int *i, action_args_t *a) {
                 a->batch_mode = true;
                 return add_names(argv[++*i], (char **) v, n) < 0 ? -1 : 1;
         }
-        if ((strcmp(o, "--batch") == 0 || strcmp(o, "--max-failures") == 0) && has_value) {
-                *(o[2] == 'b' ? &a->batch : &a->max_failures) = argv[++*i];
+        if ((strcmp(o, "--batch") == 0 || strcmp(o, "--max-failures") == 0 || strcmp(o, "--mode") == 0) &&
+            has_value) {
+                *(o[2] == 'b' ? &a->batch : o[3] == 'a' ? &a->max_failures : &a->mode) = argv[++*i];
                 a->batch_mode = true;
                 return 1;
         }
@@ -280,6 +281,7 @@ static int run_job(ctl_t *ctl, action_args_t *a, Hitless__Command *cmd) {
         jr.batch = (char *) (a->batch ? a->batch : "");
         jr.max_failures = (char *) (a->max_failures ? a->max_failures : "");
         jr.dry_run = a->dry_run;
+        jr.mode = (char *) (a->mode ? a->mode : "");
         return ctl_job_run(ctl, &jr, a->no_wait);
 }
 
@@ -402,7 +404,7 @@ usage:
 
 #define COMMON "[--json] [--no-wait] [--id ID] [--upgrade ID] [--wait SECONDS]"
 #define SELECTOR "[NODE[,NODE...]...] [--role R] [--group G] [--all] [--exclude NODE,...]"
-#define BATCH "[--batch N|N%] [--max-failures N|N%] [--dry-run] [--json] [--no-wait]"
+#define BATCH "[--batch N|N%] [--mode rolling|batch] [--max-failures N|N%] [--dry-run] [--json] [--no-wait]"
 ACTION(drain, "drain NODE " COMMON "\ndrain " SELECTOR " " BATCH);
 ACTION(undrain, "undrain NODE " COMMON "\nundrain " SELECTOR " " BATCH);
 ACTION(install, "install NODE PKG=VERSION... " COMMON "\ninstall " SELECTOR " PKG=VERSION... " BATCH);

@@ -48,6 +48,7 @@ static void s_summary_json(const Hitless__JobStatus *s) {
         ctl_json_kv(stdout, ",", "state", s->state);
         ctl_json_kv(stdout, ",", "message", s->message);
         ctl_json_int(stdout, ",", "batch", s->batch_size);
+        ctl_json_kv(stdout, ",", "mode", s->mode);
         ctl_json_int(stdout, ",", "max_failures", s->max_failures);
         ctl_json_int(stdout, ",", "nodes", (long long) (s->succeeded + s->failed + s->running + s->pending + s->skipped));
         ctl_json_int(stdout, ",", "succeeded", s->succeeded);
@@ -59,10 +60,10 @@ static void s_summary_json(const Hitless__JobStatus *s) {
 }
 
 static void s_summary_text(const Hitless__JobStatus *s) {
-        printf("%s %s by %s: %s%s%s; %u succeeded, %u failed, %u running, %u pending, %u skipped (batch %u, "
+        printf("%s %s by %s: %s%s%s; %u succeeded, %u failed, %u running, %u pending, %u skipped (batch %u %s, "
                "max_failures %u)\n",
                s->id, s->action, s->actor, s->state, s->message[0] ? ": " : "", s->message, s->succeeded, s->failed,
-               s->running, s->pending, s->skipped, s->batch_size, s->max_failures);
+               s->running, s->pending, s->skipped, s->batch_size, s->mode, s->max_failures);
 }
 
 static void s_json_str(FILE *f, const void *item) {

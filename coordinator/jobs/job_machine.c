@@ -119,6 +119,10 @@ int job_machine_step(job_machine_t *m, const quorum_fleet_t *f, int *ret_start) 
                                  m->message);
                         continue;
                 }
+                if (m->cfg.barrier && running > 0) {
+                        snprintf(why, MSG_LEN, "batch mode: waiting for the %zu running to end", running);
+                        continue;
+                }
                 if (running + chosen >= (size_t) m->cfg.batch_size) {
                         snprintf(why, MSG_LEN, "batch full: %zu running, batch %d", running + chosen,
                                  m->cfg.batch_size);

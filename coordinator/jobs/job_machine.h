@@ -16,7 +16,9 @@
  * for, never resent under a new id).
  *
  * Rules (README, "Batch commands and jobs"):
- *   - at most batch_size nodes run at once (a sliding window);
+ *   - at most batch_size nodes run at once: a sliding window, or with
+ *     job_config_t.barrier whole batches, the next once every node of the
+ *     last one ended;
  *   - a disruptive action (drain, install, repoint, restart, rollback)
  *     starts on an up node only when quorum_budget_allows() it, counting
  *     the job's running nodes and whatever else is down; a node already
@@ -71,6 +73,9 @@ typedef struct {
          * counts as DRAINED whatever the view says, since the agent's
          * heartbeat reports it drained only later. */
         bool leaves_down;
+        /* --mode batch: a batch starts only once the previous one has
+         * ended (a barrier); otherwise a sliding window (rolling). */
+        bool barrier;
 } job_config_t;
 
 typedef struct job_machine job_machine_t;

@@ -39,6 +39,7 @@ typedef struct {
         int64_t *settle_ms;
         int *start;                 /* n_nodes: scratch */
         int batch_size, max_failures;
+        bool barrier;
         job_machine_t *m;
         job_state_t saved_state;    /* as last stored: events on change */
 } job_t;
@@ -133,7 +134,7 @@ static int s_universe(job_t *j, char **ids, size_t n, const inventory_t *inv) {
 
 /* A job struct for seq over ids (owned from now on), with a new machine. */
 static int s_job_make(jobs_t *js, int64_t seq, const char *actor, int64_t created, const Hitless__Command *tmpl,
-                      char **ids, size_t n, int batch, int max_failures, job_t **ret) {
+                      char **ids, size_t n, int batch, int max_failures, bool barrier, job_t **ret) {
         job_t *j = calloc(1, sizeof *j);
         uint8_t *buf = NULL;
         size_t len;
@@ -148,6 +149,7 @@ static int s_job_make(jobs_t *js, int64_t seq, const char *actor, int64_t create
         j->created = created;
         j->batch_size = batch;
         j->max_failures = max_failures;
+        j->barrier = barrier;
         /* A copy of the template, owned, whatever request it came from. */
         if ((r = codec_encode(&tmpl->base, &buf, &len)) < 0 ||
             !(j->tmpl = hitless__command__unpack(NULL, len, buf)))
@@ -162,7 +164,8 @@ static int s_job_make(jobs_t *js, int64_t seq, const char *actor, int64_t create
                                                       .batch_size = batch, .max_failures = max_failures,
                                                       .disruptive = s_disruptive(j->tmpl),
                                                       .leaves_down = j->tmpl->action_case ==
-                                                                     HITLESS__COMMAND__ACTION_DRAIN },
+                                                                     HITLESS__COMMAND__ACTION_DRAIN,
+                                                      .barrier = barrier },
                                     &j->m);
         if (r < 0) {
                 s_job_free(j);
@@ -227,6 +230,7 @@ static int s_save(jobs_t *js, job_t *j) {
         rec.command = j->tmpl;
         rec.batch_size = (uint32_t) j->batch_size;
         rec.max_failures = (uint32_t) j->max_failures;
+        rec.barrier = j->barrier;
         rec.state = job_machine_state(j->m);
         rec.forgiven = (uint32_t) job_machine_forgiven(j->m);
         rec.message = (char *) job_machine_message(j->m);
@@ -513,7 +517,7 @@ static int s_load_row(const job_row_t *row, void *ud) {
                 sent[i] = rec->nodes[i]->sent;
         }
         r = s_job_make(js, row->seq, row->actor, row->created, rec->command, ids, rec->n_nodes,
-                       (int) rec->batch_size, (int) rec->max_failures, &j);
+                       (int) rec->batch_size, (int) rec->max_failures, rec->barrier, &j);
         ids = NULL;
         if (r < 0)
                 goto out;
@@ -646,6 +650,7 @@ static Hitless__JobStatus *s_status(const job_t *j, bool with_nodes, const int *
         s->message = s_dup(job_machine_message(j->m));
         s->batch_size = (uint32_t) j->batch_size;
         s->max_failures = (uint32_t) j->max_failures;
+        s->mode = s_dup(j->barrier ? "batch" : "rolling");
         s->succeeded = (uint32_t) job_machine_count(j->m, JOB_NODE_SUCCEEDED);
         s->failed = (uint32_t) job_machine_count(j->m, JOB_NODE_FAILED);
         s->running = (uint32_t) job_machine_count(j->m, JOB_NODE_RUNNING);
@@ -741,8 +746,14 @@ int jobs_submit(jobs_t *js, const Hitless__JobRequest *req, const char *actor, H
                                 job_select_free(ids, n);
                                 return -EINVAL;
                         }
+        bool barrier = strcmp(req->mode, "batch") == 0;
+        if (!barrier && req->mode[0] && strcmp(req->mode, "rolling") != 0) {
+                snprintf(err, err_len, "--mode %.32s: give rolling or batch", req->mode);
+                job_select_free(ids, n);
+                return -EINVAL;
+        }
         r = s_job_make(js, req->dry_run ? 0 : js->last_seq + 1, actor, clock_wall_s(), req->command, ids, n, batch,
-                       max_failures, &j);
+                       max_failures, barrier, &j);
         if (r < 0)
                 return r;
         if (req->dry_run) {
@@ -774,9 +785,9 @@ int jobs_submit(jobs_t *js, const Hitless__JobRequest *req, const char *actor, H
                 if (r >= 0)
                         r = s_save(js, j);
                 if (r >= 0)
-                        r = s_event(js, j, "job.started", actor, "%s on %zu node%s, batch %d, max_failures %d",
+                        r = s_event(js, j, "job.started", actor, "%s on %zu node%s, batch %d (%s), max_failures %d",
                                     command_action_name(j->tmpl), j->n_nodes, j->n_nodes == 1 ? "" : "s", batch,
-                                    max_failures);
+                                    barrier ? "batch mode" : "rolling", max_failures);
                 if (r >= 0)
                         r = store_commit(js->d.store);
                 else if (store_rollback(js->d.store) < 0)

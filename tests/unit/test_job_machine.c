@@ -81,6 +81,23 @@ START_TEST(test_quorum_window) {
 }
 END_TEST
 
+/* --mode batch: the next batch waits for the whole last one (a barrier). */
+START_TEST(test_barrier) {
+        fx_t x;
+        fx_init(&x, 5, 5, 0, 2, 0, true);
+        job_machine_free(&x.m);
+        x.cfg.barrier = true;
+        ck_assert_int_eq(job_machine_new(&x.cfg, &x.m), 0);
+        ck_assert_int_eq(step(&x), 2);
+        result(&x, 0, true);
+        ck_assert_int_eq(step(&x), 0);   /* rolling would start one now */
+        ck_assert_ptr_nonnull(strstr(job_machine_node_message(x.m, 2), "batch mode"));
+        result(&x, 1, true);
+        ck_assert_int_eq(step(&x), 2);
+        job_machine_free(&x.m);
+}
+END_TEST
+
 /* A drain leaves its node down: with max_down 1 only one drains. */
 START_TEST(test_drain_stays_down) {
         fx_t x;
@@ -324,6 +341,7 @@ int main(void) {
         tcase_add_test(tc, test_bad_config);
         tcase_add_test(tc, test_quorum_window);
         tcase_add_test(tc, test_drain_stays_down);
+        tcase_add_test(tc, test_barrier);
         tcase_add_test(tc, test_not_disruptive);
         tcase_add_test(tc, test_upgrade_nodes_wait);
         tcase_add_test(tc, test_failure_budget);
