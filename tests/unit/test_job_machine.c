@@ -36,6 +36,12 @@ static void fx_init(fx_t *x, int n, int u, int g_n, int batch, int max_failures,
         ck_assert_int_eq(job_machine_new(&x->cfg, &x->m), 0);
 }
 
+/* A new machine for x->cfg, after the caller changed it. */
+static void fx_renew(fx_t *x) {
+        job_machine_free(&x->m);
+        ck_assert_int_eq(job_machine_new(&x->cfg, &x->m), 0);
+}
+
 static int step(fx_t *x) {
         int n = job_machine_step(x->m, &x->f, x->start);
         ck_assert_int_ge(n, 0);
@@ -85,9 +91,8 @@ END_TEST
 START_TEST(test_barrier) {
         fx_t x;
         fx_init(&x, 5, 5, 0, 2, 0, true);
-        job_machine_free(&x.m);
         x.cfg.barrier = true;
-        ck_assert_int_eq(job_machine_new(&x.cfg, &x.m), 0);
+        fx_renew(&x);
         ck_assert_int_eq(step(&x), 2);
         result(&x, 0, true);
         ck_assert_int_eq(step(&x), 0);   /* rolling would start one now */
@@ -101,11 +106,9 @@ END_TEST
 /* A drain leaves its node down: with max_down 1 only one drains. */
 START_TEST(test_drain_stays_down) {
         fx_t x;
-        memset(&x, 0, sizeof x);
         fx_init(&x, 3, 3, 3, 3, 0, true);
-        job_machine_free(&x.m);
         x.cfg.leaves_down = true;
-        ck_assert_int_eq(job_machine_new(&x.cfg, &x.m), 0);
+        fx_renew(&x);
         ck_assert_int_eq(step(&x), 1);
         result(&x, 0, true);
         ck_assert_int_eq(step(&x), 0);   /* the view still says node 0 is up: the machine knows better */
