@@ -24,14 +24,14 @@ static bool s_final(const char *state) {
 }
 
 static void s_node_json(const Hitless__JobStatus *s, const Hitless__JobNode *n) {
-        ctl_json_kv(stdout, "{", "job", s->id);
-        ctl_json_kv(stdout, ",", "node_id", n->node_id);
-        ctl_json_kv(stdout, ",", "action", s->action);
-        ctl_json_kv(stdout, ",", "state", n->state);
-        ctl_json_kv(stdout, ",", "command_id", n->command_id);
-        ctl_json_kv(stdout, ",", "message", n->message);
+        json_kv(stdout, "{", "job", s->id);
+        json_kv(stdout, ",", "node_id", n->node_id);
+        json_kv(stdout, ",", "action", s->action);
+        json_kv(stdout, ",", "state", n->state);
+        json_kv(stdout, ",", "command_id", n->command_id);
+        json_kv(stdout, ",", "message", n->message);
         if (s->dry_run)
-                ctl_json_int(stdout, ",", "batch", n->batch);
+                json_int(stdout, ",", "batch", n->batch);
         printf("}\n");
 }
 
@@ -41,21 +41,21 @@ static void s_node_text(const Hitless__JobStatus *s, const Hitless__JobNode *n) 
 }
 
 static void s_summary_json(const Hitless__JobStatus *s) {
-        ctl_json_kv(stdout, "{", "job", s->id);
-        ctl_json_kv(stdout, ",", "action", s->action);
-        ctl_json_kv(stdout, ",", "actor", s->actor);
-        ctl_json_int(stdout, ",", "created", s->created);
-        ctl_json_kv(stdout, ",", "state", s->state);
-        ctl_json_kv(stdout, ",", "message", s->message);
-        ctl_json_int(stdout, ",", "batch", s->batch_size);
-        ctl_json_kv(stdout, ",", "mode", s->mode);
-        ctl_json_int(stdout, ",", "max_failures", s->max_failures);
-        ctl_json_int(stdout, ",", "nodes", (long long) (s->succeeded + s->failed + s->running + s->pending + s->skipped));
-        ctl_json_int(stdout, ",", "succeeded", s->succeeded);
-        ctl_json_int(stdout, ",", "failed", s->failed);
-        ctl_json_int(stdout, ",", "running", s->running);
-        ctl_json_int(stdout, ",", "pending", s->pending);
-        ctl_json_int(stdout, ",", "skipped", s->skipped);
+        json_kv(stdout, "{", "job", s->id);
+        json_kv(stdout, ",", "action", s->action);
+        json_kv(stdout, ",", "actor", s->actor);
+        json_int(stdout, ",", "created", s->created);
+        json_kv(stdout, ",", "state", s->state);
+        json_kv(stdout, ",", "message", s->message);
+        json_int(stdout, ",", "batch", s->batch_size);
+        json_kv(stdout, ",", "mode", s->mode);
+        json_int(stdout, ",", "max_failures", s->max_failures);
+        json_int(stdout, ",", "nodes", (long long) (s->succeeded + s->failed + s->running + s->pending + s->skipped));
+        json_int(stdout, ",", "succeeded", s->succeeded);
+        json_int(stdout, ",", "failed", s->failed);
+        json_int(stdout, ",", "running", s->running);
+        json_int(stdout, ",", "pending", s->pending);
+        json_int(stdout, ",", "skipped", s->skipped);
         printf("}\n");
 }
 
@@ -78,11 +78,11 @@ static void s_print_dry_run(const ctl_t *ctl, const Hitless__JobStatus *s) {
         if (ctl->json) {
                 for (size_t i = 0; i < s->n_nodes; i++)
                         s_node_json(s, s->nodes[i]);
-                ctl_json_kv(stdout, "{", "dry_run", s->action);
-                ctl_json_int(stdout, ",", "batches", batches);
-                ctl_json_int(stdout, ",", "batch", s->batch_size);
-                ctl_json_int(stdout, ",", "max_failures", s->max_failures);
-                ctl_json_array(stdout, ",", "quorum", (void *const *) s->quorum, s->n_quorum, s_json_str);
+                json_kv(stdout, "{", "dry_run", s->action);
+                json_int(stdout, ",", "batches", batches);
+                json_int(stdout, ",", "batch", s->batch_size);
+                json_int(stdout, ",", "max_failures", s->max_failures);
+                json_array(stdout, ",", "quorum", (void *const *) s->quorum, s->n_quorum, s_json_str);
                 printf("}\n");
                 return;
         }
