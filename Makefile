@@ -59,7 +59,7 @@ ALL_LIBS  := $(LIBAGENT) $(LIBCOORD) $(LIBCTL) $(LIBCOMMON)
 PROGRAMS  := $(BUILD)/hitless-agent $(BUILD)/hitless-coordinator $(BUILD)/hitlessctl
 
 .PHONY: all deps check check-build check-unit check-asan check-integration \
-        check-valgrind check-fuzz check-packages fuzz demo bench bench-scale install clean
+        check-valgrind check-fuzz check-model check-long check-packages fuzz demo bench bench-scale install clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -118,11 +118,12 @@ $(BUILD)/tests/test_%: $(call obj,tests/unit/test_%.c) $(call obj,$(TEST_HELPERS
 
 # ---- tests ------------------------------------------------------------------
 deps:
-	@scripts/install-deps.sh build fuzz integration valgrind
+	@scripts/install-deps.sh build fuzz integration valgrind model
 
 check: deps
 	$(MAKE) check-build
 	$(MAKE) check-unit
+	$(MAKE) check-model
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind
 	$(MAKE) check-fuzz
@@ -133,6 +134,17 @@ check-build: all $(UNIT_TESTS)
 
 check-unit: all $(UNIT_TESTS)
 	@tests/run-unit.sh $(BUILD) $(UNIT_TESTS)
+
+# spin over tests/model/upgrade_machine.pml (see tests/model/README.md):
+# liveness and a one-fault exhaustive search, and a mutant that must fail.
+check-model:
+	@scripts/install-deps.sh model
+	tests/model/check-model.sh $(BUILD)
+
+# Longer soaks: the three-fault bitstate search.
+check-long:
+	@scripts/install-deps.sh model
+	MODEL_LONG=1 tests/model/check-model.sh $(BUILD)
 
 # The same suites built with AddressSanitizer and UBSan; any report fails.
 check-asan:

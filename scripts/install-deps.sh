@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages a make target needs, only those missing.
-# Usage: install-deps.sh build|fuzz|integration|valgrind|nspawn|packages...
+# Usage: install-deps.sh build|fuzz|integration|valgrind|model|nspawn|packages...
 # Needs root when something is missing (CI and the test machines are root).
 set -eu
 
@@ -10,6 +10,8 @@ build="build-essential pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
 fuzz="clang libclang-rt-14-dev"
 valgrind="valgrind"
 integration="iproute2 procps psmisc dbus python3 python3-zmq curl prometheus chromium"
+# spin writes the model checker pan.c; gcc (build) compiles it
+model="spin gcc"
 nspawn="systemd-container debootstrap"
 packages="debhelper devscripts rpm lintian dpkg-dev fakeroot dnf createrepo-c rpmlint"
 
@@ -19,6 +21,7 @@ for target in "$@"; do
     build) want="$want $build" ;;
     fuzz) want="$want $fuzz" ;;
     valgrind) want="$want $valgrind" ;;
+    model) want="$want $model" ;;
     integration) want="$want $integration" ;;
     nspawn) want="$want $nspawn" ;;
     packages) want="$want $packages" ;;
