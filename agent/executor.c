@@ -12,6 +12,7 @@
 #include "agent/actions.h"
 #include "agent/admission.h"
 #include "agent/journal.h"
+#include "agent/local_report.h"
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/ids.h"
@@ -33,6 +34,7 @@ struct executor {
         atomic_bool busy;    /* the worker is running a command */
         atomic_bool stopping; /* executor_destroy: stop waiting to hand over statuses */
         atomic_bool drained; /* the journal's drained flag, for heartbeats */
+        atomic_bool report_queued; /* a local report request waits for the worker */
         char current_id[64]; /* command being run, for progress messages */
 };
 
@@ -280,6 +282,33 @@ static void answer_query(executor_t *e, const Hitless__CommandQuery *q) {
         }
 }
 
+static int report_one(const journal_command_t *c, void *ud) {
+        executor_t *e = ud;
+        uint8_t *buf;
+        size_t len;
+        if (local_report_pack(e->journal, c, &buf, &len) < 0) {
+                log_warning("journal: local command %s cannot be reported (no request or result recorded)", c->id);
+                return 0;
+        }
+        s_send_to_main(e, buf, len);
+        free(buf);
+        return 0;
+}
+
+/* Marks what the coordinator acknowledged, then reports the local
+ * commands still unacknowledged (an empty ack is executor_report_local's
+ * request). Until acknowledged, each is sent again at the next request. */
+static void report_local(executor_t *e, const Hitless__LocalCommandAck *ack) {
+        if (ack->n_command_ids == 0)
+                atomic_store(&e->report_queued, false);
+        if (local_report_acknowledged(e->journal, ack) < 0)
+                log_warning("journal: cannot record that the coordinator has a local command: %s",
+                            journal_last_error(e->journal));
+        if (journal_local_unreported(e->journal, LOCAL_REPORT_MAX, report_one, e) < 0)
+                log_warning("journal: cannot read the local commands to report: %s",
+                            journal_last_error(e->journal));
+}
+
 /* The agent died mid-command: record it interrupted, with the node's real
  * state, and never run it again. */
 static int mark_interrupted(const journal_command_t *c, void *ud) {
@@ -320,6 +349,8 @@ static void *worker(void *arg) {
                                 run_command(e, m->command);
                         else if (m->body_case == HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY)
                                 answer_query(e, m->command_query);
+                        else if (m->body_case == HITLESS__COORDINATOR_MESSAGE__BODY_LOCAL_COMMAND_ACK)
+                                report_local(e, m->local_command_ack);
                         hitless__coordinator_message__free_unpacked(m, NULL);
                 }
                 zmq_msg_close(&msg);
@@ -428,6 +459,20 @@ int executor_submit(executor_t *e, const Hitless__CoordinatorMessage *m) {
                 return r;
         r = zmq_send(e->main_end, buf, len, ZMQ_DONTWAIT) < 0 ? -errno : 0;
         free(buf);
+        return r;
+}
+
+int executor_report_local(executor_t *e) {
+        Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
+        Hitless__LocalCommandAck none = HITLESS__LOCAL_COMMAND_ACK__INIT;
+        if (atomic_exchange(&e->report_queued, true))
+                return 0;   /* one request waits already (the worker is busy) */
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_LOCAL_COMMAND_ACK;
+        m.local_command_ack = &none;
+        int r = executor_submit(e, &m);
+        if (r < 0)
+                atomic_store(&e->report_queued, false);
         return r;
 }
 

@@ -39,8 +39,15 @@ bool executor_busy(executor_t *e);
  * the last command (or at start): reported in every heartbeat. */
 bool executor_drained(executor_t *e);
 
-/* A packed CoordinatorMessage body: Command or CommandQuery. */
+/* A packed CoordinatorMessage body: Command, CommandQuery or LocalCommandAck. */
 HL_MUST_USE int executor_submit(executor_t *e, const Hitless__CoordinatorMessage *m);
+
+/* Asks the worker to report the local commands (hitless-agent rollback)
+ * the coordinator has not acknowledged yet (agent/local_report.h). Called
+ * every heartbeat interval while registered; a request already waiting
+ * (the worker runs a command) is not queued twice. LocalCommandAcks from
+ * the coordinator go through executor_submit(). */
+HL_MUST_USE int executor_report_local(executor_t *e);
 
 /* Readable when statuses are waiting: each message is a packed
  * AgentMessage to send to the coordinator as is. */

@@ -81,6 +81,11 @@ static const sqldb_migration_t migrations[] = {
         { 2,
           "ALTER TABLE commands ADD COLUMN upgrade_id TEXT NOT NULL DEFAULT '';"
           "CREATE INDEX commands_updated ON commands(updated);" },
+        /* Commands the node's root ran locally (hitless-agent rollback)
+         * are reported to the coordinator until it acknowledges them. */
+        { 3,
+          "ALTER TABLE commands ADD COLUMN local_unreported INTEGER NOT NULL DEFAULT 0;"
+          "CREATE INDEX commands_local_unreported ON commands(local_unreported, seq);" },
 };
 
 /* ---- cached statements ---------------------------------------------------- */
@@ -96,6 +101,8 @@ typedef enum {
         STMT_CMD_GET,
         STMT_CMD_UNFINISHED,
         STMT_CMD_RECENT,
+        STMT_CMD_LOCAL_UNREPORTED,
+        STMT_CMD_LOCAL_REPORTED,
         STMT_SNAP_NEXT_SEQ,
         STMT_SNAP_INSERT,
         STMT_SNAP_SET_DRAINED,
@@ -134,7 +141,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_COMMIT] = "COMMIT",
         [STMT_ROLLBACK] = "ROLLBACK",
         [STMT_CMD_INSERT] = "INSERT INTO commands (id, kind, state, snapshot_id, created, updated, request,"
-                            " upgrade_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+                            " upgrade_id, local_unreported) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
         [STMT_CMD_SET_STATE] = "UPDATE commands SET state = ?2, updated = ?3"
                                " WHERE id = ?1 AND state IN " UNFINISHED_STATES,
         /* A refusal keeps its decision (the result), not the request's
@@ -149,6 +156,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
         /* The newest `limit` rows, turned back to oldest first. */
         [STMT_CMD_RECENT] = "SELECT * FROM (SELECT seq, " CMD_COLUMNS " FROM commands"
                             " ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+        [STMT_CMD_LOCAL_UNREPORTED] = "SELECT " CMD_COLUMNS " FROM commands WHERE local_unreported = 1"
+                                      " AND state NOT IN " UNFINISHED_STATES " ORDER BY seq LIMIT ?1",
+        [STMT_CMD_LOCAL_REPORTED] = "UPDATE commands SET local_unreported = 0 WHERE id = ?1",
         /* ?1 is "snap-<t>-*", ?2 the length of "snap-<t>-" plus one. */
         [STMT_SNAP_NEXT_SEQ] = "SELECT coalesce(max(CAST(substr(id, ?2) AS INTEGER)), 0) + 1"
                                " FROM snapshots WHERE id GLOB ?1",
@@ -177,7 +187,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
         /* ?1: the cutoff (unix seconds). Kept whatever their age: unfinished
          * commands, and those not refused of an upgrade whose snapshot is
          * open (a replay of one must get its result, not a second run). */
-        [STMT_PRUNE_COMMANDS] = "DELETE FROM commands WHERE updated < ?1"
+        [STMT_PRUNE_COMMANDS] = "DELETE FROM commands WHERE updated < ?1 AND local_unreported = 0"
                                 " AND state NOT IN " UNFINISHED_STATES
                                 " AND NOT (state != 6 AND upgrade_id != '' AND upgrade_id IN"
                                 " (SELECT upgrade_id FROM snapshots WHERE open = 1))",
@@ -398,8 +408,8 @@ const char *journal_last_error(const journal_t *j) {
 
 /* ---- commands -------------------------------------------------------------- */
 
-int journal_command_begin(journal_t *j, const char *id, const char *kind, const uint8_t *request,
-                          size_t len, const char *snapshot_id, const char *upgrade_id) {
+static int s_command_insert(journal_t *j, const char *id, const char *kind, const uint8_t *request,
+                            size_t len, const char *snapshot_id, const char *upgrade_id, bool local) {
         if (!s_id_ok(id))
                 return s_error(j, -EINVAL, "command_begin: bad id");
         if (!kind || !*kind || !s_fits(kind, FIELD_SIZE(journal_command_t, kind)))
@@ -426,7 +436,18 @@ int journal_command_begin(journal_t *j, const char *id, const char *kind, const 
         sqlite3_bind_int64(st, 5, clock_wall_s());
         s_bind_blob(st, 6, request, len);
         sqlite3_bind_text(st, 7, upgrade_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 8, local);
         return s_step_done(j, st, "command_begin");
+}
+
+int journal_command_begin(journal_t *j, const char *id, const char *kind, const uint8_t *request,
+                          size_t len, const char *snapshot_id, const char *upgrade_id) {
+        return s_command_insert(j, id, kind, request, len, snapshot_id, upgrade_id, false);
+}
+
+int journal_command_begin_local(journal_t *j, const char *id, const char *kind, const uint8_t *request,
+                                size_t len) {
+        return s_command_insert(j, id, kind, request, len, "", "", true);
 }
 
 /* After an UPDATE ... WHERE state IN (unfinished) changed nothing: was the
@@ -601,6 +622,26 @@ int journal_commands_recent(journal_t *j, uint32_t limit,
         sqlite3_bind_int64(st, 1, limit ? limit : JOURNAL_RECENT_DEFAULT_LIMIT);
         /* Column 0 is seq, for the ordering only. */
         return s_walk_commands(j, st, 1, "commands_recent", cb, ud);
+}
+
+int journal_local_unreported(journal_t *j, uint32_t limit, int (*cb)(const journal_command_t *c, void *ud),
+                             void *ud) {
+        if (!cb || !limit)
+                return s_error(j, -EINVAL, "local_unreported: no callback or no limit");
+        sqlite3_stmt *st = j->stmt[STMT_CMD_LOCAL_UNREPORTED];
+        sqlite3_bind_int64(st, 1, limit);
+        return s_walk_commands(j, st, 0, "local_unreported", cb, ud);
+}
+
+int journal_local_reported(journal_t *j, const char *id) {
+        if (!s_id_ok(id))
+                return s_error(j, -EINVAL, "local_reported: bad id");
+        int r = s_check_writable(j, "local_reported");
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = j->stmt[STMT_CMD_LOCAL_REPORTED];
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        return s_step_done(j, st, "local_reported");
 }
 
 /* ---- retention ------------------------------------------------------------ */

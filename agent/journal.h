@@ -79,6 +79,12 @@ const char *journal_last_error(const journal_t *j);
  * snapshot_id and upgrade_id (0..63 bytes) NULL or "" for none. */
 HL_MUST_USE int journal_command_begin(journal_t *j, const char *id, const char *kind, const uint8_t *request,
                                       size_t len, const char *snapshot_id, const char *upgrade_id);
+/* The same for a command the node's root runs without the coordinator
+ * (hitless-agent rollback): once finished it is listed by
+ * journal_local_unreported() until journal_local_reported(), and
+ * retention keeps it until then. */
+HL_MUST_USE int journal_command_begin_local(journal_t *j, const char *id, const char *kind,
+                                            const uint8_t *request, size_t len);
 /* ACCEPTED or RUNNING only (-EINVAL otherwise): a final state comes with
  * its result through journal_command_finish(). */
 HL_MUST_USE int journal_command_set_state(journal_t *j, const char *id, journal_state_t state);
@@ -105,6 +111,14 @@ HL_MUST_USE int journal_commands_unfinished(journal_t *j, int (*cb)(const journa
  * `hitless-agent journal`). */
 HL_MUST_USE int journal_commands_recent(journal_t *j, uint32_t limit,
                                         int (*cb)(const journal_command_t *c, void *ud), void *ud);
+
+/* Local commands finished and not yet acknowledged by the coordinator,
+ * oldest first, at most limit (> 0). */
+HL_MUST_USE int journal_local_unreported(journal_t *j, uint32_t limit,
+                                         int (*cb)(const journal_command_t *c, void *ud), void *ud);
+/* The coordinator has recorded local command id: it is not listed again.
+ * An id that is not an unreported local command changes nothing (0). */
+HL_MUST_USE int journal_local_reported(journal_t *j, const char *id);
 
 /* Snapshots. ids are generated ("snap-<unix time>-<n>", n counting from 1
  * within each second, so unique even for several in one second). */

@@ -125,7 +125,7 @@ int local_rollback(const agent_config_t *cfg, int argc, char **argv) {
                 journal_close(&j);
                 return 1;
         }
-        if (journal_command_begin(j, id, "rollback", req, req_len, "", "") < 0 ||
+        if (journal_command_begin_local(j, id, "rollback", req, req_len) < 0 ||
             journal_command_set_state(j, id, JCMD_RUNNING) < 0) {
                 fprintf(stderr, "hitless-agent: cannot record the rollback in the journal: %s\n",
                         journal_last_error(j));

@@ -31,6 +31,8 @@ typedef struct {
         executor_t *executor;
         int sigfd;
         char status[300];
+        bool registered;             /* at the last loop turn */
+        int64_t next_local_report;   /* monotonic ms */
 } agent_t;
 
 static void usage(FILE *f) {
@@ -123,6 +125,21 @@ static void forward_statuses(agent_t *a) {
                         (void) session_send(a->session, zmq_msg_data(&msg), zmq_msg_size(&msg));
                 zmq_msg_close(&msg);
         }
+}
+
+/* Local commands (hitless-agent rollback, run beside this daemon or while
+ * it was away) are reported right after each registration, then every
+ * heartbeat interval until the coordinator acknowledges them. */
+static void report_local_commands(agent_t *a, int64_t now) {
+        bool registered = session_registered(a->session);
+        if (registered && !a->registered)
+                a->next_local_report = now;
+        a->registered = registered;
+        if (!registered || now < a->next_local_report)
+                return;
+        a->next_local_report = now + a->cfg->heartbeat_interval_ms;
+        if (executor_report_local(a->executor) < 0)
+                log_warning("cannot ask the executor to report local commands");
 }
 
 static int start_session(agent_t *a) {
@@ -237,6 +254,7 @@ static int run(agent_t *a) {
                         }
                         session_set_drained(a->session, executor_drained(a->executor));
                         session_tick(a->session, now);
+                        report_local_commands(a, now);
                         notify_status(a, session_status(a->session));
                 }
                 daemon_watchdog_tick(&watchdog, now);

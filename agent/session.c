@@ -342,6 +342,10 @@ static void send_heartbeat(session_t *s) {
         health_report_free(&hr);
 }
 
+bool session_registered(const session_t *s) {
+        return s->state == LINK_REGISTERED;
+}
+
 void session_set_drained(session_t *s, bool drained) {
         if (drained == s->drained)
                 return;
@@ -520,6 +524,7 @@ void session_handle_incoming(session_t *s, int64_t now_ms) {
                         break;
                 case HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND:
                 case HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY:
+                case HITLESS__COORDINATOR_MESSAGE__BODY_LOCAL_COMMAND_ACK:
                         if (s->state == LINK_REGISTERED && s->on_command)
                                 s->on_command(m, s->on_command_ud);
                         break;

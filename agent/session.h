@@ -44,8 +44,9 @@ void session_tick(session_t *s, int64_t now_ms);
 /* When session_tick next needs to run (monotonic ms). */
 int64_t session_next_due(const session_t *s);
 
-/* Commands and command queries from the coordinator go to cb (the
- * executor); the session itself only speaks Hello and heartbeats. */
+/* Commands, command queries and local command acks from the coordinator
+ * go to cb (the executor); the session itself only speaks Hello and
+ * heartbeats. */
 void session_set_command_handler(session_t *s,
                                  void (*cb)(const Hitless__CoordinatorMessage *m, void *ud), void *ud);
 
@@ -59,6 +60,9 @@ HL_MUST_USE int session_send(session_t *s, const void *buf, size_t len);
  * socket for ZMQ_POLLOUT. False otherwise, when session_send answers at
  * once. */
 bool session_send_blocked(session_t *s);
+
+/* Welcomed by the coordinator (and not disconnected since). */
+bool session_registered(const session_t *s);
 
 /* A human-readable state for STATUS= ("registered with tcp://...; healthy"). */
 const char *session_status(const session_t *s);

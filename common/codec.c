@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/ids.h"
 
@@ -132,19 +133,9 @@ static bool s_hello_valid(const Hitless__Hello *h) {
         return node_id_valid(h->node_id) && s_packages_valid(h->packages, h->n_packages);
 }
 
-static bool s_agent_ids_valid(const Hitless__AgentMessage *m) {
-        const Hitless__CommandStatus *st = m->command_status;
-        switch (m->body_case) {
-        case HITLESS__AGENT_MESSAGE__BODY_HELLO:
-                return s_hello_valid(m->hello);
-        case HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT:
-                return s_health_valid(m->heartbeat->health);
-        case HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS:
-                return command_id_valid(st->command_id) && s_optional_id_valid(st->snapshot_id) &&
-                       s_packages_valid(st->packages, st->n_packages) && s_health_valid(st->health);
-        default:
-                return true;
-        }
+static bool s_status_ids_valid(const Hitless__CommandStatus *st) {
+        return command_id_valid(st->command_id) && s_optional_id_valid(st->snapshot_id) &&
+               s_packages_valid(st->packages, st->n_packages) && s_health_valid(st->health);
 }
 
 /* A command's unit and package names are the agent's to refuse, with an
@@ -156,6 +147,28 @@ static bool s_command_ids_valid(const Hitless__Command *c) {
                 s_optional_id_valid(c->rollback->snapshot_id));
 }
 
+/* A local command must carry both halves, about the same id. */
+static bool s_local_command_valid(const Hitless__LocalCommand *lc) {
+        return lc->command && lc->status && s_command_ids_valid(lc->command) &&
+               s_status_ids_valid(lc->status) && strcmp(lc->command->command_id, lc->status->command_id) == 0 &&
+               s_optional_id_valid(lc->upgrade_id);
+}
+
+static bool s_agent_ids_valid(const Hitless__AgentMessage *m) {
+        switch (m->body_case) {
+        case HITLESS__AGENT_MESSAGE__BODY_HELLO:
+                return s_hello_valid(m->hello);
+        case HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT:
+                return s_health_valid(m->heartbeat->health);
+        case HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS:
+                return s_status_ids_valid(m->command_status);
+        case HITLESS__AGENT_MESSAGE__BODY_LOCAL_COMMAND:
+                return s_local_command_valid(m->local_command);
+        default:
+                return true;
+        }
+}
+
 static bool s_coordinator_ids_valid(const Hitless__CoordinatorMessage *m) {
         switch (m->body_case) {
         case HITLESS__COORDINATOR_MESSAGE__BODY_WELCOME:
@@ -165,6 +178,11 @@ static bool s_coordinator_ids_valid(const Hitless__CoordinatorMessage *m) {
         case HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY:
                 for (size_t i = 0; i < m->command_query->n_command_ids; i++)
                         if (!command_id_valid(m->command_query->command_ids[i]))
+                                return false;
+                return true;
+        case HITLESS__COORDINATOR_MESSAGE__BODY_LOCAL_COMMAND_ACK:
+                for (size_t i = 0; i < m->local_command_ack->n_command_ids; i++)
+                        if (!command_id_valid(m->local_command_ack->command_ids[i]))
                                 return false;
                 return true;
         default:

@@ -204,6 +204,10 @@ static void on_command_status(void *ud, const char *node_id, const Hitless__Comm
         commands_on_status(ud, node_id, st);
 }
 
+static void on_local_command(void *ud, const char *node_id, const Hitless__LocalCommand *lc) {
+        commands_on_local(ud, node_id, lc);
+}
+
 static void on_node_hello(void *ud, node_t *n) {
         commands_on_hello(ud, n);
 }
@@ -256,7 +260,8 @@ static int setup(coordinator_t *c) {
         if ((r = commands_new(c->store, c->fleet, c->agents, &c->commands)) < 0)
                 return log_error_errno(r, "cannot set up commands: %m");
         agent_link_set_hooks(c->agents, &(agent_link_hooks_t) {
-                .on_status = on_command_status, .on_hello = on_node_hello, .ud = c->commands });
+                .on_status = on_command_status, .on_local = on_local_command, .on_hello = on_node_hello,
+                .ud = c->commands });
         r = upgrade_new(&(upgrade_deps_t) { .store = c->store, .fleet = c->fleet, .commands = c->commands,
                                             .node_timeout_ms = c->cfg->node_timeout_ms },
                         clock_wall_ms(), &c->upgrade);

@@ -36,6 +36,8 @@ struct commands {
                 void *ud;
         } observers[COMMANDS_MAX_OBSERVERS];
         bool requery;        /* a status could not be recorded: ask again */
+        commands_local_fn local_fn;
+        void *local_ud;
 };
 
 static bool is_final(int state) {
@@ -123,11 +125,14 @@ static int on_lookup(const command_record_t *rec, void *ud) {
         return 0;
 }
 
-int commands_record(commands_t *c, const Hitless__Command *cmd, const char *actor) {
+/* Writes cmd and the event that places it in history (kind, msg), in the
+ * caller's transaction. state and result: as known now (0 and NULL for a
+ * command about to be sent). */
+static int s_put_command(commands_t *c, const Hitless__Command *cmd, const char *actor, const char *kind,
+                         const char *msg, int state, const uint8_t *result, size_t result_len) {
         command_record_t rec = { 0 };
         uint8_t *buf;
         size_t len;
-        char msg[256];
 
         if (!command_action_name(cmd) || !command_id_valid(cmd->command_id))
                 return -EINVAL;
@@ -137,15 +142,24 @@ int commands_record(commands_t *c, const Hitless__Command *cmd, const char *acto
         snprintf(rec.node_id, sizeof rec.node_id, "%s", cmd->node_id);
         snprintf(rec.kind, sizeof rec.kind, "%s", command_action_name(cmd));
         snprintf(rec.actor, sizeof rec.actor, "%s", actor);
+        rec.state = state;
         rec.request = buf;
         rec.request_len = len;
-        rec.created = clock_wall_s();
-        snprintf(msg, sizeof msg, "%s %s sent", rec.kind, rec.id);
-        int r = store_event_append(c->store, rec.created, rec.node_id, "command.sent", actor, msg, &rec.sent_event);
+        rec.result = result;
+        rec.result_len = result_len;
+        rec.created = rec.updated = clock_wall_s();
+        int r = store_event_append(c->store, rec.created, rec.node_id, kind, actor, msg, &rec.sent_event);
         if (r >= 0)
                 r = store_command_put(c->store, &rec);
         free(buf);
         return r;
+}
+
+int commands_record(commands_t *c, const Hitless__Command *cmd, const char *actor) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s %s sent", command_action_name(cmd) ? command_action_name(cmd) : "?",
+                 cmd->command_id);
+        return s_put_command(c, cmd, actor, "command.sent", msg, 0, NULL, 0);
 }
 
 int commands_deliver(commands_t *c, const Hitless__Command *cmd) {
@@ -331,6 +345,85 @@ void commands_on_status(commands_t *c, const char *node_id, const Hitless__Comma
                 answer_waiters(c, st->command_id, node_id, st);
                 s_notify(c, node_id, st);
         }
+out:
+        if (known.status)
+                hitless__command_status__free_unpacked(known.status, NULL);
+}
+
+void commands_set_local_observer(commands_t *c, commands_local_fn fn, void *ud) {
+        c->local_fn = fn;
+        c->local_ud = ud;
+}
+
+/* Records a local command once, as run by actor (one transaction). */
+static int s_record_local(commands_t *c, const Hitless__LocalCommand *lc, const char *actor) {
+        const Hitless__CommandStatus *st = lc->status;
+        uint8_t *buf;
+        size_t len;
+        char msg[512];
+
+        if (codec_encode(&st->base, &buf, &len) < 0)
+                return -ENOMEM;
+        snprintf(msg, sizeof msg, "%s %s run on the node: %s%s%s", command_action_name(lc->command),
+                 lc->command->command_id, command_state_name(st->state), st->message[0] ? ": " : "", st->message);
+        int r = store_begin(c->store);
+        if (r >= 0)
+                r = s_put_command(c, lc->command, actor, "command.local", msg, (int) st->state, buf, len);
+        if (r >= 0)
+                r = store_commit(c->store);
+        else
+                (void) store_rollback(c->store);   /* the first error is the one reported */
+        free(buf);
+        return r;
+}
+
+static void s_ack_local(commands_t *c, const char *node_id, const char *id) {
+        Hitless__CoordinatorMessage m = HITLESS__COORDINATOR_MESSAGE__INIT;
+        Hitless__LocalCommandAck ack = HITLESS__LOCAL_COMMAND_ACK__INIT;
+        char *ids[1] = { (char *) id };
+        node_t *n = fleet_find(c->fleet, node_id);
+        if (!n)
+                return;
+        ack.n_command_ids = 1;
+        ack.command_ids = ids;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_LOCAL_COMMAND_ACK;
+        m.local_command_ack = &ack;
+        (void) agent_link_send(c->link, n, &m);   /* unacknowledged: the agent reports it again */
+}
+
+void commands_on_local(commands_t *c, const char *node_id, const Hitless__LocalCommand *lc) {
+        const char *id = lc->command->command_id;
+        lookup_t known = { 0 };
+        char actor[64];
+
+        snprintf(actor, sizeof actor, "local:%s", node_id);
+        int r = store_command_get(c->store, id, on_lookup, &known);
+        if (r == -ENOENT) {
+                r = s_record_local(c, lc, actor);
+                if (r < 0) {
+                        log_node(store_health_log_level(store_health(c->store)), node_id,
+                                 "store: cannot record local command %s (%s): the agent reports it again",
+                                 id, store_last_error(c->store));
+                        goto out;
+                }
+                log_node(lc->status->state == HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED ? LOG_NOTICE : LOG_WARNING,
+                         node_id, "%s %s was run on the node (%s): %s%s%s", command_action_name(lc->command), id,
+                         actor, command_state_name(lc->status->state), lc->status->message[0] ? ": " : "",
+                         lc->status->message);
+        } else if (r < 0) {
+                log_node(LOG_WARNING, node_id, "store: cannot look up local command %s: %s", id,
+                         store_last_error(c->store));
+                goto out;
+        } else if (strcmp(known.node_id, node_id) != 0) {
+                log_node(LOG_WARNING, node_id, "local command %s is recorded for node %s, ignored", id, known.node_id);
+                goto out;
+        }
+        /* Acknowledged only once its owner has followed it too: a report
+         * repeated after a failure there is recorded once, followed again. */
+        if (c->local_fn && c->local_fn(c->local_ud, node_id, lc) < 0)
+                goto out;
+        s_ack_local(c, node_id, id);
 out:
         if (known.status)
                 hitless__command_status__free_unpacked(known.status, NULL);

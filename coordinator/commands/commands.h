@@ -50,6 +50,21 @@ HL_MUST_USE int commands_set_observer(commands_t *c, commands_observer_fn fn, vo
 /* A status from node_id's agent (agent_link calls this). */
 void commands_on_status(commands_t *c, const char *node_id, const Hitless__CommandStatus *st);
 
+/* A command the node's root ran without the coordinator (hitless-agent
+ * rollback), reported by its agent (agent_link checked it is about that
+ * node): recorded once, as a finished command of actor "local:NODE" with
+ * a command.local event (so history and events show it), then passed to
+ * the local observer, then acknowledged (LocalCommandAck). Not recorded,
+ * or the observer failing: not acknowledged, so the agent reports it again
+ * at its next heartbeat, and it is recorded still once. */
+void commands_on_local(commands_t *c, const char *node_id, const Hitless__LocalCommand *lc);
+
+/* Who follows local commands (the upgrade executor): fn returns 0 when
+ * done with lc (also when lc does not concern it), negative to have it
+ * reported again. It may see the same lc more than once. NULL removes. */
+typedef int (*commands_local_fn)(void *ud, const char *node_id, const Hitless__LocalCommand *lc);
+void commands_set_local_observer(commands_t *c, commands_local_fn fn, void *ud);
+
 /* node said Hello: ask it about its unfinished commands. */
 void commands_on_hello(commands_t *c, node_t *n);
 

@@ -274,6 +274,14 @@ static bool heartbeat_fields_ok(const Hitless__Heartbeat *hb) {
  * new connection often gets the fd number of the one it replaces, so the
  * address is read again whenever the fd differs or the node says Hello
  * (every connection starts with one). */
+/* The codec has checked both halves are there, with valid ids. */
+static bool local_command_ok(const Hitless__LocalCommand *lc, const char *node_id) {
+        Hitless__CommandState st = lc->status->state;
+        return strcmp(lc->command->node_id, node_id) == 0 && strncmp(lc->command->command_id, "local-", 6) == 0 &&
+               lc->command->action_case != HITLESS__COMMAND__ACTION__NOT_SET &&
+               st >= HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED && st <= HITLESS__COMMAND_STATE__COMMAND_REFUSED;
+}
+
 static void note_connection(node_t *n, int fd, bool hello) {
         if (fd < 0 || (fd == n->peer_fd && !hello))
                 return;
@@ -449,13 +457,19 @@ static void handle_message(agent_link_t *l, zmq_msg_t *rid, zmq_msg_t *payload, 
         case HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT:
                 on_heartbeat(l, node_id, m->heartbeat, from, fd, now_ms);
                 break;
-        case HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS: {
+        case HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS:
+        case HITLESS__AGENT_MESSAGE__BODY_LOCAL_COMMAND: {
                 node_t *n = fleet_find(l->fleet, node_id);
                 if (!n || !n->registered) {
                         l->drops.count[DROP_REFUSED]++;
                         send_refused(l, from, HITLESS__REFUSAL_REASON__REFUSED_NOT_REGISTERED, "say Hello first");
-                } else if (l->hooks.on_status) {
-                        l->hooks.on_status(l->hooks.ud, node_id, m->command_status);
+                } else if (m->body_case == HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS) {
+                        if (l->hooks.on_status)
+                                l->hooks.on_status(l->hooks.ud, node_id, m->command_status);
+                } else if (!local_command_ok(m->local_command, node_id)) {
+                        drop(l, DROP_REFUSED, node_id, "local command report about another node or unfinished");
+                } else if (l->hooks.on_local) {
+                        l->hooks.on_local(l->hooks.ud, node_id, m->local_command);
                 }
                 break;
         }

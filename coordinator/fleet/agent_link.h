@@ -43,9 +43,12 @@ void agent_link_drop(agent_link_t *l, node_t *n, const char *why);
  * agent stated in its Hello: its libzmq would end the session. */
 int agent_link_send(agent_link_t *l, node_t *n, const Hitless__CoordinatorMessage *m);
 
-/* Who hears about command statuses and Hellos (the commands module). */
+/* Who hears about command statuses, local commands and Hellos (the
+ * commands module). on_local gets only well-formed reports: about the
+ * sending node, a "local-" id, a final status. */
 typedef struct {
         void (*on_status)(void *ud, const char *node_id, const Hitless__CommandStatus *st);
+        void (*on_local)(void *ud, const char *node_id, const Hitless__LocalCommand *lc);
         void (*on_hello)(void *ud, node_t *n);
         void *ud;
 } agent_link_hooks_t;

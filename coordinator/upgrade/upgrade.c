@@ -725,6 +725,8 @@ static void s_reload(upgrade_t *u, int64_t now_ms) {
                 log_error("upgrade: cannot reload from the store: %s", store_last_error(u->d.store));
 }
 
+static int s_on_local(void *ud, const char *node_id, const Hitless__LocalCommand *lc);
+
 int upgrade_new(const upgrade_deps_t *deps, int64_t now_ms, upgrade_t **ret) {
         upgrade_t *u = calloc(1, sizeof *u);
         if (!u)
@@ -735,6 +737,7 @@ int upgrade_new(const upgrade_deps_t *deps, int64_t now_ms, upgrade_t **ret) {
                 free(u);
                 return r;
         }
+        commands_set_local_observer(u->d.commands, s_on_local, u);
         r = s_load(u, now_ms);
         if (r < 0) {
                 upgrade_destroy(&u);
@@ -752,6 +755,7 @@ void upgrade_destroy(upgrade_t **up) {
                 return;
         if (commands_set_observer(u->d.commands, NULL, u) < 0)
                 log_error("upgrade: cannot stop observing commands");   /* removing never fails */
+        commands_set_local_observer(u->d.commands, NULL, NULL);
         s_current_free(u->cur);
         free(u);
         *up = NULL;
@@ -881,8 +885,9 @@ out:
 
 /* ---- admin ------------------------------------------------------------------- */
 
-static int s_admin(upgrade_t *u, upgrade_admin_t op, int arg, const char *actor, const char *kind,
-                   const char *what, int64_t now_ms) {
+/* node_id: the node the event is about, "" for the upgrade as a whole. */
+static int s_admin_on(upgrade_t *u, upgrade_admin_t op, int arg, const char *node_id, const char *actor,
+                      const char *kind, const char *what, int64_t now_ms) {
         current_t *c = u->cur;
         const upgrade_action_t *acts;
         size_t n;
@@ -891,12 +896,45 @@ static int s_admin(upgrade_t *u, upgrade_admin_t op, int arg, const char *actor,
         /* The admin's request is recorded first (with who asked), then the
          * machine acts on it; its own steps follow in their transaction. */
         snprintf(msg, sizeof msg, "%s: %s", c->id, what);
-        int r = store_event_append(u->d.store, now_ms / 1000, "", kind, actor, msg, NULL);
+        int r = store_event_append(u->d.store, now_ms / 1000, node_id, kind, actor, msg, NULL);
         if (r < 0)
                 return -EIO;
         log_info("%s by %s", msg, actor);
         r = upgrade_machine_admin(c->m, now_ms, op, arg, &acts, &n);
         return s_after(u, r, acts, n, now_ms);
+}
+
+static int s_admin(upgrade_t *u, upgrade_admin_t op, int arg, const char *actor, const char *kind,
+                   const char *what, int64_t now_ms) {
+        return s_admin_on(u, op, arg, "", actor, kind, what, now_ms);
+}
+
+/* commands_local_fn: a node rolled back by its root (hitless-agent
+ * rollback) to the snapshot of the current upgrade is rolled back in the
+ * upgrade too. Anything else (another upgrade's snapshot, a failed local
+ * rollback) is only history. */
+static int s_on_local(void *ud, const char *node_id, const Hitless__LocalCommand *lc) {
+        upgrade_t *u = ud;
+        upgrade_node_status_t ns;
+        char actor[64];
+
+        if (!u->cur || lc->command->action_case != HITLESS__COMMAND__ACTION_ROLLBACK ||
+            lc->status->state != HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED || strcmp(lc->upgrade_id, u->cur->id) != 0)
+                return 0;
+        int node = s_node_index(u->cur, node_id);
+        if (node < 0 || upgrade_machine_node(u->cur->m, node, &ns) < 0 || ns.phase < 0)
+                return 0;
+        /* A report seen again (its ack was lost) changes nothing twice. */
+        if (ns.step == UPGRADE_STEP_PENDING || ns.step == UPGRADE_STEP_SKIPPED ||
+            ns.step == UPGRADE_STEP_ROLLED_BACK || ns.local_rollback)
+                return 0;
+        snprintf(actor, sizeof actor, "local:%s", node_id);
+        int r = s_admin_on(u, UPGRADE_ADMIN_ROLLED_BACK_LOCALLY, node, node_id, actor, "upgrade.local_rollback",
+                           "rolled back on the node itself (hitless-agent rollback)", clock_wall_ms());
+        if (r < 0)
+                log_node(LOG_WARNING, node_id, "upgrade: cannot record its local rollback (%s): asked again at its "
+                         "next report", store_last_error(u->d.store));
+        return r;
 }
 
 int upgrade_control(upgrade_t *u, Hitless__UpgradeOp op, const char *actor, int64_t now_ms, char *msg,

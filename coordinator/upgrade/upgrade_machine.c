@@ -34,6 +34,7 @@ typedef struct {
         bool drained;         /* a drain was sent and no undrain or rollback succeeded since */
         bool agent_drained;   /* its agent reports the node drained (heartbeat) */
         bool job_busy;        /* a batch job's command runs on it (upgrade_node_report_t) */
+        bool local_rollback;  /* rolled back on the node while cmd was in flight */
         int phase;
         char error[UPGRADE_TEXT_MAX];
         /* recomputed on every advance, not persisted */
@@ -220,6 +221,32 @@ static void s_fail(upgrade_machine_t *m, int i, upgrade_step_t step, const char 
         s_set_error(m, i, step, msg);
         if (s_params(m, n->phase)->on_failure == PLAN_ON_FAILURE_ROLLBACK_NODE)
                 n->rollback_pending = true;
+}
+
+static void s_mark_rolled_back(upgrade_machine_t *m, int i) {
+        s_node_t *n = &m->nodes[i];
+        n->cmd = UPGRADE_CMD_NONE;
+        n->cmd_id = 0;
+        n->step = UPGRADE_STEP_ROLLED_BACK;
+        n->halted = false;
+        n->drained = false;   /* a rollback undrains */
+        n->local_rollback = false;
+        n->healthy_since = -1;
+        n->deadline = -1;
+        s_act(m, UPGRADE_ACT_NODE_ROLLED_BACK, i, n->phase, NULL);
+}
+
+/* UPGRADE_ADMIN_ROLLED_BACK_LOCALLY. */
+static void s_rolled_back_locally(upgrade_machine_t *m, int i) {
+        s_node_t *n = &m->nodes[i];
+        if (n->step == UPGRADE_STEP_PENDING || n->step == UPGRADE_STEP_SKIPPED ||
+            n->step == UPGRADE_STEP_ROLLED_BACK)
+                return;   /* nothing of this upgrade to undo there, or undone already */
+        n->rollback_pending = false;
+        if (n->cmd != UPGRADE_CMD_NONE)
+                n->local_rollback = true;   /* on_result or s_lost finishes it */
+        else
+                s_mark_rolled_back(m, i);
 }
 
 /* The step after `done` (a step whose command succeeded, or verifying). */
@@ -637,14 +664,11 @@ int upgrade_machine_on_result(upgrade_machine_t *m, int64_t now_ms, int node, ui
         if (has_health)
                 n->healthy = healthy;
         upgrade_step_t step = n->step;
-        if (result == UPGRADE_RESULT_SUCCEEDED) {
+        if (n->local_rollback) {
+                s_mark_rolled_back(m, node);
+        } else if (result == UPGRADE_RESULT_SUCCEEDED) {
                 if (step == UPGRADE_STEP_ROLLING_BACK) {
-                        n->cmd = UPGRADE_CMD_NONE;
-                        n->cmd_id = 0;
-                        n->step = UPGRADE_STEP_ROLLED_BACK;
-                        n->halted = false;
-                        n->drained = false;   /* a rollback undrains */
-                        s_act(m, UPGRADE_ACT_NODE_ROLLED_BACK, node, n->phase, NULL);
+                        s_mark_rolled_back(m, node);
                 } else {
                         s_next_step(m, node, now_ms);
                 }
@@ -679,7 +703,9 @@ static void s_apply_health(upgrade_machine_t *m, int64_t now_ms, int node, bool 
  * "unregistered"): a step under way fails. */
 static void s_lost(upgrade_machine_t *m, int node, const char *why) {
         s_node_t *n = &m->nodes[node];
-        if (n->phase >= 0 && s_in_step(n->step) && n->step != UPGRADE_STEP_FAILED) {
+        if (n->local_rollback) {
+                s_mark_rolled_back(m, node);   /* what its command did no longer matters */
+        } else if (n->phase >= 0 && s_in_step(n->step) && n->step != UPGRADE_STEP_FAILED) {
                 char e[64];
                 snprintf(e, sizeof(e), "agent %s during %s", why, upgrade_step_name(n->step));
                 bool was_rollback = n->step == UPGRADE_STEP_ROLLING_BACK;
@@ -807,6 +833,11 @@ int upgrade_machine_admin(upgrade_machine_t *m, int64_t now_ms, upgrade_admin_t 
                 for (size_t p = 0; p < m->cfg->n_phases; p++)
                         s_rollback_phase_nodes(m, p);
                 break;
+        case UPGRADE_ADMIN_ROLLED_BACK_LOCALLY:
+                if (arg < 0 || (size_t) arg >= m->cfg->n_nodes || m->nodes[arg].phase < 0)
+                        return -EINVAL;
+                s_rolled_back_locally(m, arg);
+                break;
         default:
                 return -EINVAL;
         }
@@ -846,6 +877,7 @@ int upgrade_machine_node(const upgrade_machine_t *m, int node, upgrade_node_stat
                 .rollback_pending = n->rollback_pending, .halted = n->halted, .drained = n->drained,
                 .agent_drained = n->agent_drained,
                 .job_busy = n->job_busy,
+                .local_rollback = n->local_rollback,
                 .reachable = n->reachable, .healthy = n->healthy, .registered = n->registered,
                 .error = n->error,
         };
@@ -1050,7 +1082,7 @@ void upgrade_machine_destroy(upgrade_machine_t **mp) {
 enum {
         F_PAUSED = 1, F_ABORTED = 2, F_COMPLETE = 4, F_PROMOTE = 8,
         N_REACHABLE = 1, N_HEALTHY = 2, N_REGISTERED = 4, N_ROLLBACK = 8, N_HALTED = 16,
-        N_COUNTED = 32, N_DRAINED = 64, N_AGENT_DRAINED = 128,
+        N_COUNTED = 32, N_DRAINED = 64, N_AGENT_DRAINED = 128, N_LOCAL_ROLLBACK = 256,
         P_PROMOTED = 1, P_TRIPPED = 2,
 };
 
@@ -1100,7 +1132,8 @@ int upgrade_machine_export(const upgrade_machine_t *m, upgrade_record_t **ret, s
                             (nd->registered ? N_REGISTERED : 0) |
                             (nd->rollback_pending ? N_ROLLBACK : 0) | (nd->halted ? N_HALTED : 0) |
                             (nd->failure_counted ? N_COUNTED : 0) | (nd->drained ? N_DRAINED : 0) |
-                            (nd->agent_drained ? N_AGENT_DRAINED : 0);
+                            (nd->agent_drained ? N_AGENT_DRAINED : 0) |
+                            (nd->local_rollback ? N_LOCAL_ROLLBACK : 0);
                 r[k].v[6] = nd->phase;
                 snprintf(r[k].text, sizeof(r[k].text), "%s", nd->error);
         }
@@ -1173,7 +1206,8 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                             x->v[2] < 0 || x->v[2] >= UPGRADE_CMD__COUNT ||
                             x->v[6] != m->nodes[x->index].phase ||
                             (x->v[1] == 0) != (x->v[2] == UPGRADE_CMD_NONE) ||
-                            (x->v[1] < 0) || node_seen[x->index])
+                            (x->v[1] < 0) || node_seen[x->index] ||
+                            ((x->v[5] & N_LOCAL_ROLLBACK) && x->v[2] == UPGRADE_CMD_NONE))
                                 goto bad;
                         node_seen[x->index] = true;
                         s_node_t *nd = &m->nodes[x->index];
@@ -1192,6 +1226,7 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                         nd->failure_counted = x->v[5] & N_COUNTED;
                         nd->drained = x->v[5] & N_DRAINED;
                         nd->agent_drained = x->v[5] & N_AGENT_DRAINED;
+                        nd->local_rollback = x->v[5] & N_LOCAL_ROLLBACK;
                         snprintf(nd->error, sizeof(nd->error), "%s", x->text);
                         seen_nodes++;
                         break;

@@ -228,6 +228,13 @@ typedef enum {
         UPGRADE_ADMIN_ROLLBACK_NODE, /* arg: node; -EINVAL for a node in no phase */
         UPGRADE_ADMIN_ROLLBACK_PHASE,/* arg: phase index */
         UPGRADE_ADMIN_ROLLBACK_ALL,  /* every phase; arg unused */
+        /* arg: node, which its root rolled back itself (hitless-agent
+         * rollback, reported by its agent): it becomes rolled_back, its
+         * pending rollback dropped. A node pending, skipped or rolled back
+         * already stays as it is. A command in flight there keeps it in its
+         * step (down for quorum) until that command ends, whatever its
+         * result; then it is rolled_back. -EINVAL for a node in no phase. */
+        UPGRADE_ADMIN_ROLLED_BACK_LOCALLY,
 } upgrade_admin_t;
 
 int upgrade_machine_admin(upgrade_machine_t *m, int64_t now_ms, upgrade_admin_t op, int arg,
@@ -259,6 +266,7 @@ typedef struct {
         bool drained;                /* drain sent; no undrain or rollback succeeded since */
         bool agent_drained;          /* its agent reports it drained (the last report) */
         bool job_busy;               /* a batch job runs a command on it (the last report) */
+        bool local_rollback;         /* rolled back on the node; its command in flight still ends */
         bool reachable, healthy, registered;
         const char *error;           /* "" when none */
 } upgrade_node_status_t;

@@ -83,4 +83,36 @@ kill -KILL "$COORD_PID"; wait "$COORD_PID" 2>/dev/null
 out=$("$BUILD/hitless-agent" -c "$T/agents/n1/agent.conf" rollback); rc=$?
 check "a local rollback works without the coordinator" bash -c "[ $rc -eq 0 ] && [ \"\$(sha256sum < '$T/etc/vr.conf')\" = '$before' ]"
 check "and is in the node journal" bash -c "'$BUILD/hitless-agent' -c '$T/agents/n1/agent.conf' journal --json | grep -q '\"id\":\"local-rollback-'"
+
+# The coordinator hears of it after the agent's next Hello: in history with
+# actor local:n1, once, and in events as command.local.
+# local_history STATE: how many local:n1 rollbacks in that state history shows.
+local_history() {
+  ctl history --node n1 --json | $PY -c 'import json,sys
+e=json.load(sys.stdin)["entries"]
+print(sum(1 for x in e if x["actor"]=="local:n1" and x["kind"]=="command" and x["action"]=="rollback" and x["state"]==sys.argv[1]))' "$1"
+}
+# unreported: local commands the agent's journal still has to report.
+unreported() {
+  $PY -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM commands WHERE local_unreported = 1").fetchone()[0])' \
+    "$T/agents/n1/state/journal.db"
+}
+export -f local_history unreported
+start_coordinator
+wait_for 15 "n1 online again" bash -c '[ "$(node_field n1 state)" = online ]'
+wait_for 15 "history shows the local rollback, actor local:n1" bash -c '[ "$(local_history succeeded)" = 1 ]'
+check "events record it as command.local" bash -c 'ctl events --node n1 --limit 100 | grep -q "command.local.*local-rollback-.*succeeded"'
+wait_for 10 "the agent's journal has it acknowledged" bash -c '[ "$(unreported)" = 0 ]'
+# One run beside the connected daemon is reported within a heartbeat or
+# two, even a failed one (nothing left to roll back).
+"$BUILD/hitless-agent" -c "$T/agents/n1/agent.conf" rollback >/dev/null; rc=$?
+check "a second local rollback fails: nothing open (exit 1)" [ $rc -eq 1 ]
+wait_for 10 "history shows the failed local rollback too" bash -c '[ "$(local_history failed)" = 1 ]'
+wait_for 10 "acknowledged" bash -c '[ "$(unreported)" = 0 ]'
+# Acknowledged, so a coordinator restart brings no second record.
+kill -TERM "$COORD_PID"; wait "$COORD_PID" 2>/dev/null
+start_coordinator
+wait_for 15 "n1 online after a restart" bash -c '[ "$(node_field n1 state)" = online ]'
+sleep 1.5   # three heartbeats
+check "each local rollback is recorded once" bash -c '[ "$(local_history succeeded)" = 1 ] && [ "$(local_history failed)" = 1 ]'
 finish

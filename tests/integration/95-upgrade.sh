@@ -37,7 +37,9 @@
 #   6. same upgrade: the computes' canary alone, then waiting_promote and no
 #      other compute started; promote: complete.
 #   7. same upgrade: rollback --phase computes rolls the computes back and
-#      leaves the databases on 2.0; rollback db2 rolls back that node only.
+#      leaves the databases on 2.0; rollback db2 rolls back that node only;
+#      `hitless-agent rollback` run on db3 itself: its agent reports it, the
+#      upgrade shows db3 rolled_back, history has it by local:db3.
 #   5. tests/upgrade/abort-2.0.plan: aborted while c1 installs: a new
 #      upgrade is refused while that install runs; it finishes and is
 #      reported, no new step starts anywhere, state aborted, c1 shown halted
@@ -428,6 +430,22 @@ check_py "7. journals of $UP4: the databases' steps (db2 then rolled back), the 
   db3=drain,install,restart,undrain c1=drain,install,repoint,restart,undrain,rollback \
   c2=drain,install,repoint,restart,undrain,rollback c3=drain,install,repoint,restart,undrain,rollback
 check_py "7. no command of $UP4 on ctrl1 (not in the plan)" no-commands "$EV/s9" "$UP4" ctrl1
+# db3's root rolls it back on the node itself: the upgrade follows.
+fleet_exec db3 "$FLEET_AGENT" -c "$FLEET_CONF" rollback >"$EV/db3-local-rollback.out" 2>&1
+check "7. hitless-agent rollback on db3 succeeds" grep -q '^succeeded' "$EV/db3-local-rollback.out"
+wait_or_end 30 "7. the upgrade shows db3 rolled back (reported by its agent)" up_is 'nodes["db3"]["step"] == "rolled_back"'
+check "7. db3 on 1.0" versions_are 1.0 db3
+check "7. db1 still on 2.0" versions_are 2.0 db1
+# local_in_history NODE: its rollback by local:NODE and the upgrade's
+# upgrade.local_rollback event, both in history.
+local_in_history() {
+  fleet_ctl history --node "$1" --json | "$PY" -c 'import json,sys
+e = json.load(sys.stdin)["entries"]
+a = "local:" + sys.argv[1]
+sys.exit(not (any(x["actor"] == a and x["action"] == "rollback" and x["state"] == "succeeded" for x in e) and
+              any(x["actor"] == a and x["kind"] == "upgrade.local_rollback" for x in e)))' "$1"
+}
+check "7. history: db3's rollback by local:db3 and upgrade.local_rollback" local_in_history db3
 
 # ==== 5. abort =========================================================================
 echo "== 5. abort-2.0.plan, aborted mid-sequence"

@@ -854,6 +854,43 @@ START_TEST(test_hello_package_name_checked) {
 }
 END_TEST
 
+/* A LocalCommand needs both halves, about one id, with valid ids. */
+static int decode_local(const char *cmd_id, const char *status_id, bool with_status, const char *upgrade_id) {
+        Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT, *d = NULL;
+        Hitless__LocalCommand lc = HITLESS__LOCAL_COMMAND__INIT;
+        Hitless__Command c = HITLESS__COMMAND__INIT;
+        Hitless__RollbackAction rb = HITLESS__ROLLBACK_ACTION__INIT;
+        Hitless__CommandStatus st = HITLESS__COMMAND_STATUS__INIT;
+        c.command_id = (char *) cmd_id;
+        c.node_id = "n1";
+        c.action_case = HITLESS__COMMAND__ACTION_ROLLBACK;
+        c.rollback = &rb;
+        st.command_id = (char *) status_id;
+        st.state = HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED;
+        lc.command = &c;
+        lc.status = with_status ? &st : NULL;
+        lc.upgrade_id = (char *) upgrade_id;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__AGENT_MESSAGE__BODY_LOCAL_COMMAND;
+        m.local_command = &lc;
+        bytes_t b = encode(&m.base);
+        int r = codec_decode_agent(b.data, b.len, HITLESS_MAX_MESSAGE_BYTES, &d);
+        free(b.data);
+        if (d)
+                hitless__agent_message__free_unpacked(d, NULL);
+        return r;
+}
+
+START_TEST(test_local_command_checked) {
+        ck_assert_int_eq(decode_local("local-rollback-1-2", "local-rollback-1-2", true, "up-3"), 0);
+        ck_assert_int_eq(decode_local("local-rollback-1-2", "local-rollback-1-2", true, ""), 0);
+        ck_assert_int_eq(decode_local("local-rollback-1-2", "local-rollback-1-2", false, ""), -EILSEQ);
+        ck_assert_int_eq(decode_local("local-rollback-1-2", "local-other", true, ""), -EILSEQ);
+        ck_assert_int_eq(decode_local("local-x\nforged", "local-x\nforged", true, ""), -EILSEQ);
+        ck_assert_int_eq(decode_local("local-1", "local-1", true, "up\x1b[2J"), -EILSEQ);
+}
+END_TEST
+
 static Suite *codec_suite(void) {
         Suite *s = suite_create("codec");
         TCase *tc = tcase_create("roundtrip");
@@ -878,6 +915,7 @@ static Suite *codec_suite(void) {
         tcase_add_test(tc, test_wrong_version);
         tcase_add_test(tc, test_wrong_version_every_decoder);
         tcase_add_test(tc, test_no_body);
+        tcase_add_test(tc, test_local_command_checked);
         tcase_add_test(tc, test_unknown_body_is_no_body);
         suite_add_tcase(s, tc);
 

@@ -154,7 +154,7 @@ START_TEST(test_open_creates_private_file) {
         ck_assert_uint_eq(file_mode(p), 0600);
         snprintf(p, sizeof p, "%s-shm", dbpath);
         ck_assert_uint_eq(file_mode(p), 0600);
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 2);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 3);
         journal_close(&j);
         ck_assert_ptr_null(j);
         journal_close(&j); /* NULL is fine */
@@ -550,7 +550,7 @@ START_TEST(test_durable_across_reopen) {
         /* Still a known id after the reopen. */
         ck_assert_int_eq(journal_command_begin(j, "c1", "install", NULL, 0, NULL, NULL), -EEXIST);
         journal_close(&j);
-        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 2);
+        ck_assert_int_eq(raw_query_int("PRAGMA user_version"), 3);
 }
 END_TEST
 
@@ -1133,6 +1133,58 @@ START_TEST(test_prune_keeps_what_rollback_and_replay_need) {
 }
 END_TEST
 
+/* A local command (hitless-agent rollback) is listed once finished, until
+ * the coordinator acknowledges it; retention keeps it meanwhile. */
+START_TEST(test_local_commands_until_reported) {
+        journal_t *j = open_ok();
+        cmd_list_t l = { 0 };
+
+        add_command(j, "from-coordinator", "", JCMD_SUCCEEDED);
+        ck_assert_int_eq(journal_command_begin_local(j, "local-1", "rollback", req_a, sizeof req_a), 0);
+        ck_assert_int_eq(journal_command_set_state(j, "local-1", JCMD_RUNNING), 0);
+        ck_assert_int_eq(journal_command_begin_local(j, "local-2", "rollback", req_a, sizeof req_a), 0);
+        ck_assert_int_eq(journal_command_begin_local(j, "local-1", "rollback", req_a, sizeof req_a), -EEXIST);
+        /* Running: not yet. */
+        ck_assert_int_eq(journal_local_unreported(j, 16, collect_cmd, &l), 0);
+        ck_assert_int_eq(l.n, 0);
+        ck_assert_int_eq(journal_command_finish(j, "local-1", JCMD_SUCCEEDED, result_bin, sizeof result_bin), 0);
+        ck_assert_int_eq(journal_command_finish(j, "local-2", JCMD_FAILED, result_bin, sizeof result_bin), 0);
+        ck_assert_int_eq(journal_local_unreported(j, 16, collect_cmd, &l), 0);
+        ck_assert_int_eq(l.n, 2);
+        ck_assert_str_eq(l.id[0], "local-1");   /* oldest first */
+        ck_assert_str_eq(l.id[1], "local-2");
+        ck_assert(l.has_result[0] && l.request_len[0] == sizeof req_a);
+        memset(&l, 0, sizeof l);
+        ck_assert_int_eq(journal_local_unreported(j, 1, collect_cmd, &l), 0);
+        ck_assert_int_eq(l.n, 1);
+        ck_assert_int_eq(journal_local_unreported(j, 0, collect_cmd, &l), -EINVAL);
+
+        /* Retention keeps what the coordinator has not heard of. */
+        ck_assert_int_eq(journal_prune(j, time(NULL) + 10, NULL), 0);
+        ck_assert(!command_known(j, "from-coordinator"));
+        ck_assert(command_known(j, "local-1") && command_known(j, "local-2"));
+
+        ck_assert_int_eq(journal_local_reported(j, "local-1"), 0);
+        ck_assert_int_eq(journal_local_reported(j, "local-1"), 0);        /* twice: no change */
+        ck_assert_int_eq(journal_local_reported(j, "no-such-command"), 0);
+        ck_assert_int_eq(journal_local_reported(j, ""), -EINVAL);
+        memset(&l, 0, sizeof l);
+        ck_assert_int_eq(journal_local_unreported(j, 16, collect_cmd, &l), 0);
+        ck_assert_int_eq(l.n, 1);
+        ck_assert_str_eq(l.id[0], "local-2");
+        /* Durable: still so after a reopen. */
+        journal_close(&j);
+        j = open_ok();
+        memset(&l, 0, sizeof l);
+        ck_assert_int_eq(journal_local_unreported(j, 16, collect_cmd, &l), 0);
+        ck_assert_int_eq(l.n, 1);
+        ck_assert_int_eq(journal_local_reported(j, "local-2"), 0);
+        ck_assert_int_eq(journal_prune(j, time(NULL) + 10, NULL), 0);
+        ck_assert(!command_known(j, "local-1") && !command_known(j, "local-2"));
+        journal_close(&j);
+}
+END_TEST
+
 START_TEST(test_command_upgrade_id) {
         journal_t *j = open_ok();
         journal_command_t c;
@@ -1200,6 +1252,7 @@ static Suite *journal_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_refused_requests_stay_small);
         tcase_add_test(tc, test_prune_keeps_what_rollback_and_replay_need);
+        tcase_add_test(tc, test_local_commands_until_reported);
         tcase_add_test(tc, test_command_upgrade_id);
         suite_add_tcase(su, tc);
 

@@ -1044,15 +1044,21 @@ START_TEST(test_done_member_reported_drained_blocks_the_next) {
 }
 END_TEST
 
+/* n nodes in no group, all installing at once, no restart step: nodes 0
+ * and 1 pass at t=1001. */
+static void two_installed(fx_t *x, int n) {
+        fx_init(x, n, 0, n);
+        x->ph[0].restart = NULL;
+        fx_new(x);
+        tick(x, 0);
+        ok(x, 0, 1);
+        ok(x, 1, 1);
+        tick(x, 1001);
+}
+
 START_TEST(test_rolled_back_only_when_every_changed_node_is) {
         fx_t x;
-        fx_init(&x, 2, 0, 2);
-        x.ph[0].restart = NULL;
-        fx_new(&x);
-        tick(&x, 0);
-        ok(&x, 0, 1);
-        ok(&x, 1, 1);
-        tick(&x, 1001);
+        two_installed(&x, 2);
         ck_assert(complete(&x));
         upgrade_conditions_t c;
         upgrade_machine_conditions(x.m, &c);
@@ -1131,6 +1137,133 @@ START_TEST(test_time_backwards_never_judges_early) {
 }
 END_TEST
 
+static void locally(fx_t *x, int node, int64_t now) {
+        ck_assert_int_eq(upgrade_machine_admin(x->m, now, UPGRADE_ADMIN_ROLLED_BACK_LOCALLY, node, &x->a, &x->na), 0);
+}
+
+START_TEST(test_local_rollback_of_done_nodes) {
+        fx_t x;
+        two_installed(&x, 3);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(step(&x, 2), UPGRADE_STEP_INSTALLING);
+        locally(&x, 0, 2000);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_ROLLED_BACK);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_ROLLED_BACK), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);   /* nothing is sent to a node undone by hand */
+        /* Seen again: nothing more. */
+        locally(&x, 0, 2001);
+        ck_assert_int_eq(x.na, 0);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_ROLLED_BACK);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 2002, UPGRADE_ADMIN_ROLLED_BACK_LOCALLY, 3, &x.a, &x.na),
+                         -EINVAL);
+        ok(&x, 2, 2003);
+        tick(&x, 3003);
+        ck_assert(complete(&x));
+        locally(&x, 1, 4000);
+        locally(&x, 2, 4000);
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(c.complete.status && c.rolled_back);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_local_rollback_of_pending_node_changes_nothing) {
+        fx_t x;
+        fx_init(&x, 3, 3, 3);   /* one member at a time: 1 and 2 wait */
+        fx_new(&x);
+        tick(&x, 0);
+        int pending = step(&x, 1) == UPGRADE_STEP_PENDING ? 1 : 2;
+        ck_assert_int_eq(step(&x, pending), UPGRADE_STEP_PENDING);
+        locally(&x, pending, 10);
+        ck_assert_int_eq(step(&x, pending), UPGRADE_STEP_PENDING);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_ROLLED_BACK), 0);
+        fx_free(&x);
+}
+END_TEST
+
+static int first_in_step(const fx_t *x) {
+        for (int i = 0; i < (int) x->cfg.n_nodes; i++)
+                if (step(x, i) == UPGRADE_STEP_INSTALLING)
+                        return i;
+        ck_abort_msg("no node installing");
+        return -1;
+}
+
+/* The install still runs on the node: it stays down for quorum until the
+ * command ends, then is rolled back, whatever the command's result. */
+START_TEST(test_local_rollback_mid_command_keeps_the_node_down) {
+        fx_t x;
+        fx_init(&x, 3, 3, 3);
+        fx_new(&x);
+        tick(&x, 0);
+        int n = first_in_step(&x);
+        locally(&x, n, 10);
+        upgrade_node_status_t st;
+        ck_assert_int_eq(upgrade_machine_node(x.m, n, &st), 0);
+        ck_assert_int_eq(st.step, UPGRADE_STEP_INSTALLING);
+        ck_assert(st.local_rollback);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);   /* no second member down */
+        tick(&x, 20);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(in_step(&x), 1);
+        /* Export/import keeps it (a coordinator restart in between). */
+        upgrade_record_t *r;
+        size_t nr;
+        upgrade_machine_t *b;
+        ck_assert_int_eq(upgrade_machine_export(x.m, &r, &nr), 0);
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, nr, &b), 0);
+        export_eq(x.m, b);
+        free(r);
+        upgrade_machine_destroy(&x.m);
+        x.m = b;
+        ok(&x, n, 30);   /* the install succeeded, after the rollback or not */
+        ck_assert_int_eq(step(&x, n), UPGRADE_STEP_ROLLED_BACK);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_ROLLED_BACK), 1);
+        ck_assert_uint_eq(sent(&x, n, UPGRADE_CMD_RESTART), 0);   /* not its next step */
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);   /* the next member starts */
+        ck_assert_int_eq(upgrade_machine_node(x.m, n, &st), 0);
+        ck_assert(!st.local_rollback);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_local_rollback_mid_command_then_unreachable) {
+        fx_t x;
+        fx_init(&x, 2, 0, 1);
+        fx_new(&x);
+        tick(&x, 0);
+        locally(&x, 0, 10);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_INSTALLING);
+        ck_assert_int_eq(upgrade_machine_on_reachable(x.m, 20, 0, false, &x.a, &x.na), 0);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_ROLLED_BACK);   /* not failed: it was undone */
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_FAILED), 0);
+        fx_free(&x);
+}
+END_TEST
+
+START_TEST(test_import_refuses_local_rollback_without_command) {
+        fx_t x;
+        fx_init(&x, 2, 0, 1);
+        fx_new(&x);
+        tick(&x, 0);
+        locally(&x, 0, 10);
+        upgrade_record_t *r;
+        size_t nr;
+        upgrade_machine_t *b = NULL;
+        ck_assert_int_eq(upgrade_machine_export(x.m, &r, &nr), 0);
+        for (size_t k = 0; k < nr; k++)
+                if (r[k].type == UPGRADE_REC_NODE && r[k].index == 0) {
+                        r[k].v[1] = 0;
+                        r[k].v[2] = UPGRADE_CMD_NONE;
+                }
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, nr, &b), -EINVAL);
+        ck_assert_ptr_null(b);
+        free(r);
+        fx_free(&x);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("upgrade_machine");
         TCase *tc = tcase_create("scenarios");
@@ -1170,6 +1303,11 @@ int main(void) {
         tcase_add_test(tc, test_member_reported_drained_counts_as_down);
         tcase_add_test(tc, test_member_busy_in_a_job_counts_as_down);
         tcase_add_test(tc, test_done_member_reported_drained_blocks_the_next);
+        tcase_add_test(tc, test_local_rollback_of_done_nodes);
+        tcase_add_test(tc, test_local_rollback_of_pending_node_changes_nothing);
+        tcase_add_test(tc, test_local_rollback_mid_command_keeps_the_node_down);
+        tcase_add_test(tc, test_local_rollback_mid_command_then_unreachable);
+        tcase_add_test(tc, test_import_refuses_local_rollback_without_command);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
