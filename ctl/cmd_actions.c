@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/codec.h"
+#include "common/conf.h"
 #include "ctl/ctl.h"
 
 #define MAX_ITEMS 256
@@ -36,6 +37,10 @@ typedef struct {
         char *nodes[MAX_ITEMS], *roles[MAX_ITEMS], *groups[MAX_ITEMS], *exclude[MAX_ITEMS];
         size_t n_nodes, n_roles, n_groups, n_exclude;
         const char *batch, *max_failures, *mode;
+        /* --health-gate / --no-health-gate (default: on for install and
+         * restart), --min-healthy-time, --healthy-deadline */
+        int health_gate;    /* -1 default, 0 off, 1 on */
+        const char *min_healthy_time, *healthy_deadline;
 } action_args_t;
 
 static void print_json(const Hitless__CommandResult *r) {
@@ -166,6 +171,18 @@ static int parse_batch_option(int argc, char **argv, int *i, action_args_t *a) {
                 a->dry_run = a->batch_mode = true;
                 return 1;
         }
+        /* A gate is a job's: asked for on one node, it makes a job of one. */
+        if (strcmp(o, "--health-gate") == 0 || strcmp(o, "--no-health-gate") == 0) {
+                a->health_gate = o[2] == 'h';
+                a->batch_mode = a->batch_mode || a->health_gate;
+                return 1;
+        }
+        if ((strcmp(o, "--min-healthy-time") == 0 || strcmp(o, "--healthy-deadline") == 0) && has_value) {
+                *(o[2] == 'm' ? &a->min_healthy_time : &a->healthy_deadline) = argv[++*i];
+                a->health_gate = 1;
+                a->batch_mode = true;
+                return 1;
+        }
         char *const *v = NULL;
         if (strcmp(o, "--role") == 0 && has_value)
                 v = a->roles;
@@ -264,7 +281,28 @@ static int split_nodes(const char *verb, action_args_t *a) {
         return 0;
 }
 
-static int run_job(ctl_t *ctl, action_args_t *a, Hitless__Command *cmd) {
+/* The health gate of a job: on by default for the actions that restart
+ * what a node serves (install, restart), 30 s within 5 m as in plans.
+ * -1 (after a message) for a bad duration. */
+static int health_gate(const char *verb, const action_args_t *a, Hitless__JobRequest *jr) {
+        int64_t min_ms = 30 * 1000, deadline_ms = 5 * 60 * 1000;
+        bool on = a->health_gate < 0 ? strcmp(verb, "install") == 0 || strcmp(verb, "restart") == 0
+                                     : a->health_gate == 1;
+        if (!on)
+                return 0;
+        if ((a->min_healthy_time && conf_parse_duration_ms(a->min_healthy_time, &min_ms) < 0) ||
+            (a->healthy_deadline && conf_parse_duration_ms(a->healthy_deadline, &deadline_ms) < 0) ||
+            deadline_ms <= 0 || min_ms > deadline_ms) {
+                fprintf(stderr, "hitlessctl %s: --min-healthy-time and --healthy-deadline take durations "
+                        "(\"30s\", \"5m\"), the deadline above 0 and not below the minimum\n", verb);
+                return -1;
+        }
+        jr->min_healthy_time_ms = min_ms;
+        jr->healthy_deadline_ms = deadline_ms;
+        return 0;
+}
+
+static int run_job(ctl_t *ctl, const char *verb, action_args_t *a, Hitless__Command *cmd) {
         Hitless__JobRequest jr = HITLESS__JOB_REQUEST__INIT;
         Hitless__JobSelector sel = HITLESS__JOB_SELECTOR__INIT;
         sel.node_ids = a->nodes;
@@ -282,6 +320,8 @@ static int run_job(ctl_t *ctl, action_args_t *a, Hitless__Command *cmd) {
         jr.max_failures = (char *) (a->max_failures ? a->max_failures : "");
         jr.dry_run = a->dry_run;
         jr.mode = (char *) (a->mode ? a->mode : "");
+        if (health_gate(verb, a, &jr) < 0)
+                return CTL_EXIT_USAGE;
         return ctl_job_run(ctl, &jr, a->no_wait);
 }
 
@@ -299,7 +339,7 @@ static int action_exec(const ctl_command_t *self, ctl_t *ctl, int argc, char **a
         Hitless__RollbackAction rollback = HITLESS__ROLLBACK_ACTION__INIT;
         Hitless__PackageVersion pv[MAX_ITEMS], *pvp[MAX_ITEMS];
         Hitless__EndpointList el[16], *elp[16];
-        action_args_t a = { 0 };
+        action_args_t a = { .health_gate = -1 };
         Hitless__AdminResponse *resp;
         int rc = CTL_EXIT_USAGE;
 
@@ -370,7 +410,7 @@ static int action_exec(const ctl_command_t *self, ctl_t *ctl, int argc, char **a
                 cmd.restart = &restart;
         }
         if (a.batch_mode) {
-                rc = run_job(ctl, &a, &cmd);
+                rc = run_job(ctl, verb, &a, &cmd);
                 goto out;
         }
         cr.command = &cmd;
@@ -404,7 +444,8 @@ usage:
 
 #define COMMON "[--json] [--no-wait] [--id ID] [--upgrade ID] [--wait SECONDS]"
 #define SELECTOR "[NODE[,NODE...]...] [--role R] [--group G] [--all] [--exclude NODE,...]"
-#define BATCH "[--batch N|N%] [--mode rolling|batch] [--max-failures N|N%] [--dry-run] [--json] [--no-wait]"
+#define BATCH "[--batch N|N%] [--mode rolling|batch] [--max-failures N|N%] [--health-gate|--no-health-gate] " \
+              "[--min-healthy-time D] [--healthy-deadline D] [--dry-run] [--json] [--no-wait]"
 ACTION(drain, "drain NODE " COMMON "\ndrain " SELECTOR " " BATCH);
 ACTION(undrain, "undrain NODE " COMMON "\nundrain " SELECTOR " " BATCH);
 ACTION(install, "install NODE PKG=VERSION... " COMMON "\ninstall " SELECTOR " PKG=VERSION... " BATCH);

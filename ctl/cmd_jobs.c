@@ -50,20 +50,30 @@ static void s_summary_json(const Hitless__JobStatus *s) {
         json_int(stdout, ",", "batch", s->batch_size);
         json_kv(stdout, ",", "mode", s->mode);
         json_int(stdout, ",", "max_failures", s->max_failures);
-        json_int(stdout, ",", "nodes", (long long) (s->succeeded + s->failed + s->running + s->pending + s->skipped));
+        json_int(stdout, ",", "nodes",
+                 (long long) (s->succeeded + s->failed + s->running + s->verifying + s->pending + s->skipped));
         json_int(stdout, ",", "succeeded", s->succeeded);
         json_int(stdout, ",", "failed", s->failed);
         json_int(stdout, ",", "running", s->running);
+        json_int(stdout, ",", "verifying", s->verifying);
         json_int(stdout, ",", "pending", s->pending);
         json_int(stdout, ",", "skipped", s->skipped);
+        json_int(stdout, ",", "min_healthy_time_s", s->min_healthy_time_ms / 1000);
+        json_int(stdout, ",", "healthy_deadline_s", s->healthy_deadline_ms / 1000);
         printf("}\n");
 }
 
 static void s_summary_text(const Hitless__JobStatus *s) {
-        printf("%s %s by %s: %s%s%s; %u succeeded, %u failed, %u running, %u pending, %u skipped (batch %u %s, "
-               "max_failures %u)\n",
+        char gate[96] = "", verifying[32] = "";
+        if (s->healthy_deadline_ms > 0) {
+                snprintf(gate, sizeof gate, ", health gate %llds within %llds",
+                         (long long) s->min_healthy_time_ms / 1000, (long long) s->healthy_deadline_ms / 1000);
+                snprintf(verifying, sizeof verifying, " %u verifying,", s->verifying);
+        }
+        printf("%s %s by %s: %s%s%s; %u succeeded, %u failed, %u running,%s %u pending, %u skipped "
+               "(batch %u %s, max_failures %u%s)\n",
                s->id, s->action, s->actor, s->state, s->message[0] ? ": " : "", s->message, s->succeeded, s->failed,
-               s->running, s->pending, s->skipped, s->batch_size, s->mode, s->max_failures);
+               s->running, verifying, s->pending, s->skipped, s->batch_size, s->mode, s->max_failures, gate);
 }
 
 static void s_json_str(FILE *f, const void *item) {
@@ -139,7 +149,7 @@ static int s_follow(ctl_t *ctl, Hitless__AdminResponse *resp) {
                                 s_node_text(s, s->nodes[i]);
                         fflush(stdout);
                 }
-                bool moving = strcmp(s->state, "running") == 0 || s->running > 0;
+                bool moving = strcmp(s->state, "running") == 0 || s->running > 0 || s->verifying > 0;
                 if (!moving) {
                         if (ctl->json)
                                 s_summary_json(s);

@@ -14,12 +14,14 @@ struct job_machine {
         char message[MSG_LEN];
         job_node_state_t *nodes;
         bool *sent;
+        int64_t *healthy_since;    /* verifying: healthy without a break since; -1 not */
+        int64_t *gate_deadline;    /* verifying: failed if not passed by then; -1 not set yet */
         char (*why)[MSG_LEN];
         node_status_t *view;       /* n_universe: scratch for a decision */
 };
 
 const char *job_node_state_name(job_node_state_t s) {
-        static const char *const names[] = { "pending", "running", "succeeded", "failed", "skipped" };
+        static const char *const names[] = { "pending", "running", "succeeded", "failed", "skipped", "verifying" };
         return s < JOB_NODE__COUNT ? names[s] : "?";
 }
 
@@ -30,7 +32,7 @@ const char *job_state_name(job_state_t s) {
 
 int job_machine_new(const job_config_t *cfg, job_machine_t **ret) {
         if (!cfg || !ret || cfg->n_nodes < 1 || cfg->n_universe < cfg->n_nodes || cfg->batch_size < 1 ||
-            cfg->max_failures < 0)
+            cfg->max_failures < 0 || cfg->min_healthy_time_ms < 0 || cfg->healthy_deadline_ms < 0)
                 return -EINVAL;
         job_machine_t *m = calloc(1, sizeof *m);
         if (!m)
@@ -40,7 +42,9 @@ int job_machine_new(const job_config_t *cfg, job_machine_t **ret) {
         m->why = calloc(cfg->n_nodes, sizeof *m->why);
         m->sent = calloc(cfg->n_nodes, sizeof *m->sent);
         m->view = calloc(cfg->n_universe, sizeof *m->view);
-        if (!m->nodes || !m->why || !m->view || !m->sent) {
+        m->healthy_since = calloc(cfg->n_nodes, sizeof *m->healthy_since);
+        m->gate_deadline = calloc(cfg->n_nodes, sizeof *m->gate_deadline);
+        if (!m->nodes || !m->why || !m->view || !m->sent || !m->healthy_since || !m->gate_deadline) {
                 job_machine_free(&m);
                 return -ENOMEM;
         }
@@ -56,6 +60,8 @@ void job_machine_free(job_machine_t **mp) {
         free(m->why);
         free(m->sent);
         free(m->view);
+        free(m->healthy_since);
+        free(m->gate_deadline);
         free(m);
         *mp = NULL;
 }
@@ -83,6 +89,32 @@ static void s_judge_failures(job_machine_t *m) {
         }
 }
 
+/* Verifying nodes: passed after min_healthy_time healthy without a
+ * break, failed at the deadline. f is the view as given (before the
+ * machine's own IN_STEP). */
+static void s_judge_gates(job_machine_t *m, const node_status_t *f, int64_t now) {
+        for (size_t i = 0; i < m->cfg.n_nodes; i++) {
+                if (m->nodes[i] != JOB_NODE_VERIFYING)
+                        continue;
+                if (m->gate_deadline[i] < 0)
+                        m->gate_deadline[i] = now + m->cfg.healthy_deadline_ms;
+                bool healthy = f[i] == NODE_STATUS_UP || f[i] == NODE_STATUS_DONE;
+                if (!healthy)
+                        m->healthy_since[i] = -1;
+                else if (m->healthy_since[i] < 0)
+                        m->healthy_since[i] = now;
+                if (healthy && now - m->healthy_since[i] >= m->cfg.min_healthy_time_ms) {
+                        m->nodes[i] = JOB_NODE_SUCCEEDED;
+                        snprintf(m->why[i], MSG_LEN, "healthy for %lld s", (long long) (now - m->healthy_since[i]) / 1000);
+                } else if (now >= m->gate_deadline[i]) {
+                        s_fail(m, i, "health gate: not healthy for min_healthy_time within healthy_deadline");
+                } else {
+                        snprintf(m->why[i], MSG_LEN, "health gate: %s", healthy ? "healthy, waiting for min_healthy_time" :
+                                                                                  "waiting to be healthy");
+                }
+        }
+}
+
 static void s_settle(job_machine_t *m) {
         for (size_t i = 0; i < m->cfg.n_nodes; i++)
                 if (!s_final(m->nodes[i]))
@@ -91,13 +123,14 @@ static void s_settle(job_machine_t *m) {
                 m->state = JOB_DONE;
 }
 
-int job_machine_step(job_machine_t *m, const quorum_fleet_t *f, int *ret_start) {
+int job_machine_step(job_machine_t *m, const quorum_fleet_t *f, int64_t now_ms, int *ret_start) {
         if (!m || !f || !ret_start || f->n_nodes != m->cfg.n_universe || !f->status)
                 return -EINVAL;
+        s_judge_gates(m, f->status, now_ms);
         memcpy(m->view, f->status, m->cfg.n_universe * sizeof *m->view);
         size_t running = 0;
         for (size_t i = 0; i < m->cfg.n_nodes; i++)
-                if (m->nodes[i] == JOB_NODE_RUNNING) {
+                if (m->nodes[i] == JOB_NODE_RUNNING || m->nodes[i] == JOB_NODE_VERIFYING) {
                         running++;
                         if (m->cfg.disruptive)
                                 m->view[i] = NODE_STATUS_IN_STEP;
@@ -157,7 +190,9 @@ int job_machine_on_result(job_machine_t *m, int node, bool ok, const char *messa
         int r = s_running(m, node);
         if (r < 0)
                 return r;
-        m->nodes[node] = ok ? JOB_NODE_SUCCEEDED : JOB_NODE_FAILED;
+        bool gate = ok && m->cfg.healthy_deadline_ms > 0;
+        m->nodes[node] = gate ? JOB_NODE_VERIFYING : ok ? JOB_NODE_SUCCEEDED : JOB_NODE_FAILED;
+        m->healthy_since[node] = m->gate_deadline[node] = -1;
         snprintf(m->why[node], MSG_LEN, "%s", message ? message : "");
         s_settle(m);
         return 0;
@@ -247,7 +282,9 @@ int job_machine_restore(job_machine_t *m, job_state_t state, int forgiven, const
         snprintf(m->message, sizeof m->message, "%s", message ? message : "");
         for (size_t i = 0; i < m->cfg.n_nodes; i++) {
                 m->nodes[i] = states[i];
-                m->sent[i] = sent ? sent[i] : states[i] == JOB_NODE_RUNNING || states[i] == JOB_NODE_SUCCEEDED;
+                m->sent[i] = sent ? sent[i] : states[i] == JOB_NODE_RUNNING || states[i] == JOB_NODE_SUCCEEDED ||
+                                              states[i] == JOB_NODE_VERIFYING;
+                m->healthy_since[i] = m->gate_deadline[i] = -1;
                 snprintf(m->why[i], MSG_LEN, "%s", messages && messages[i] ? messages[i] : "");
         }
         return 0;
@@ -269,7 +306,7 @@ int job_machine_dry_run(job_machine_t *m, const quorum_fleet_t *f, bool drain_st
         v.status = st;
         memset(ret_batch, 0, m->cfg.n_nodes * sizeof *ret_batch);
         for (;;) {
-                int n = job_machine_step(m, &v, start);
+                int n = job_machine_step(m, &v, 0, start);
                 if (n <= 0)
                         break;
                 batches++;
@@ -279,6 +316,7 @@ int job_machine_dry_run(job_machine_t *m, const quorum_fleet_t *f, bool drain_st
                                 st[start[k]] = NODE_STATUS_DRAINED;
                         if (job_machine_on_result(m, start[k], true, "") < 0)
                                 break;
+                        m->nodes[start[k]] = JOB_NODE_SUCCEEDED;   /* its gate passed, in this dry run */
                 }
         }
         free(st);

@@ -39,6 +39,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/attrs.h"
 #include "coordinator/upgrade/quorum.h"
@@ -49,6 +50,7 @@ typedef enum {
         JOB_NODE_SUCCEEDED,
         JOB_NODE_FAILED,
         JOB_NODE_SKIPPED,
+        JOB_NODE_VERIFYING,     /* succeeded, waiting for its health gate */
         JOB_NODE__COUNT
 } job_node_state_t;
 
@@ -76,6 +78,13 @@ typedef struct {
         /* --mode batch: a batch starts only once the previous one has
          * ended (a barrier); otherwise a sliding window (rolling). */
         bool barrier;
+        /* --health-gate (healthy_deadline_ms > 0): a node whose command
+         * succeeded is verifying (still in its batch, still down for
+         * quorum) until the view has shown it healthy (UP or DONE) for
+         * min_healthy_time_ms without a break: then succeeded; not so
+         * within healthy_deadline_ms of the result: failed. */
+        int64_t min_healthy_time_ms;
+        int64_t healthy_deadline_ms;
 } job_config_t;
 
 typedef struct job_machine job_machine_t;
@@ -85,14 +94,16 @@ HL_MUST_USE int job_machine_new(const job_config_t *cfg, job_machine_t **ret);
 void job_machine_free(job_machine_t **m);
 
 /* Decides what starts now over view f (f->n_nodes == n_universe, else
- * -EINVAL). ret_start (n_nodes entries) receives the job node indices to
+ * -EINVAL) at now_ms (any monotonic or wall clock, the same on every
+ * call). ret_start (n_nodes entries) receives the job node indices to
  * send the command to, now marked running; returns how many (>= 0). Also
- * fails unreachable pending nodes, applies the failure budget and ends the
- * job when nothing is left. */
-HL_MUST_USE int job_machine_step(job_machine_t *m, const quorum_fleet_t *f, int *ret_start);
+ * judges health gates, fails unreachable pending nodes, applies the
+ * failure budget and ends the job when nothing is left. */
+HL_MUST_USE int job_machine_step(job_machine_t *m, const quorum_fleet_t *f, int64_t now_ms, int *ret_start);
 
-/* A running node's command ended: ok or not, with the agent's message.
- * -EALREADY when the node is not running (a late or repeated result:
+/* A running node's command ended: ok or not, with the agent's message;
+ * ok with a health gate makes it verifying, its gate counted from the next
+ * job_machine_step. -EALREADY when the node is not running (a late or repeated result:
  * ignored), -EINVAL out of range. Call job_machine_step after. */
 HL_MUST_USE int job_machine_on_result(job_machine_t *m, int node, bool ok, const char *message);
 /* A running node's agent disconnected: it fails ("disconnected"). Same
@@ -120,14 +131,16 @@ bool job_machine_node_sent(const job_machine_t *m, int node);
 size_t job_machine_count(const job_machine_t *m, job_node_state_t s);
 
 /* Rebuilds the stored state: per node its state, message (NULL: none) and
- * whether its command was sent (NULL: running and succeeded ones only).
+ * whether its command was sent (NULL: running, verifying and succeeded
+ * ones only). A verifying node's gate starts again at the next step (a
+ * restart never shortens it).
  * -EINVAL for an out of range value (nothing changed). */
 HL_MUST_USE int job_machine_restore(job_machine_t *m, job_state_t state, int forgiven, const char *message,
                                     const job_node_state_t *states, const char *const *messages,
                                     const bool *sent);
 
 /* Dry run: steps the machine to the end as if every command succeeded at
- * once and the view stayed as it is (a drain leaves its node DRAINED when
+ * once (and passed its health gate) and the view stayed as it is (a drain leaves its node DRAINED when
  * drain_stays_down). ret_batch (n_nodes) receives each node's batch number
  * (1...), or 0 for a node that would never start (its message says why).
  * Returns the number of batches. m is used up. */

@@ -19,6 +19,13 @@
  * has not is judged unreachable (as the upgrade executor does). */
 #define RECONNECT_GRACE_MS(timeout) (2 * (timeout) + 5000)
 
+/* What the admin asked of a job beside its nodes and action. */
+typedef struct {
+        int batch_size, max_failures;
+        bool barrier;
+        int64_t min_healthy_time_ms, healthy_deadline_ms;   /* the health gate; 0 deadline: none */
+} job_limits_t;
+
 typedef struct {
         int64_t seq;
         char id[32];
@@ -38,8 +45,7 @@ typedef struct {
          * (also after a restart). */
         int64_t *settle_ms;
         int *start;                 /* n_nodes: scratch */
-        int batch_size, max_failures;
-        bool barrier;
+        job_limits_t lim;
         job_machine_t *m;
         job_state_t saved_state;    /* as last stored: events on change */
 } job_t;
@@ -134,7 +140,7 @@ static int s_universe(job_t *j, char **ids, size_t n, const inventory_t *inv) {
 
 /* A job struct for seq over ids (owned from now on), with a new machine. */
 static int s_job_make(jobs_t *js, int64_t seq, const char *actor, int64_t created, const Hitless__Command *tmpl,
-                      char **ids, size_t n, int batch, int max_failures, bool barrier, job_t **ret) {
+                      char **ids, size_t n, const job_limits_t *lim, job_t **ret) {
         job_t *j = calloc(1, sizeof *j);
         uint8_t *buf = NULL;
         size_t len;
@@ -147,9 +153,7 @@ static int s_job_make(jobs_t *js, int64_t seq, const char *actor, int64_t create
         snprintf(j->id, sizeof j->id, "job-%" PRId64, seq);
         snprintf(j->actor, sizeof j->actor, "%s", actor);
         j->created = created;
-        j->batch_size = batch;
-        j->max_failures = max_failures;
-        j->barrier = barrier;
+        j->lim = *lim;
         /* A copy of the template, owned, whatever request it came from. */
         if ((r = codec_encode(&tmpl->base, &buf, &len)) < 0 ||
             !(j->tmpl = hitless__command__unpack(NULL, len, buf)))
@@ -161,11 +165,14 @@ static int s_job_make(jobs_t *js, int64_t seq, const char *actor, int64_t create
                 job_select_free(ids, n);
         if (r >= 0)
                 r = job_machine_new(&(job_config_t) { .n_nodes = j->n_nodes, .n_universe = j->n_universe,
-                                                      .batch_size = batch, .max_failures = max_failures,
+                                                      .batch_size = lim->batch_size,
+                                                      .max_failures = lim->max_failures,
                                                       .disruptive = s_disruptive(j->tmpl),
                                                       .leaves_down = j->tmpl->action_case ==
                                                                      HITLESS__COMMAND__ACTION_DRAIN,
-                                                      .barrier = barrier },
+                                                      .barrier = lim->barrier,
+                                                      .min_healthy_time_ms = lim->min_healthy_time_ms,
+                                                      .healthy_deadline_ms = lim->healthy_deadline_ms },
                                     &j->m);
         if (r < 0) {
                 s_job_free(j);
@@ -228,9 +235,11 @@ static int s_save(jobs_t *js, job_t *j) {
                 np[i] = &nodes[i];
         }
         rec.command = j->tmpl;
-        rec.batch_size = (uint32_t) j->batch_size;
-        rec.max_failures = (uint32_t) j->max_failures;
-        rec.barrier = j->barrier;
+        rec.batch_size = (uint32_t) j->lim.batch_size;
+        rec.max_failures = (uint32_t) j->lim.max_failures;
+        rec.barrier = j->lim.barrier;
+        rec.min_healthy_time_ms = j->lim.min_healthy_time_ms;
+        rec.healthy_deadline_ms = j->lim.healthy_deadline_ms;
         rec.state = job_machine_state(j->m);
         rec.forgiven = (uint32_t) job_machine_forgiven(j->m);
         rec.message = (char *) job_machine_message(j->m);
@@ -358,7 +367,8 @@ static int s_commit_and_send(jobs_t *js, job_t *j, snap_t *snap, int n_start) {
 
 static bool s_active(const job_t *j) {
         job_state_t st = job_machine_state(j->m);
-        return st == JOB_RUNNING || st == JOB_PAUSED || job_machine_count(j->m, JOB_NODE_RUNNING) > 0;
+        return st == JOB_RUNNING || st == JOB_PAUSED || job_machine_count(j->m, JOB_NODE_RUNNING) > 0 ||
+               job_machine_count(j->m, JOB_NODE_VERIFYING) > 0;
 }
 
 /* Decides and acts for j. changed: its state changed outside a decision
@@ -368,10 +378,12 @@ static int s_advance(jobs_t *js, job_t *j, bool changed, snap_t *snap) {
                 return changed ? s_commit_and_send(js, j, snap, 0) : 0;
         quorum_fleet_t f = s_view(js, j);
         size_t fails = job_machine_count(j->m, JOB_NODE_FAILED);
-        int n = job_machine_step(j->m, &f, j->start);
+        size_t passed = job_machine_count(j->m, JOB_NODE_SUCCEEDED);
+        int n = job_machine_step(j->m, &f, clock_wall_ms(), j->start);
         if (n < 0)
                 return n;
         if (!changed && n == 0 && fails == job_machine_count(j->m, JOB_NODE_FAILED) &&
+            passed == job_machine_count(j->m, JOB_NODE_SUCCEEDED) &&
             job_machine_state(j->m) == j->saved_state)
                 return 0;
         return s_commit_and_send(js, j, snap, n);
@@ -517,7 +529,10 @@ static int s_load_row(const job_row_t *row, void *ud) {
                 sent[i] = rec->nodes[i]->sent;
         }
         r = s_job_make(js, row->seq, row->actor, row->created, rec->command, ids, rec->n_nodes,
-                       (int) rec->batch_size, (int) rec->max_failures, rec->barrier, &j);
+                       &(job_limits_t) { .batch_size = (int) rec->batch_size, .max_failures = (int) rec->max_failures,
+                                         .barrier = rec->barrier, .min_healthy_time_ms = rec->min_healthy_time_ms,
+                                         .healthy_deadline_ms = rec->healthy_deadline_ms },
+                       &j);
         ids = NULL;
         if (r < 0)
                 goto out;
@@ -648,9 +663,12 @@ static Hitless__JobStatus *s_status(const job_t *j, bool with_nodes, const int *
         s->created = j->created;
         s->state = s_dup(job_state_name(job_machine_state(j->m)));
         s->message = s_dup(job_machine_message(j->m));
-        s->batch_size = (uint32_t) j->batch_size;
-        s->max_failures = (uint32_t) j->max_failures;
-        s->mode = s_dup(j->barrier ? "batch" : "rolling");
+        s->batch_size = (uint32_t) j->lim.batch_size;
+        s->max_failures = (uint32_t) j->lim.max_failures;
+        s->mode = s_dup(j->lim.barrier ? "batch" : "rolling");
+        s->verifying = (uint32_t) job_machine_count(j->m, JOB_NODE_VERIFYING);
+        s->min_healthy_time_ms = j->lim.min_healthy_time_ms;
+        s->healthy_deadline_ms = j->lim.healthy_deadline_ms;
         s->succeeded = (uint32_t) job_machine_count(j->m, JOB_NODE_SUCCEEDED);
         s->failed = (uint32_t) job_machine_count(j->m, JOB_NODE_FAILED);
         s->running = (uint32_t) job_machine_count(j->m, JOB_NODE_RUNNING);
@@ -752,8 +770,17 @@ int jobs_submit(jobs_t *js, const Hitless__JobRequest *req, const char *actor, H
                 job_select_free(ids, n);
                 return -EINVAL;
         }
-        r = s_job_make(js, req->dry_run ? 0 : js->last_seq + 1, actor, clock_wall_s(), req->command, ids, n, batch,
-                       max_failures, barrier, &j);
+        if (req->min_healthy_time_ms < 0 || req->healthy_deadline_ms < 0 ||
+            (req->healthy_deadline_ms > 0 && req->min_healthy_time_ms > req->healthy_deadline_ms)) {
+                snprintf(err, err_len, "--health-gate: min_healthy_time must be within healthy_deadline (both >= 0)");
+                job_select_free(ids, n);
+                return -EINVAL;
+        }
+        r = s_job_make(js, req->dry_run ? 0 : js->last_seq + 1, actor, clock_wall_s(), req->command, ids, n,
+                       &(job_limits_t) { .batch_size = batch, .max_failures = max_failures, .barrier = barrier,
+                                         .min_healthy_time_ms = req->min_healthy_time_ms,
+                                         .healthy_deadline_ms = req->healthy_deadline_ms },
+                       &j);
         if (r < 0)
                 return r;
         if (req->dry_run) {

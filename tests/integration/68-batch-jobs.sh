@@ -4,7 +4,8 @@
 # batch over a quorum group never has more members down than its budget
 # (the drained ones stay down, so the rest wait, saying why); a job
 # survives kill -9 of the coordinator without a duplicated command; bad
-# selectors and counts exit 2 with nothing sent.
+# selectors and counts exit 2 with nothing sent; --health-gate holds a node
+# until it has been healthy for min_healthy_time and fails it at the deadline.
 . "$TOP/tests/lib/itest.sh"
 
 HEARTBEAT=300ms
@@ -21,11 +22,16 @@ touch "$T/drained/\$1"
 echo "\$1 \$(ls "$T/drained" | wc -l)" >> "$T/drains.log"
 EOF2
 chmod +x "$T/drain.sh"
+# c3 is healthy while $T/healthy-c3 exists (the health gate test).
+touch "$T/healthy-c3"
 for n in $NODES; do
+  extra=""
+  [ "$n" = c3 ] && extra="checks = ( { name = \"flag\"; kind = \"exec\"; argv = [\"/usr/bin/test\", \"-e\", \"$T/healthy-c3\"]; } );"
   make_agent "$n" "policy = {
   drain = { argv = [\"$T/drain.sh\", \"$n\"]; };
   undrain = { argv = [\"/bin/rm\", \"-f\", \"$T/drained/$n\"]; };
-};"
+};
+$extra"
   start_agent "$n"
 done
 wait_for 15 "8 keys pending" bash -c '[ "$(count_keys pending)" = 8 ]'
@@ -104,12 +110,28 @@ ctl undrain --group db --batch 100% > "$T/undrain.out"; rc=$?
 check "undrain --group db: exit 0, every member succeeded" bash -c "[ $rc -eq 0 ] && [ \$(grep -c ': undrain job-4-[0-9] succeeded' '$T/undrain.out') -eq 5 ]"
 check "nothing drained any more" bash -c "[ -z \"\$(ls '$T/drained')\" ]"
 
+# ---- --health-gate: done only once healthy for min_healthy_time -------------
+start=$(date +%s%N)
+ctl check c1,c2 --health-gate --min-healthy-time 1s --healthy-deadline 20s > "$T/gate.out"; rc=$?
+took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "check c1,c2 --health-gate: exit 0, each succeeded once healthy for 1 s (${took_ms} ms)" \
+  bash -c "[ $rc -eq 0 ] && [ \$(grep -c 'succeeded: healthy for 1 s' '$T/gate.out') -eq 2 ] && [ $took_ms -ge 1000 ] &&
+           tail -1 '$T/gate.out' | grep -q '0 verifying,.*health gate 1s within 20s'"
+rm "$T/healthy-c3"
+wait_for 10 "c3 unhealthy" bash -c '[ "$(node_field c3 health)" = unhealthy ]'
+ctl check c3 --health-gate --min-healthy-time 1s --healthy-deadline 2s > "$T/gate-fail.out"; rc=$?
+check "c3 never healthy within the deadline: exit 1, failed by the health gate" \
+  bash -c "[ $rc -eq 1 ] && grep -q '^c3: check job-[0-9]*-0 failed: health gate: not healthy' '$T/gate-fail.out'"
+touch "$T/healthy-c3"
+wait_for 10 "c3 healthy again" bash -c '[ "$(node_field c3 health)" = healthy ]'
+check "a bad --min-healthy-time exits 2" bash -c "ctl check c1 --min-healthy-time soon >/dev/null 2>&1; [ \$? -eq 2 ]"
+
 # ---- a failure pauses the job; a node that disconnects fails ---------------
 kill -TERM "${AGENT_PID[c3]}"
 wait_for 10 "c3 offline" bash -c '[ "$(node_field c3 state)" != online ]'
 ctl check --group computes > "$T/fail.out"; rc=$?
 check "check with an unreachable node: exit 1, c3 failed as unreachable" \
-  bash -c "[ $rc -eq 1 ] && grep -q '^c3: check - failed: unreachable$' '$T/fail.out' && [ \$(grep -c 'check job-5-[0-9] succeeded' '$T/fail.out') -eq 2 ]"
+  bash -c "[ $rc -eq 1 ] && grep -q '^c3: check - failed: unreachable$' '$T/fail.out' && [ \$(grep -c 'check job-[0-9]*-[0-9] succeeded' '$T/fail.out') -eq 2 ]"
 ctl drain c1,c2,c3 > "$T/pause.out"; rc=$?
 check "drain with max_failures 0 and c3 unreachable: paused by the failure budget, exit 1" \
   bash -c "[ $rc -eq 1 ] && tail -1 '$T/pause.out' | grep -q 'paused: failure budget: 1 failed, max_failures 0'"

@@ -20,6 +20,7 @@ typedef struct {
         job_config_t cfg;
         job_machine_t *m;
         int start[MAXU];
+        int64_t now;            /* ms, given to every step */
 } fx_t;
 
 /* n job nodes in a universe of u; one group over the first g_n nodes of
@@ -43,7 +44,7 @@ static void fx_renew(fx_t *x) {
 }
 
 static int step(fx_t *x) {
-        int n = job_machine_step(x->m, &x->f, x->start);
+        int n = job_machine_step(x->m, &x->f, x->now, x->start);
         ck_assert_int_ge(n, 0);
         return n;
 }
@@ -249,6 +250,92 @@ START_TEST(test_dry_run) {
 }
 END_TEST
 
+/* With a health gate (min 1 s within 5 s) a succeeded node stays down for
+ * quorum until it has been healthy for 1 s without a break; the next
+ * member starts only then. */
+START_TEST(test_health_gate_holds_the_next_member) {
+        fx_t x;
+        fx_init(&x, 3, 3, 3, 3, 0, true);
+        x.cfg.min_healthy_time_ms = 1000;
+        x.cfg.healthy_deadline_ms = 5000;
+        fx_renew(&x);
+        ck_assert_int_eq(step(&x), 1);   /* group of 3: one down at a time */
+        result(&x, 0, true);
+        ck_assert_int_eq(job_machine_node_state(x.m, 0), JOB_NODE_VERIFYING);
+        x.st[0] = NODE_STATUS_UP;
+        ck_assert_int_eq(step(&x), 0);   /* verifying counts as down */
+        ck_assert_ptr_nonnull(strstr(job_machine_node_message(x.m, 0), "health gate"));
+        x.now = 500;
+        x.st[0] = NODE_STATUS_UNHEALTHY;   /* a flap restarts the count */
+        ck_assert_int_eq(step(&x), 0);
+        x.now = 600;
+        x.st[0] = NODE_STATUS_UP;
+        ck_assert_int_eq(step(&x), 0);
+        x.now = 1599;
+        ck_assert_int_eq(step(&x), 0);
+        ck_assert_int_eq(job_machine_node_state(x.m, 0), JOB_NODE_VERIFYING);
+        ck_assert_int_eq(job_machine_state(x.m), JOB_RUNNING);
+        x.now = 1600;
+        ck_assert_int_eq(step(&x), 1);   /* passed: the next member in the same step */
+        ck_assert_int_eq(job_machine_node_state(x.m, 0), JOB_NODE_SUCCEEDED);
+        ck_assert_int_eq(x.start[0], 1);
+        job_machine_free(&x.m);
+}
+END_TEST
+
+/* Never healthy long enough within the deadline: failed, and the failure
+ * budget pauses the job. A restart from the stored state restarts the
+ * gate, never shortens it. */
+START_TEST(test_health_gate_deadline_and_restore) {
+        fx_t x;
+        fx_init(&x, 2, 2, 0, 1, 0, true);
+        x.cfg.min_healthy_time_ms = 1000;
+        x.cfg.healthy_deadline_ms = 5000;
+        fx_renew(&x);
+        x.now = 10000;
+        ck_assert_int_eq(step(&x), 1);
+        result(&x, 0, true);
+        x.st[0] = NODE_STATUS_UNHEALTHY;
+        ck_assert_int_eq(step(&x), 0);   /* the gate counts from here: 15000 */
+        job_node_state_t states[2] = { job_machine_node_state(x.m, 0), job_machine_node_state(x.m, 1) };
+        ck_assert_int_eq(states[0], JOB_NODE_VERIFYING);
+        x.now = 14000;
+        job_machine_t *m2 = NULL;
+        ck_assert_int_eq(job_machine_new(&x.cfg, &m2), 0);
+        ck_assert_int_eq(job_machine_restore(m2, JOB_RUNNING, 0, "", states, NULL, NULL), 0);
+        ck_assert(job_machine_node_sent(m2, 0));
+        job_machine_free(&x.m);
+        x.m = m2;
+        ck_assert_int_eq(step(&x), 0);   /* restored: the gate now counts from 14000 */
+        x.now = 18999;
+        ck_assert_int_eq(step(&x), 0);
+        ck_assert_int_eq(job_machine_node_state(x.m, 0), JOB_NODE_VERIFYING);
+        x.now = 19000;
+        ck_assert_int_eq(step(&x), 0);
+        ck_assert_int_eq(job_machine_node_state(x.m, 0), JOB_NODE_FAILED);
+        ck_assert_ptr_nonnull(strstr(job_machine_node_message(x.m, 0), "health gate"));
+        ck_assert_int_eq(job_machine_state(x.m), JOB_PAUSED);   /* max_failures 0 */
+        ck_assert_int_eq(job_machine_node_state(x.m, 1), JOB_NODE_PENDING);
+        job_machine_free(&x.m);
+}
+END_TEST
+
+/* The dry run assumes every gate passes: the same batches as without. */
+START_TEST(test_health_gate_dry_run) {
+        fx_t x;
+        int batch[5];
+        fx_init(&x, 5, 5, 5, 5, 0, true);
+        x.cfg.min_healthy_time_ms = 1000;
+        x.cfg.healthy_deadline_ms = 5000;
+        fx_renew(&x);
+        ck_assert_int_eq(job_machine_dry_run(x.m, &x.f, false, batch), 3);
+        ck_assert_int_eq(batch[4], 3);
+        job_machine_free(&x.m);
+        ck_assert_int_eq(job_machine_new(&(job_config_t) { .n_nodes = 1, .n_universe = 1, .batch_size = 1,
+                                                           .healthy_deadline_ms = -1 }, &x.m), -EINVAL);
+}
+END_TEST
+
 /* Over random fleets (overlapping groups, random statuses, random
  * outcomes), no step ever takes a group over its budget: after each step,
  * a group's members down (by the fleet or running in the job) are at most
@@ -351,6 +438,9 @@ int main(void) {
         tcase_add_test(tc, test_pause_abort_lost);
         tcase_add_test(tc, test_restore);
         tcase_add_test(tc, test_dry_run);
+        tcase_add_test(tc, test_health_gate_holds_the_next_member);
+        tcase_add_test(tc, test_health_gate_deadline_and_restore);
+        tcase_add_test(tc, test_health_gate_dry_run);
         tcase_add_test(tc, test_random_budget_never_exceeded);
         suite_add_tcase(s, tc);
 
