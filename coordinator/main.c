@@ -200,6 +200,10 @@ static int setup_http(coordinator_t *c) {
         return 0;
 }
 
+static int send_to_agent(void *ud, node_t *n, const Hitless__CoordinatorMessage *m) {
+        return agent_link_send(ud, n, m);
+}
+
 static void on_command_status(void *ud, const char *node_id, const Hitless__CommandStatus *st) {
         commands_on_status(ud, node_id, st);
 }
@@ -257,7 +261,8 @@ static int setup(coordinator_t *c) {
                 return log_error_errno(r, "cannot listen on %s: %m", c->cfg->listen);
         if ((r = write_endpoint_file(c, "agents.endpoint", agent_link_endpoint(c->agents))) < 0)
                 log_warning("cannot record the bound endpoint in %s: %s", c->cfg->state_dir, strerror(-r));
-        if ((r = commands_new(c->store, c->fleet, c->agents, &c->commands)) < 0)
+        if ((r = commands_new(c->store, c->fleet, &(commands_sender_t) { .send = send_to_agent, .ud = c->agents },
+                              &c->commands)) < 0)
                 return log_error_errno(r, "cannot set up commands: %m");
         agent_link_set_hooks(c->agents, &(agent_link_hooks_t) {
                 .on_status = on_command_status, .on_local = on_local_command, .on_hello = on_node_hello,

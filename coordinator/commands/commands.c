@@ -28,7 +28,7 @@ typedef struct {
 struct commands {
         store_t *store;
         fleet_t *fleet;
-        agent_link_t *link;
+        commands_sender_t sender;
         waiter_t waiters[MAX_WAITERS];
         size_t n_waiters;
         struct {
@@ -44,13 +44,15 @@ static bool is_final(int state) {
         return state >= HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED;
 }
 
-int commands_new(store_t *store, fleet_t *fleet, agent_link_t *link, commands_t **ret) {
+int commands_new(store_t *store, fleet_t *fleet, const commands_sender_t *sender, commands_t **ret) {
+        if (!store || !fleet || !sender || !sender->send || !ret)
+                return -EINVAL;
         commands_t *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
         c->store = store;
         c->fleet = fleet;
-        c->link = link;
+        c->sender = *sender;
         *ret = c;
         return 0;
 }
@@ -170,7 +172,7 @@ int commands_deliver(commands_t *c, const Hitless__Command *cmd) {
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
         m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND;
         m.command = (Hitless__Command *) cmd;
-        return agent_link_send(c->link, n, &m);
+        return c->sender.send(c->sender.ud, n, &m);
 }
 
 int commands_set_observer(commands_t *c, commands_observer_fn fn, void *ud) {
@@ -389,7 +391,7 @@ static void s_ack_local(commands_t *c, const char *node_id, const char *id) {
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
         m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_LOCAL_COMMAND_ACK;
         m.local_command_ack = &ack;
-        (void) agent_link_send(c->link, n, &m);   /* unacknowledged: the agent reports it again */
+        (void) c->sender.send(c->sender.ud, n, &m);   /* unacknowledged: the agent reports it again */
 }
 
 void commands_on_local(commands_t *c, const char *node_id, const Hitless__LocalCommand *lc) {
@@ -459,7 +461,7 @@ void commands_on_hello(commands_t *c, node_t *n) {
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
         m.body_case = HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND_QUERY;
         m.command_query = &q;
-        agent_link_send(c->link, n, &m);
+        (void) c->sender.send(c->sender.ud, n, &m);   /* unsent: asked again at the next Hello */
         log_node(LOG_INFO, n->id, "asked for the results of %zu unfinished command%s", l.n, l.n == 1 ? "" : "s");
         for (size_t i = 0; i < l.n; i++)
                 free(l.ids[i]);

@@ -10,16 +10,22 @@
 #pragma once
 #include <stdint.h>
 
-#include "coordinator/fleet/agent_link.h"
 #include "coordinator/fleet/fleet.h"
 #include "coordinator/store/store.h"
 
 typedef struct commands commands_t;
 
+/* How messages reach an agent: agent_link_send() in the coordinator, a
+ * recorder in the unit tests. send returns 0 or -errno (-ENOTCONN). */
+typedef struct {
+        int (*send)(void *ud, node_t *n, const Hitless__CoordinatorMessage *m);
+        void *ud;
+} commands_sender_t;
+
 /* Delivers the answer to a waiting admin request; owns and frees token. */
 typedef void (*commands_reply_fn)(void *token, const Hitless__AdminResponse *resp);
 
-int commands_new(store_t *store, fleet_t *fleet, agent_link_t *link, commands_t **ret);
+int commands_new(store_t *store, fleet_t *fleet, const commands_sender_t *sender, commands_t **ret);
 void commands_destroy(commands_t **c);
 
 /* Validates and sends req->command (id and deadline filled here) on
