@@ -17,6 +17,11 @@
  * reach the agent within this. */
 #define MAX_DEADLINE_S 3600
 #define MAX_WAITERS 256
+/* The sweep (commands_tick): how often, and how long a command may go
+ * unheard of before its node is asked about it again. */
+#define REQUERY_INTERVAL_MS 30000
+#define QUIET_S 60
+#define MAX_REQUERY_NODES 256
 
 typedef struct {
         char id[64];
@@ -36,6 +41,7 @@ struct commands {
                 void *ud;
         } observers[COMMANDS_MAX_OBSERVERS];
         bool requery;        /* a status could not be recorded: ask again */
+        int64_t next_sweep_ms;
         commands_local_fn local_fn;
         void *local_ud;
 };
@@ -147,12 +153,12 @@ static int s_put_command(commands_t *c, const Hitless__Command *cmd, const char 
         rec.state = state;
         rec.request = buf;
         rec.request_len = len;
-        rec.result = result;
-        rec.result_len = result_len;
         rec.created = rec.updated = clock_wall_s();
         int r = store_event_append(c->store, rec.created, rec.node_id, kind, actor, msg, &rec.sent_event);
         if (r >= 0)
                 r = store_command_put(c->store, &rec);
+        if (r >= 0 && result)   /* the row is put as sent; a known result follows */
+                r = store_command_update(c->store, rec.id, state, result, result_len, rec.updated);
         free(buf);
         return r;
 }
@@ -481,8 +487,53 @@ void commands_on_store_recovered(commands_t *c) {
         fleet_foreach_sorted(c->fleet, requery_node, c);
 }
 
+typedef struct {
+        char nodes[MAX_REQUERY_NODES][NODE_ID_MAX + 1];
+        size_t n;
+        int64_t quiet_before;   /* unix seconds */
+} quiet_t;
+
+static int collect_quiet(const command_record_t *rec, void *ud) {
+        quiet_t *q = ud;
+        if (rec->updated >= q->quiet_before)
+                return 0;
+        for (size_t i = 0; i < q->n; i++)
+                if (strcmp(q->nodes[i], rec->node_id) == 0)
+                        return 0;
+        if (q->n == MAX_REQUERY_NODES)
+                return 1;   /* the rest at the next sweep */
+        snprintf(q->nodes[q->n++], sizeof q->nodes[0], "%s", rec->node_id);
+        return 0;
+}
+
+/* A command sent (or running) and not heard of for QUIET_S: its message,
+ * or the agent's status, may have been lost on a connection that stayed
+ * up. Its node is asked again, which answers it from the journal; one
+ * that never arrived is delivered again by its owner, under the same id
+ * (past its deadline the agent refuses it: it ends either way). */
+static void s_sweep(commands_t *c) {
+        quiet_t *q = calloc(1, sizeof *q);
+        if (!q)
+                return;
+        q->quiet_before = clock_wall_s() - QUIET_S;
+        int r = store_commands_unfinished(c->store, NULL, HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED, collect_quiet, q);
+        if (r < 0)
+                log_warning("store: cannot read the unfinished commands: %s", store_last_error(c->store));
+        for (size_t i = 0; i < q->n; i++) {
+                node_t *n = fleet_find(c->fleet, q->nodes[i]);
+                if (n && n->online && n->registered)
+                        commands_on_hello(c, n);
+        }
+        free(q);
+}
+
 void commands_tick(commands_t *c, int64_t now_ms) {
         size_t kept = 0;
+        if (now_ms >= c->next_sweep_ms) {
+                if (c->next_sweep_ms)
+                        s_sweep(c);
+                c->next_sweep_ms = now_ms + REQUERY_INTERVAL_MS;
+        }
         for (size_t i = 0; i < c->n_waiters; i++) {
                 waiter_t *w = &c->waiters[i];
                 if (w->deadline_ms > now_ms) {
@@ -496,7 +547,7 @@ void commands_tick(commands_t *c, int64_t now_ms) {
 }
 
 int64_t commands_next_due(const commands_t *c) {
-        int64_t due = INT64_MAX;
+        int64_t due = c->next_sweep_ms ? c->next_sweep_ms : INT64_MAX;
         for (size_t i = 0; i < c->n_waiters; i++)
                 if (c->waiters[i].deadline_ms < due)
                         due = c->waiters[i].deadline_ms;

@@ -79,6 +79,13 @@ void commands_on_hello(commands_t *c, node_t *n);
  * its unfinished commands, so no result is lost. */
 void commands_on_store_recovered(commands_t *c);
 
-/* Ends waits that timed out; returns when it next needs to run. */
+/* Ends waits that timed out. Every 30 s (the first time 30 s after the
+ * first call) it also sweeps: a node with a command unfinished and unheard
+ * of for 60 s (sent and never answered, or running without a word) is
+ * asked again (CommandQuery, as after a Hello), so a message lost on a
+ * connection that stayed up does not leave the command, and the job or
+ * upgrade waiting for it, stuck. now_ms: any clock, the same on every
+ * call; the quiet time is judged on the store's wall-clock times. */
 void commands_tick(commands_t *c, int64_t now_ms);
+/* When commands_tick next needs to run (now_ms's clock). */
 int64_t commands_next_due(const commands_t *c);

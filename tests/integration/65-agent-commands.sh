@@ -86,11 +86,12 @@ check "and is in the node journal" bash -c "'$BUILD/hitless-agent' -c '$T/agents
 
 # The coordinator hears of it after the agent's next Hello: in history with
 # actor local:n1, once, and in events as command.local.
-# local_history STATE: how many local:n1 rollbacks in that state history shows.
+# local_history STATE: how many local:n1 rollbacks in that state history
+# shows, each with the agent's message.
 local_history() {
   ctl history --node n1 --json | $PY -c 'import json,sys
 e=json.load(sys.stdin)["entries"]
-print(sum(1 for x in e if x["actor"]=="local:n1" and x["kind"]=="command" and x["action"]=="rollback" and x["state"]==sys.argv[1]))' "$1"
+print(sum(1 for x in e if x["actor"]=="local:n1" and x["kind"]=="command" and x["action"]=="rollback" and x["state"]==sys.argv[1] and x["message"]))' "$1"
 }
 # unreported: local commands the agent's journal still has to report.
 unreported() {
