@@ -40,6 +40,9 @@
 #      leaves the databases on 2.0; rollback db2 rolls back that node only;
 #      `hitless-agent rollback` run on db3 itself: its agent reports it, the
 #      upgrade shows db3 rolled_back, history has it by local:db3.
+#   9. (after 5) `restart db1,db2,db3` as a batch job with a health gate:
+#      each restarted once, done only once healthy for 2 s (the observer
+#      sees one database down at a time).
 #   5. tests/upgrade/abort-2.0.plan: aborted while c1 installs: a new
 #      upgrade is refused while that install runs; it finishes and is
 #      reported, no new step starts anywhere, state aborted, c1 shown halted
@@ -503,6 +506,13 @@ wait_or_end 60 "5. c1 rolled back" up_is 'nodes["c1"]["step"] == "rolled_back" a
 collect s11
 check "5. c1 back on 1.0" versions_are 1.0 c1
 check "5. c1's conf restored byte for byte" same_files s0 s11 vrouter c1
+
+# ==== 9. a restart batch with a health gate ===========================================
+echo "== 9. restart batch over the databases, health gate 2 s"
+fleet_ctl restart db1,db2,db3 hitless-test-svc.service --min-healthy-time 2s --healthy-deadline 30s \
+  >"$EV/restart-batch.out" 2>&1; rc=$?
+check "9. restart db1,db2,db3: exit 0, each succeeded once healthy for 2 s (the observer: one down at a time)" \
+  bash -c "[ $rc -eq 0 ] && [ \$(grep -c ': restart job-[0-9]*-[0-9] succeeded: healthy for [2-9] s' '$EV/restart-batch.out') -eq 3 ]"
 
 # ==== the whole run ===================================================================
 echo "== the whole run"
