@@ -5,9 +5,12 @@
  * (a DEALER costs two file descriptors, and the hard limit may be low). Prints, per N: the enrolment storm (first Hello to
  * every Welcome), the coordinator's CPU while N agents heartbeat every 5 s,
  * its memory per connected agent, how long `hitlessctl status` takes 2 s
- * into the storm (operators must not be starved), and the generator's own CPU (it shares
- * the machine, so a busy generator bounds the figures). Asserts nothing
- * about speed.
+ * into the storm (operators must not be starved), the generator's own CPU (it shares
+ * the machine, so a busy generator bounds the figures), and then one
+ * `hitlessctl check --all` (a batch job over every agent, each answering
+ * at once): its wall time and the coordinator's CPU for it. Asserts
+ * nothing about speed; fails when an agent is not welcomed or the check
+ * does not succeed everywhere.
  *
  *   bench_swarm [N...]     (run from the source tree; needs build/)
  *   make bench-scale       1000, 5000 and 10000 */
@@ -116,7 +119,24 @@ static void send_heartbeat(agent_t *a) {
         (void) send_msg(a->sock, &m);
 }
 
-/* Reads everything waiting on a; counts a first Welcome. */
+/* A command is answered at once, succeeded and healthy, as an agent
+ * answers `check` (the swarm measures the coordinator, not apt). */
+static void answer_command(agent_t *a, const Hitless__Command *c) {
+        Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT;
+        Hitless__CommandStatus st = HITLESS__COMMAND_STATUS__INIT;
+        Hitless__HealthReport r = HITLESS__HEALTH_REPORT__INIT;
+        r.state = HITLESS__HEALTH_STATE__HEALTH_HEALTHY;
+        st.command_id = c->command_id;
+        st.state = HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED;
+        st.message = "healthy";
+        st.health = &r;
+        m.protocol_version = HITLESS_PROTOCOL_VERSION;
+        m.body_case = HITLESS__AGENT_MESSAGE__BODY_COMMAND_STATUS;
+        m.command_status = &st;
+        (void) send_msg(a->sock, &m);
+}
+
+/* Reads everything waiting on a; answers commands; counts a first Welcome. */
 static int drain_incoming(agent_t *a) {
         int welcomed = 0;
         zmq_msg_t msg;
@@ -128,6 +148,8 @@ static int drain_incoming(agent_t *a) {
                         a->welcomed = true;
                         welcomed = 1;
                 }
+                if (m && m->body_case == HITLESS__COORDINATOR_MESSAGE__BODY_COMMAND)
+                        answer_command(a, m->command);
                 if (m)
                         hitless__coordinator_message__free_unpacked(m, NULL);
         }
@@ -312,13 +334,27 @@ static int run(const char *build, int n, int port) {
                 g1 += cpu_seconds_of(workers[w]);
         double gen_pct = 100.0 * (g1 - g0) / window_s;
         long rss1 = rss_kib_of(pid);
+
+        /* One batch command to every agent: `check --all`, one admin
+         * request, the coordinator fanning it out as a job. */
+        snprintf(ctl, sizeof ctl, "'%s/hitlessctl' --socket '%s/run/admin.sock' --timeout 300000 check --all --json "
+                 ">%s/check.out 2>&1", build, dir, dir);
+        double cc0 = cpu_seconds_of(pid);
+        int64_t k0 = clock_mono_ms();
+        int check_rc = system(ctl);
+        double check_s = (double) (clock_mono_ms() - k0) / 1000.0;
+        double check_cpu = cpu_seconds_of(pid) - cc0;
         bool alive = waitpid(pid, &status, WNOHANG) == 0;
 
         char admin[32] = "-";
         if (admin_s >= 0)
                 snprintf(admin, sizeof admin, "%8.2f s", admin_s);
-        printf("%7d  %5d/%-5d  %8.1f s  %6.1f s  %10s  %8.1f %%  %8.1f %%  %10.1f KiB\n", n, welcomed, n,
-               storm_s, gen_storm, admin, coord_pct, gen_pct, welcomed ? (double) (rss1 - rss0) / welcomed : 0.0);
+        char check[32] = "failed";
+        if (check_rc == 0)
+                snprintf(check, sizeof check, "%6.2f s", check_s);
+        printf("%7d  %5d/%-5d  %8.1f s  %6.1f s  %10s  %8.1f %%  %8.1f %%  %10.1f KiB  %10s  %8.2f s\n", n, welcomed,
+               n, storm_s, gen_storm, admin, coord_pct, gen_pct, welcomed ? (double) (rss1 - rss0) / welcomed : 0.0,
+               check, check_cpu);
         fflush(stdout);
 
         for (int w = 0; w < n_workers; w++) {
@@ -331,8 +367,10 @@ static int run(const char *build, int n, int port) {
                 zcert_destroy(&certs[i]);
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
-        if (!alive || welcomed < n) {
-                fprintf(stderr, "swarm: %s; kept %s\n", alive ? "not every agent was welcomed" : "the coordinator died",
+        if (!alive || welcomed < n || check_rc != 0) {
+                fprintf(stderr, "swarm: %s; kept %s\n",
+                        !alive ? "the coordinator died" : welcomed < n ? "not every agent was welcomed"
+                                                                       : "check --all did not succeed on every agent",
                         dir);
                 return -1;
         }
@@ -350,10 +388,10 @@ int main(int argc, char **argv) {
                 (void) setrlimit(RLIMIT_NOFILE, &rl);
         }
         printf("swarm: simulated CURVE agents against %s/hitless-coordinator, heartbeat 5 s, 2 cores shared\n", build);
-        printf("%7s  %11s  %10s  %8s  %10s  %10s  %10s  %14s\n", "agents", "registered", "storm", "gen cpu",
-               "status", "coord cpu", "gen cpu", "coord rss/agent");
-        printf("%7s  %11s  %10s  %8s  %10s  %10s  %10s  %14s\n", "", "", "(wall)", "(storm)", "(in storm)",
-               "(at rest)", "(at rest)", "");
+        printf("%7s  %11s  %10s  %8s  %10s  %10s  %10s  %14s  %10s  %10s\n", "agents", "registered", "storm",
+               "gen cpu", "status", "coord cpu", "gen cpu", "coord rss/agent", "check", "coord cpu");
+        printf("%7s  %11s  %10s  %8s  %10s  %10s  %10s  %14s  %10s  %10s\n", "", "", "(wall)", "(storm)", "(in storm)",
+               "(at rest)", "(at rest)", "", "--all", "(check)");
         int port = 17950;
         if (argc < 2)
                 return run(build, 1000, port) < 0;

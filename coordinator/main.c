@@ -410,8 +410,10 @@ static int run(coordinator_t *c) {
                                  * authenticated safely: stop serving. */
                                 return log_error_errno(r, "ZAP handler failed: %m; stopping");
                 }
-                if (items[1].revents & ZMQ_POLLIN)
+                if (items[1].revents & ZMQ_POLLIN) {
                         agent_link_handle_pending(c->agents, now);
+                        jobs_flush(c->jobs);   /* the results just handled, stored once */
+                }
                 if (items[2].revents & ZMQ_POLLIN)
                         admin_handle_pending(c->admin);
                 /* Also when only its timeout is due: idle connections close. */

@@ -48,6 +48,10 @@ typedef struct {
         job_limits_t lim;
         job_machine_t *m;
         job_state_t saved_state;    /* as last stored: events on change */
+        /* Results applied since the last save: stored, with what they let
+         * start, at the next jobs_flush (once per batch of messages, not
+         * once per result: a result is in the commands table already). */
+        bool results_pending;
 } job_t;
 
 struct jobs {
@@ -440,16 +444,21 @@ static void s_on_command(void *ud, const char *node_id, const Hitless__CommandSt
                 }
                 return;
         }
-        snap_t snap = { 0 };
-        j->settle_ms[i] = clock_mono_ms();
-        if (s_snap(j, &snap) < 0 ||
-            job_machine_on_result(j->m, (int) i, st->state == HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED,
-                                  st->message[0] ? st->message : command_state_name(st->state)) < 0) {
-                s_snap_free(&snap, j->n_nodes);
+        if (job_machine_on_result(j->m, (int) i, st->state == HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED,
+                                  st->message[0] ? st->message : command_state_name(st->state)) < 0)
                 return;   /* not running: late or repeated */
+        j->settle_ms[i] = clock_mono_ms();
+        j->results_pending = true;
+}
+
+void jobs_flush(jobs_t *js) {
+        for (size_t k = 0; k < js->n; k++) {
+                job_t *j = js->v[k];
+                if (!j->results_pending)
+                        continue;
+                j->results_pending = false;
+                s_advance_job(js, j, true, NULL);
         }
-        s_advance_job(js, j, true, &snap);
-        s_snap_free(&snap, j->n_nodes);
 }
 
 /* ---- loading ------------------------------------------------------------------ */
@@ -640,7 +649,9 @@ void jobs_tick(jobs_t *js, int64_t now_ms) {
                                 lost = true;
                         }
                 }
-                s_advance_job(js, j, lost, &snap);
+                bool changed = lost || j->results_pending;
+                j->results_pending = false;
+                s_advance_job(js, j, changed, &snap);
                 s_snap_free(&snap, j->n_nodes);
         }
 }

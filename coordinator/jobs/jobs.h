@@ -63,5 +63,12 @@ HL_MUST_USE int jobs_list(jobs_t *j, Hitless__JobList **ret);
 /* True when an unfinished job runs a command on node_id. */
 bool jobs_node_busy(const jobs_t *j, const char *node_id);
 
+/* Results of the jobs' commands are applied as they arrive and stored, with
+ * the decisions they allow (commands committed before sent), here: call
+ * after each batch of agent messages. A crash before it loses nothing:
+ * the results are in the commands table, and a job loaded from the store
+ * takes them from there. jobs_tick flushes too. */
+void jobs_flush(jobs_t *j);
+
 /* Fails running nodes whose agent went away, and starts what may start. */
 void jobs_tick(jobs_t *j, int64_t now_ms);

@@ -1,9 +1,11 @@
 #!/bin/bash
 # The swarm generator (bench/bench_swarm.c) at a small scale: 300 real
 # CURVE agents with pre-approved keys, from worker processes, say Hello
-# and heartbeat for a while against a real coordinator. Asserts that every
-# one is welcomed and the coordinator survives, never a timing (the
-# figures are make bench-scale's).
+# and heartbeat for a while against a real coordinator, then answer one
+# `hitlessctl check --all` (a batch job over all 300). Asserts that every
+# one is welcomed, the check succeeds on every one (the bench exits non-zero
+# otherwise) and the coordinator survives, never a timing (the figures are
+# make bench-scale's).
 . "$TOP/tests/lib/itest.sh"
 SWARM=$BUILD/bench/bench_swarm
 if [ ! -x "$SWARM" ]; then
