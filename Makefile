@@ -141,14 +141,17 @@ check-model:
 	@scripts/install-deps.sh model
 	tests/model/check-model.sh $(BUILD)
 
-# Longer soaks: the three-fault bitstate search.
-check-long:
+# Longer soaks: the three-fault bitstate search, and SEEDS small simulated
+# fleets (test_upgrade_sim_breadth; make check runs 10,000).
+SEEDS ?= 200000
+check-long: all $(UNIT_TESTS)
 	@scripts/install-deps.sh model
 	MODEL_LONG=1 tests/model/check-model.sh $(BUILD)
+	UPGRADE_SIM_SMALL_SEEDS=$(SEEDS) $(BUILD)/tests/test_upgrade_sim_breadth
 
 # The same suites built with AddressSanitizer and UBSan; any report fails.
 check-asan:
-	$(MAKE) BUILD=build-asan OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	UPGRADE_SIM_SMALL_SEEDS=2000 $(MAKE) BUILD=build-asan OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check-unit
 
@@ -161,14 +164,15 @@ check-asan:
 # only _exit() (exec_run()'s child after a failed execve) cannot free what
 # it inherited. Programs the tests execute run without valgrind.
 # tests/valgrind.supp: suppressions for third-party libraries only. The
-# 1,000-node upgrade simulation runs one seed instead of three. Check's
+# 1,000-node upgrade simulation runs one seed instead of three, the small
+# fleets 50 seeds instead of 10,000 (check-asan: 2,000). Check's
 # per-test timeouts need its forks, so each suite gets 10 minutes instead.
 VALGRIND_FLAGS ?= --error-exitcode=99 --leak-check=full \
   --errors-for-leak-kinds=definite,indirect --track-fds=no -q \
   --child-silent-after-fork=yes --suppressions=$(CURDIR)/tests/valgrind.supp
 check-valgrind:
 	@scripts/install-deps.sh valgrind
-	CK_FORK=no UPGRADE_SIM_SEEDS=1 RUN_UNIT_WRAPPER="timeout --foreground 600 valgrind $(VALGRIND_FLAGS)" \
+	CK_FORK=no UPGRADE_SIM_SEEDS=1 UPGRADE_SIM_SMALL_SEEDS=50 RUN_UNIT_WRAPPER="timeout --foreground 600 valgrind $(VALGRIND_FLAGS)" \
 	  $(MAKE) BUILD=build-valgrind OPTFLAGS="-O1 -g" check-unit
 
 # 35-swarm runs the swarm generator at a small scale.
