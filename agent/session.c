@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "agent/endpoints_now.h"
 #include "agent/health.h"
 #include "agent/pkg_backend.h"
 #include "common/clock.h"
@@ -330,6 +331,10 @@ static void send_heartbeat(session_t *s) {
         rep.packages = package_list(s, &versions, &n);
         rep.n_packages = rep.packages ? n : 0;
         rep.drained = s->drained;
+        Hitless__EndpointList **eps = NULL;
+        int n_eps = endpoints_now_read(s->cfg, &eps);
+        rep.endpoints = eps;
+        rep.n_endpoints = n_eps > 0 ? (size_t) n_eps : 0;
         hb.seq = ++s->seq;
         hb.health = &rep;
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
@@ -337,6 +342,7 @@ static void send_heartbeat(session_t *s) {
         m.heartbeat = &hb;
         send_message(s, &m);
         package_list_free(rep.packages, versions, n);
+        endpoints_now_free(eps, rep.n_endpoints);
         free(items);
         free(checks);
         health_report_free(&hr);

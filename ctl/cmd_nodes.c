@@ -124,7 +124,19 @@ static void print_json(const Hitless__NodeList *l, const bool *match) {
                         json_string(stdout, c->detail);
                         printf(",\"duration_ms\":%u}", c->duration_ms);
                 }
-                printf("],\"last_seen\":%lld,\"state\":", (long long) n->last_seen);
+                printf("],\"endpoints\":{");
+                for (size_t j = 0; n->health && j < n->health->n_endpoints; j++) {
+                        const Hitless__EndpointList *e = n->health->endpoints[j];
+                        printf("%s", j ? "," : "");
+                        json_string(stdout, e->kind);
+                        printf(":[");
+                        for (size_t k = 0; k < e->n_endpoints; k++) {
+                                printf("%s", k ? "," : "");
+                                json_string(stdout, e->endpoints[k]);
+                        }
+                        printf("]");
+                }
+                printf("},\"last_seen\":%lld,\"state\":", (long long) n->last_seen);
                 json_string(stdout, n->state);
                 printf(",\"boot_id\":");
                 json_string(stdout, n->boot_id);

@@ -260,8 +260,15 @@ static bool heartbeat_fields_ok(const Hitless__Heartbeat *hb) {
         const Hitless__HealthReport *h = hb->health;
         if (!h)
                 return true;
-        if (h->n_checks > 256 || h->n_packages > MAX_PACKAGES)
+        if (h->n_checks > 256 || h->n_packages > MAX_PACKAGES || h->n_endpoints > 16)
                 return false;
+        for (size_t i = 0; i < h->n_endpoints; i++) {
+                if (!str_ok(h->endpoints[i]->kind) || h->endpoints[i]->n_endpoints > 32)
+                        return false;
+                for (size_t k = 0; k < h->endpoints[i]->n_endpoints; k++)
+                        if (!str_ok(h->endpoints[i]->endpoints[k]))
+                                return false;
+        }
         for (size_t i = 0; i < h->n_checks; i++)
                 if (!str_ok(h->checks[i]->name) || !str_ok(h->checks[i]->kind) ||
                     strlen(h->checks[i]->detail) > 1024)

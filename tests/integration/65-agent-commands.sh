@@ -38,6 +38,13 @@ jfield() { $PY -c 'import json,sys; print(json.load(open(sys.argv[2]))[sys.argv[
 run() { ctl "$@" --json > "$T/out.json"; }
 export -f jfield
 
+# endpoints_of KIND: what n1's heartbeats say it points to, space separated.
+endpoints_of() { ctl nodes --json | $PY -c 'import json,sys
+n=[x for x in json.load(sys.stdin)["nodes"] if x["node_id"]=="n1"][0]
+print(" ".join(n["endpoints"].get(sys.argv[1], ["(none)"])))' "$1"; }
+export -f endpoints_of
+wait_for 5 "heartbeats report the controllers n1 points to" \
+  bash -c '[ "$(endpoints_of controller)" = "10.0.0.1:5269 10.0.0.2:5269" ] && [ "$(endpoints_of collector)" = "10.0.0.1:8086" ]'
 check "check succeeds and reports health" bash -c 'ctl check n1 --json | grep -q "\"health\":\"healthy\""'
 run drain n1; rc=$?
 check "drain runs the policy's hook" bash -c "[ $rc -eq 0 ] && [ -e '$T/drained' ]"
@@ -48,6 +55,8 @@ check "repoint rewrites the mapped keys in their formats" \
   bash -c "grep -qx 'servers = 10.9.0.1:5269 10.9.0.2:5269   # old controllers' '$T/etc/vr.conf' &&
            grep -qx 'collectors=10.9.0.1:8086,10.9.0.2:8086' '$T/etc/vr.conf' &&
            grep -A1 -x '\[DNS\]' '$T/etc/vr.conf' | grep -qx 'servers = 10.9.0.1'"
+wait_for 5 "heartbeats report the new controllers and collectors" \
+  bash -c '[ "$(endpoints_of controller)" = "10.9.0.1:5269 10.9.0.2:5269" ] && [ "$(endpoints_of collector)" = "10.9.0.1:8086 10.9.0.2:8086" ]'
 check "comments, other keys and the mode are kept" \
   bash -c "grep -qx '# vrouter agent' '$T/etc/vr.conf' && grep -qx 'log_level = SYS_NOTICE' '$T/etc/vr.conf' && [ \$(stat -c %a '$T/etc/vr.conf') = 640 ]"
 mtime=$(stat -c %Y.%i "$T/etc/vr.conf")
