@@ -44,7 +44,21 @@ static void json_node(FILE *f, const void *item) {
         json_bool(f, ",", "rollback_pending", n->rollback_pending);
         json_bool(f, ",", "drained", n->drained);
         json_int(f, ",", "healthy_for_s", n->healthy_for_s);
-        fputc('}', f);
+        fputs(",\"endpoints\":{", f);
+        for (size_t k = 0; k < n->n_endpoints; k++) {
+                const Hitless__EndpointList *e = n->endpoints[k];
+                if (k)
+                        fputc(',', f);
+                json_string(f, e->kind);
+                fputs(":[", f);
+                for (size_t j = 0; j < e->n_endpoints; j++) {
+                        if (j)
+                                fputc(',', f);
+                        json_string(f, e->endpoints[j]);
+                }
+                fputc(']', f);
+        }
+        fputs("}}", f);
 }
 
 void upgrade_status_json(FILE *f, const Hitless__UpgradeStatus *st) {

@@ -1144,7 +1144,7 @@ bool upgrade_view(const upgrade_t *u, upgrade_view_t *ret) {
                 .id = c->id, .plan_name = c->plan_name, .file_name = c->file_name,
                 .started_by = c->started_by, .started = c->started, .plan = c->plan,
                 .node_ids = (const char *const *) c->setup->node_ids, .node_phase = c->setup->node_phase,
-                .cfg = &c->cfg, .m = c->m, .store = store_health(u->d.store),
+                .cfg = &c->cfg, .m = c->m, .store = store_health(u->d.store), .fleet = u->d.fleet,
         };
         return true;
 }

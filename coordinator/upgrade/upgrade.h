@@ -103,6 +103,7 @@ typedef struct {
         const upgrade_config_t *cfg;
         const upgrade_machine_t *m;
         const store_health_t *store;   /* the store's health: StoreDegraded */
+        fleet_t *fleet;                /* read only: each node's last heartbeat (endpoints) */
 } upgrade_view_t;
 
 bool upgrade_view(const upgrade_t *u, upgrade_view_t *ret);

@@ -97,6 +97,25 @@ static Hitless__UpgradePhaseStatus *s_phase(build_t *b, const upgrade_view_t *v,
         return ps;
 }
 
+/* Copies what the node's last heartbeat says it points to (owned, as
+ * everything in the status: upgrade_status_free frees it). */
+static void s_endpoints(build_t *b, const Hitless__HealthReport *h, Hitless__UpgradeNodeStatus *n) {
+        n->endpoints = s_calloc(b, h->n_endpoints, sizeof *n->endpoints);
+        for (size_t k = 0; n->endpoints && k < h->n_endpoints; k++) {
+                const Hitless__EndpointList *from = h->endpoints[k];
+                Hitless__EndpointList *to = s_calloc(b, 1, sizeof *to);
+                if (!to)
+                        return;
+                hitless__endpoint_list__init(to);
+                n->endpoints[n->n_endpoints++] = to;
+                to->kind = s_str(b, from->kind);
+                to->endpoints = s_calloc(b, from->n_endpoints, sizeof *to->endpoints);
+                for (size_t j = 0; to->endpoints && j < from->n_endpoints; j++)
+                        if ((to->endpoints[to->n_endpoints] = s_str(b, from->endpoints[j])))
+                                to->n_endpoints++;
+        }
+}
+
 static Hitless__UpgradeNodeStatus *s_node(build_t *b, const upgrade_view_t *v, size_t i, int64_t now_ms) {
         upgrade_node_status_t ns;
         char wait[256], cmd_id[64] = "";
@@ -123,6 +142,9 @@ static Hitless__UpgradeNodeStatus *s_node(build_t *b, const upgrade_view_t *v, s
         n->drained = ns.drained || ns.agent_drained;
         if (ns.step == UPGRADE_STEP_VERIFYING && ns.healthy_since_ms >= 0 && now_ms > ns.healthy_since_ms)
                 n->healthy_for_s = (uint32_t) ((now_ms - ns.healthy_since_ms) / 1000);
+        const node_t *fn = v->fleet ? fleet_find(v->fleet, v->node_ids[i]) : NULL;
+        if (fn && fn->info && fn->info->health)
+                s_endpoints(b, fn->info->health, n);
         return n;
 }
 

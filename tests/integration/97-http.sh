@@ -240,6 +240,19 @@ sys.exit(0 if v["loaded"] == sys.argv[2] and v["tiles"] and set(v["tiles"].value
   }
   wait_for 15 "the same page, not reloaded, now shows every node done" live_all_done
   echo "   live page: $(cat "$EV/live-2.txt")"
+  # Each tile says which controllers its node points to (its heartbeats),
+  # the same as upgrade status --json.
+  in_ns "$PY" "$TOP/tests/lib/cdp.py" "$CDP_PORT" eval 'JSON.stringify(Object.fromEntries([...document.querySelectorAll(".tile")].map(t => [t.dataset.node, (t.querySelector(".endpoints") || {}).textContent || ""])))' \
+    >"$EV/live-eps.txt" 2>/dev/null
+  fleet_ctl upgrade status --json >"$EV/status-eps.json"
+  check "each tile shows the controllers its node points to, as upgrade status --json says" "$PY" -c '
+import ast, json, sys
+page = ast.literal_eval(open(sys.argv[1]).read())
+page = json.loads(page) if isinstance(page, str) else page
+st = {n["node_id"]: n["endpoints"] for n in json.load(open(sys.argv[2]))["nodes"]}
+want = {n: "controller: " + " ".join(e["controller"]) for n, e in st.items() if e.get("controller")}
+print("   tiles:", page)
+sys.exit(0 if want and all(page.get(n) == w for n, w in want.items()) else 1)' "$EV/live-eps.txt" "$EV/status-eps.json"
   in_ns "$PY" "$TOP/tests/lib/cdp.py" "$CDP_PORT" screenshot "$OUT/consolidated-view-complete.png"
   check "a screenshot of it complete ($OUT/consolidated-view-complete.png)" test -s "$OUT/consolidated-view-complete.png"
 fi

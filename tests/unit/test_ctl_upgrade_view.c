@@ -98,6 +98,14 @@ static void fixture_init(fixture_t *x) {
         Hitless__UpgradeNodeStatus *c3 = add_node(x, "c3", "computes", "verifying");
         c3->healthy_for_s = 12;
         c3->waiting = "quorum cassandra";
+        static char *ctl_eps[] = { "10.0.1.11:5269", "10.0.1.12:5269" };
+        static Hitless__EndpointList ctl = { PROTOBUF_C_MESSAGE_INIT(&hitless__endpoint_list__descriptor),
+                                             "controller", 2, ctl_eps };
+        static Hitless__EndpointList coll = { PROTOBUF_C_MESSAGE_INIT(&hitless__endpoint_list__descriptor),
+                                              "collector", 0, NULL };
+        static Hitless__EndpointList *lists[] = { &ctl, &coll };
+        c3->n_endpoints = 2;
+        c3->endpoints = lists;
 }
 
 /* Renders with fn into memory; the caller frees. */
@@ -233,15 +241,17 @@ START_TEST(test_json) {
                       "\"nodes\":["
                       "{\"node_id\":\"c1\",\"phase\":\"computes\",\"step\":\"done\",\"command\":\"\","
                       "\"command_id\":\"\",\"waiting\":\"\",\"error\":\"\",\"reachable\":true,\"healthy\":true,"
-                      "\"halted\":false,\"rollback_pending\":false,\"drained\":false,\"healthy_for_s\":0},"
+                      "\"halted\":false,\"rollback_pending\":false,\"drained\":false,\"healthy_for_s\":0,"
+                      "\"endpoints\":{}},"
                       "{\"node_id\":\"c2\",\"phase\":\"computes\",\"step\":\"failed\",\"command\":\"\","
                       "\"command_id\":\"\",\"waiting\":\"\",\"error\":\"install: dpkg failed\","
                       "\"reachable\":true,\"healthy\":false,\"halted\":false,\"rollback_pending\":true,\"drained\":false,"
-                      "\"healthy_for_s\":0},"
+                      "\"healthy_for_s\":0,\"endpoints\":{}},"
                       "{\"node_id\":\"c3\",\"phase\":\"computes\",\"step\":\"verifying\",\"command\":\"restart\","
                       "\"command_id\":\"up-1-9\",\"waiting\":\"quorum cassandra\",\"error\":\"\","
                       "\"reachable\":true,\"healthy\":true,\"halted\":false,\"rollback_pending\":false,\"drained\":false,"
-                      "\"healthy_for_s\":12}]}\n");
+                      "\"healthy_for_s\":12,"
+                      "\"endpoints\":{\"controller\":[\"10.0.1.11:5269\",\"10.0.1.12:5269\"],\"collector\":[]}}]}\n");
 }
 END_TEST
 
