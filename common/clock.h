@@ -10,6 +10,14 @@ static inline int64_t clock_mono_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Monotonic microseconds: for measuring short durations (benchmarks,
+ * latency histograms). */
+static inline int64_t clock_mono_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Wall-clock milliseconds: for times that must survive a restart (the
  * upgrade executor's health gates and deadlines are stored). */
 static inline int64_t clock_wall_ms(void) {

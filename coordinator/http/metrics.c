@@ -183,8 +183,56 @@ static void write_groups(FILE *f, const metrics_input_t *in) {
                 sample(f, "hitless_quorum_group_budget", "group", in->groups[i].name, in->groups[i].budget);
 }
 
+static void write_commands(FILE *f, const metrics_input_t *in) {
+        header(f, "hitless_commands", "gauge", "Commands recorded in the store (kept until retention), by action and state.");
+        for (size_t i = 0; i < in->n_commands; i++)
+                sample2(f, "hitless_commands", "action", in->commands[i].action, "state", in->commands[i].state,
+                        in->commands[i].n);
+}
+
+static void write_jobs(FILE *f, const Hitless__JobList *l) {
+        static const char *const states[] = { "running", "paused", "aborted", "done" };
+        header(f, "hitless_jobs", "gauge", "Batch jobs by state.");
+        for (size_t k = 0; k < N_OF(states); k++) {
+                unsigned long long n = 0;
+                for (size_t i = 0; i < l->n_jobs; i++)
+                        n += strcmp(l->jobs[i]->state, states[k]) == 0;
+                sample(f, "hitless_jobs", "state", states[k], n);
+        }
+        header(f, "hitless_job_nodes", "gauge", "Nodes of each unfinished batch job (running or paused) by result so far.");
+        for (size_t i = 0; i < l->n_jobs; i++) {
+                const Hitless__JobStatus *j = l->jobs[i];
+                if (strcmp(j->state, "running") != 0 && strcmp(j->state, "paused") != 0)
+                        continue;
+                const struct { const char *word; uint32_t n; } by[] = {
+                        { "pending", j->pending }, { "running", j->running }, { "verifying", j->verifying },
+                        { "succeeded", j->succeeded }, { "failed", j->failed }, { "skipped", j->skipped } };
+                for (size_t k = 0; k < N_OF(by); k++)
+                        sample2(f, "hitless_job_nodes", "job", j->id, "result", by[k].word, by[k].n);
+        }
+}
+
+static void write_commit_latency(FILE *f, const store_commit_latency_t *h) {
+        const char *name = "hitless_store_commit_duration_seconds";
+        unsigned long long cum = 0;
+        header(f, name, "histogram", "How long the store's commits took (to their fsync).");
+        for (size_t b = 0; b < STORE_COMMIT_BUCKETS; b++) {
+                cum += h->bucket[b];
+                if (b < STORE_COMMIT_BUCKETS - 1)
+                        fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, store_commit_bucket_s[b], cum);
+                else
+                        fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+        }
+        fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, h->sum_s, name, (unsigned long long) h->count);
+}
+
 int metrics_write(FILE *f, const metrics_input_t *in) {
         write_coordinator(f, in->coordinator);
+        if (in->commit_latency)
+                write_commit_latency(f, in->commit_latency);
+        write_commands(f, in);
+        if (in->jobs)
+                write_jobs(f, in->jobs);
         write_nodes(f, in);
         if (in->upgrade && in->upgrade->upgrade_id && in->upgrade->upgrade_id[0])
                 write_upgrade(f, in->upgrade);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "coordinator/store/store.h"
 #include "proto/hitless.pb-c.h"
 
 /* A quorum group of the current upgrade and how many of its members are
@@ -24,6 +25,14 @@ typedef struct {
         uint32_t budget;
 } metrics_group_t;
 
+/* Commands recorded in the store, by action and state ("sent",
+ * "succeeded", ...). */
+typedef struct {
+        const char *action;
+        const char *state;
+        uint64_t n;
+} metrics_commands_t;
+
 typedef struct {
         const Hitless__CoordinatorStatus *coordinator;   /* required */
         const Hitless__UpgradeStatus *upgrade;           /* NULL or upgrade_id "": none */
@@ -31,6 +40,10 @@ typedef struct {
         size_t n_nodes;
         const metrics_group_t *groups;
         size_t n_groups;
+        const metrics_commands_t *commands;
+        size_t n_commands;
+        const Hitless__JobList *jobs;                    /* NULL: none */
+        const store_commit_latency_t *commit_latency;    /* NULL: not shown */
 } metrics_input_t;
 
 /* Writes the whole exposition to f: each metric's HELP and TYPE, then its

@@ -165,6 +165,7 @@ typedef enum {
         STMT_COMMAND_UPDATE,
         STMT_COMMAND_GET,
         STMT_COMMANDS_UNFINISHED,
+        STMT_COMMANDS_BY_STATE,
         STMT_UPGRADE_PUT,
         STMT_UPGRADE_LATEST,
         STMT_JOB_PUT,
@@ -199,6 +200,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
                               " sent_event) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
         [STMT_COMMAND_UPDATE] = "UPDATE commands SET state = ?2, result = ?3, updated = ?4 WHERE id = ?1",
         [STMT_COMMAND_GET] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE id = ?1",
+        [STMT_COMMANDS_BY_STATE] = "SELECT kind, state, count(*) FROM commands GROUP BY kind, state",
         [STMT_COMMANDS_UNFINISHED] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE state < ?1"
                                      " AND (?2 = '' OR node_id = ?2) ORDER BY created, id",
         [STMT_UPGRADE_PUT] = "INSERT INTO upgrades (seq, id, plan_name, file_name, content, actor, started, setup)"
@@ -267,7 +269,25 @@ struct store {
         store_health_t health;
         char *dir;           /* the directory of the file, for its free space */
         bool recovered;      /* writes work again; store_take_recovered() not yet called */
+        store_commit_latency_t commit_latency;
 };
+
+const double store_commit_bucket_s[STORE_COMMIT_BUCKETS - 1] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                  0.05, 0.1, 0.25, 0.5, 1.0 };
+
+const store_commit_latency_t *store_commit_latency(const store_t *s) {
+        return &s->commit_latency;
+}
+
+static void s_note_commit(store_t *s, int64_t us) {
+        double secs = (double) us / 1e6;
+        size_t b = 0;
+        while (b < STORE_COMMIT_BUCKETS - 1 && secs > store_commit_bucket_s[b])
+                b++;
+        s->commit_latency.bucket[b]++;
+        s->commit_latency.count++;
+        s->commit_latency.sum_s += secs;
+}
 
 const char *key_state_name(key_state_t s) {
         switch (s) {
@@ -461,7 +481,10 @@ int store_commit(store_t *s) {
                          "transaction was rolled back after an earlier error");
                 return -EIO;
         }
+        int64_t t0 = clock_mono_us();
         int r = s_step_done(s, s->stmt[STMT_COMMIT], "commit");
+        if (r >= 0)
+                s_note_commit(s, clock_mono_us() - t0);
         if (r < 0) {
                 /* Leave no half-open transaction behind: the caller sees one
                  * outcome, nothing was committed. */
@@ -882,6 +905,25 @@ int store_commands_unfinished(store_t *s, const char *node_id, int final_from,
         sqlite3_bind_int(s->stmt[STMT_COMMANDS_UNFINISHED], 1, final_from);
         sqlite3_bind_text(s->stmt[STMT_COMMANDS_UNFINISHED], 2, node_id ? node_id : "", -1, SQLITE_TRANSIENT);
         return s_commands_walk(s, STMT_COMMANDS_UNFINISHED, cb, ud, "commands_unfinished");
+}
+
+int store_commands_by_state(store_t *s, int (*cb)(const char *kind, int state, int64_t n, void *ud), void *ud) {
+        if (!cb)
+                return s_invalid(s, "commands_by_state: no callback");
+        if (s_busy(s, STMT_COMMANDS_BY_STATE))
+                return -EBUSY;
+        sqlite3_stmt *st = s->stmt[STMT_COMMANDS_BY_STATE];
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *kind = (const char *) sqlite3_column_text(st, 0);
+                r = cb(kind ? kind : "", sqlite3_column_int(st, 1), sqlite3_column_int64(st, 2), ud);
+                if (r != 0)
+                        break;
+        }
+        sqlite3_reset(st);
+        if (r != 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : s_fail(s, rc, "commands_by_state");
 }
 
 /* ---- upgrades ---------------------------------------------------------------- */

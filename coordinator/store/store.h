@@ -70,6 +70,24 @@ const char *store_last_error(const store_t *s);
 
 /* Whether writes work (see store_health.h); owned by s. */
 const store_health_t *store_health(const store_t *s);
+
+/* How long commits took (successful ones, COMMIT to its fsync): counts per
+ * bucket of upper bounds store_commit_bucket_s (seconds; the last bucket
+ * takes everything slower), their sum and number. For /metrics. */
+#define STORE_COMMIT_BUCKETS 12
+extern const double store_commit_bucket_s[STORE_COMMIT_BUCKETS - 1];
+typedef struct {
+        uint64_t bucket[STORE_COMMIT_BUCKETS];   /* not cumulative */
+        uint64_t count;
+        double sum_s;
+} store_commit_latency_t;
+const store_commit_latency_t *store_commit_latency(const store_t *s);
+
+/* Calls cb with the number of commands recorded per action (kind) and
+ * state (the wire's CommandState numbers, 0 = sent), one call per pair
+ * that has any. */
+HL_MUST_USE int store_commands_by_state(store_t *s, int (*cb)(const char *kind, int state, int64_t n, void *ud),
+                                        void *ud);
 /* True once after writes started working again following a degraded
  * stretch: the caller then retries what it could not record. */
 bool store_take_recovered(store_t *s);

@@ -228,15 +228,21 @@ START_TEST(test_format_rules) {
         fixture(&x);
         x.phase.name = "bad\nphase\\\"";
         x.group.name = "g\"}\n# TYPE evil counter";
+        store_commit_latency_t lat = { .count = 1, .sum_s = 0.002 };
+        lat.bucket[3] = 1;
+        metrics_commands_t cmds[] = { { "in\"stall", "succeeded", 1 } };
+        x.in.commit_latency = &lat;
+        x.in.commands = cmds;
+        x.in.n_commands = 1;
         char *t = render(&x.in);
-        char typed[64][96];
+        char typed[128][96];
         size_t n_typed = 0;
         ck_assert_line(t, "hitless_upgrade_phase_size_nodes{phase=\"bad\\nphase\\\\\\\"\"} 2");
         ck_assert_ptr_null(strstr(t, "\n# TYPE evil"));
         for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n")) {
                 char name[96], type[32];
                 if (sscanf(line, "# TYPE %95s %31s", name, type) == 2) {
-                        ck_assert_uint_lt(n_typed, 64);
+                        ck_assert_uint_lt(n_typed, 128);
                         snprintf(typed[n_typed++], sizeof typed[0], "%s", name);
                         ck_assert_msg(strncmp(name, "hitless_", 8) == 0, "%s has no hitless_ prefix", name);
                         size_t len = strlen(name);
@@ -248,10 +254,59 @@ START_TEST(test_format_rules) {
                         continue;
                 size_t nl = strcspn(line, "{ ");
                 bool found = false;
-                for (size_t i = 0; i < n_typed && !found; i++)
-                        found = strlen(typed[i]) == nl && strncmp(typed[i], line, nl) == 0;
+                for (size_t i = 0; i < n_typed && !found; i++) {
+                        size_t tl = strlen(typed[i]);
+                        /* a histogram's samples: NAME_bucket, NAME_sum, NAME_count */
+                        found = strncmp(typed[i], line, tl) == 0 &&
+                                (tl == nl || (nl > tl && (strncmp(line + tl, "_bucket", nl - tl) == 0 ||
+                                                          strncmp(line + tl, "_sum", nl - tl) == 0 ||
+                                                          strncmp(line + tl, "_count", nl - tl) == 0)));
+                }
                 ck_assert_msg(found, "sample before its TYPE: %s", line);
         }
+        free(t);
+}
+END_TEST
+
+START_TEST(test_commands_jobs_and_commit_latency) {
+        fixture_t x;
+        fixture(&x);
+        metrics_commands_t cmds[] = { { "install", "succeeded", 12 }, { "check", "sent", 1 } };
+        Hitless__JobStatus j1 = HITLESS__JOB_STATUS__INIT, j2 = HITLESS__JOB_STATUS__INIT, *jp[] = { &j1, &j2 };
+        Hitless__JobList jobs = HITLESS__JOB_LIST__INIT;
+        j1.id = "job-1";
+        j1.state = "done";
+        j1.succeeded = 3;
+        j2.id = "job-2";
+        j2.state = "running";
+        j2.running = 2;
+        j2.verifying = 1;
+        j2.pending = 4;
+        jobs.n_jobs = 2;
+        jobs.jobs = jp;
+        store_commit_latency_t lat = { .count = 3, .sum_s = 0.0125 };
+        lat.bucket[1] = 2;                          /* <= 1 ms */
+        lat.bucket[STORE_COMMIT_BUCKETS - 1] = 1;   /* slower than 1 s */
+        x.in.commands = cmds;
+        x.in.n_commands = 2;
+        x.in.jobs = &jobs;
+        x.in.commit_latency = &lat;
+        char *t = render(&x.in);
+        ck_assert_line(t, "hitless_commands{action=\"install\",state=\"succeeded\"} 12");
+        ck_assert_line(t, "hitless_commands{action=\"check\",state=\"sent\"} 1");
+        ck_assert_line(t, "hitless_jobs{state=\"running\"} 1");
+        ck_assert_line(t, "hitless_jobs{state=\"done\"} 1");
+        ck_assert_line(t, "hitless_jobs{state=\"paused\"} 0");
+        ck_assert_line(t, "hitless_job_nodes{job=\"job-2\",result=\"verifying\"} 1");
+        ck_assert_line(t, "hitless_job_nodes{job=\"job-2\",result=\"pending\"} 4");
+        ck_assert_msg(!strstr(t, "job=\"job-1\""), "a finished job has no per-node series");
+        ck_assert_line(t, "# TYPE hitless_store_commit_duration_seconds histogram");
+        ck_assert_line(t, "hitless_store_commit_duration_seconds_bucket{le=\"0.0005\"} 0");
+        ck_assert_line(t, "hitless_store_commit_duration_seconds_bucket{le=\"0.001\"} 2");
+        ck_assert_line(t, "hitless_store_commit_duration_seconds_bucket{le=\"1\"} 2");
+        ck_assert_line(t, "hitless_store_commit_duration_seconds_bucket{le=\"+Inf\"} 3");
+        ck_assert_line(t, "hitless_store_commit_duration_seconds_sum 0.012500");
+        ck_assert_line(t, "hitless_store_commit_duration_seconds_count 3");
         free(t);
 }
 END_TEST
@@ -291,6 +346,7 @@ static Suite *http_metrics_suite(void) {
         tcase_add_test(tc, test_upgrade_and_groups);
         tcase_add_test(tc, test_no_upgrade);
         tcase_add_test(tc, test_format_rules);
+        tcase_add_test(tc, test_commands_jobs_and_commit_latency);
         suite_add_tcase(s, tc);
         tc = tcase_create("listen");
         tcase_add_test(tc, test_listen);
