@@ -21,7 +21,7 @@ const char *check_kind_name(check_kind_t k) {
 }
 
 static const char *const top_keys[] = {
-        "node_id", "hostname", "roles", "coordinator", "secret_key_file", "state_dir",
+        "node_id", "hostname", "roles", "coordinator", "secret_key_file", "state_dir", "metrics_textfile",
         "system_bus_address", "heartbeat_interval", "max_message_bytes", "package_backend",
         "dpkg_admindir", "packages", "checks", "policy", "max_command_deadline", "journal_retention_days",
         NULL,
@@ -278,6 +278,13 @@ int agent_config_load(const char *path, agent_config_t **ret, conf_report_t *r) 
         s_check_names(root, "roles", c->roles, node_id_valid, "role", "1-63 of [A-Za-z0-9._-]", r);
         conf_get_string(root, "secret_key_file", false, &c->secret_key_file, r);
         conf_get_string(root, "state_dir", false, &c->state_dir, r);
+        if (conf_get_string(root, "metrics_textfile", false, &c->metrics_textfile, r)) {
+                size_t n = strlen(c->metrics_textfile);
+                if (c->metrics_textfile[0] != '/' || n < 6 || strcmp(c->metrics_textfile + n - 5, ".prom") != 0)
+                        conf_report_add(r, config_setting_get_member(root, "metrics_textfile"), NULL,
+                                        "must be an absolute path ending in .prom (node_exporter's textfile "
+                                        "collector reads only those)");
+        }
         conf_get_string(root, "system_bus_address", false, &c->system_bus_address, r);
         conf_get_string(root, "dpkg_admindir", false, &c->dpkg_admindir, r);
         conf_get_duration_ms(root, "heartbeat_interval", false, 100, 3600 * 1000,
@@ -384,6 +391,7 @@ void agent_config_free(agent_config_t **cp) {
         free(c->coordinator_public_key);
         free(c->secret_key_file);
         free(c->state_dir);
+        free(c->metrics_textfile);
         free(c->system_bus_address);
         free(c->package_backend);
         free(c->dpkg_admindir);

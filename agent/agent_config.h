@@ -67,6 +67,7 @@ typedef struct {
         char *coordinator_public_key;   /* Z85; NULL: not configured yet */
         char *secret_key_file;          /* default /etc/hitless/agent.key_secret */
         char *state_dir;                /* default /var/lib/hitless/agent */
+        char *metrics_textfile;         /* node_exporter textfile (*.prom); NULL: none */
         char *system_bus_address;       /* NULL: the system bus (tests set a private one) */
         int64_t heartbeat_interval_ms;  /* default 5000 */
         int64_t max_message_bytes;      /* ZMQ_MAXMSGSIZE, default HITLESS_MAX_MESSAGE_BYTES */

@@ -35,6 +35,8 @@ struct executor {
         atomic_bool stopping; /* executor_destroy: stop waiting to hand over statuses */
         atomic_bool drained; /* the journal's drained flag, for heartbeats */
         atomic_bool report_queued; /* a local report request waits for the worker */
+        pthread_mutex_t last_lock; /* guards last (the main thread reads it) */
+        executor_last_t last;
         char current_id[64]; /* command being run, for progress messages */
 };
 
@@ -139,9 +141,15 @@ static void send_state(executor_t *e, const char *id, journal_state_t state, con
 }
 
 /* Records the final state and its status, then reports it. */
-static void finish(executor_t *e, const char *id, const action_result_t *r) {
+static void finish(executor_t *e, const char *id, const char *kind, const action_result_t *r) {
         uint8_t *buf;
         size_t len;
+        pthread_mutex_lock(&e->last_lock);
+        snprintf(e->last.id, sizeof e->last.id, "%s", id);
+        snprintf(e->last.action, sizeof e->last.action, "%s", kind ? kind : "");
+        snprintf(e->last.state, sizeof e->last.state, "%s", journal_state_name(r->state));
+        e->last.finished = clock_wall_s();
+        pthread_mutex_unlock(&e->last_lock);
         if (pack_status(e, id, r->state, NULL, r, &buf, &len) < 0)
                 return;
         int rc = journal_command_finish(e->journal, id, r->state, buf, len);
@@ -189,7 +197,7 @@ static void refuse(executor_t *e, const Hitless__Command *cmd, action_result_t *
         if (rc < 0)
                 log_error("journal: cannot record command %s: %s", id, journal_last_error(e->journal));
         else
-                finish(e, id, r);
+                finish(e, id, command_action_name(cmd), r);
 }
 
 /* The request as recorded: without the unknown fields it may carry at top
@@ -250,7 +258,7 @@ static void run_command(executor_t *e, const Hitless__Command *cmd) {
                 log_error("journal: cannot record that %s runs: %s", id, journal_last_error(e->journal));
                 action_result_set(&r, JCMD_FAILED, "journal", "not run: the journal cannot record that it runs: %s",
                                   journal_last_error(e->journal));
-                finish(e, id, &r);
+                finish(e, id, command_action_name(cmd), &r);
                 return;
         }
         snprintf(e->current_id, sizeof e->current_id, "%s", id);
@@ -261,7 +269,7 @@ static void run_command(executor_t *e, const Hitless__Command *cmd) {
         log_info("%s %s: %s%s%s", command_action_name(cmd), id, journal_state_name(r.state), r.message[0] ? ": " : "",
                  r.message);
         refresh_drained(e);   /* first: the main thread reads it when the status arrives */
-        finish(e, id, &r);
+        finish(e, id, command_action_name(cmd), &r);
         action_result_clear(&r);
         prune_journal(e);
 }
@@ -317,7 +325,7 @@ static int mark_interrupted(const journal_command_t *c, void *ud) {
         action_result_t r = { 0 };
         actions_describe_real_state(&ctx, c, &r);
         log_warning("command %s (%s) was unfinished at start: %s", c->id, c->kind, r.message);
-        finish(e, c->id, &r);
+        finish(e, c->id, c->kind, &r);
         action_result_clear(&r);
         return 0;
 }
@@ -383,6 +391,7 @@ int executor_new(void *ctx, const agent_config_t *cfg, executor_t **ret) {
         if (!e)
                 return -ENOMEM;
         e->cfg = cfg;
+        pthread_mutex_init(&e->last_lock, NULL);
         r = mkdir_parents(cfg->state_dir, 0700);
         if (r < 0) {
                 free(e);
@@ -411,6 +420,12 @@ int executor_new(void *ctx, const agent_config_t *cfg, executor_t **ret) {
         e->started = true;
         *ret = e;
         return 0;
+}
+
+void executor_last(executor_t *e, executor_last_t *ret) {
+        pthread_mutex_lock(&e->last_lock);
+        *ret = e->last;
+        pthread_mutex_unlock(&e->last_lock);
 }
 
 bool executor_busy(executor_t *e) {
@@ -446,6 +461,7 @@ bool executor_destroy(executor_t **ep) {
         if (e->worker_end)
                 zmq_close(e->worker_end);
         journal_close(&e->journal);
+        pthread_mutex_destroy(&e->last_lock);
         free(e);
         *ep = NULL;
         return false;

@@ -32,6 +32,16 @@ HL_MUST_USE int executor_new(void *ctx, const agent_config_t *cfg, executor_t **
  * terminating the ZMQ context (the worker's sockets are still open). */
 HL_MUST_USE bool executor_destroy(executor_t **e);
 
+/* The last command that ended (id "" before any since the start): for
+ * the node_exporter textfile. Safe from the main thread. */
+typedef struct {
+        char id[64];
+        char action[16];
+        char state[16];
+        int64_t finished;   /* unix seconds */
+} executor_last_t;
+void executor_last(executor_t *e, executor_last_t *ret);
+
 /* True while a command runs (cfg must then stay valid: no reload). */
 bool executor_busy(executor_t *e);
 

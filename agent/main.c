@@ -16,6 +16,7 @@
 #include "agent/agent_config.h"
 #include "agent/executor.h"
 #include "agent/local.h"
+#include "agent/metrics_textfile.h"
 #include "agent/session.h"
 #include "common/clock.h"
 #include "common/daemon.h"
@@ -33,6 +34,8 @@ typedef struct {
         char status[300];
         bool registered;             /* at the last loop turn */
         int64_t next_local_report;   /* monotonic ms */
+        int64_t next_textfile;       /* monotonic ms */
+        bool textfile_failed;        /* logged once until it works again */
 } agent_t;
 
 static void usage(FILE *f) {
@@ -140,6 +143,25 @@ static void report_local_commands(agent_t *a, int64_t now) {
         a->next_local_report = now + a->cfg->heartbeat_interval_ms;
         if (executor_report_local(a->executor) < 0)
                 log_warning("cannot ask the executor to report local commands");
+}
+
+/* metrics_textfile, every heartbeat interval (also while not registered:
+ * node_exporter then shows the agent cut off). */
+static void write_textfile(agent_t *a, int64_t now) {
+        if (!a->cfg->metrics_textfile || now < a->next_textfile)
+                return;
+        a->next_textfile = now + a->cfg->heartbeat_interval_ms;
+        metrics_textfile_t m = { .health = session_health(a->session), .drained = executor_drained(a->executor),
+                                 .registered = session_registered(a->session),
+                                 .journal_bytes = metrics_textfile_journal_bytes(a->cfg->state_dir),
+                                 .now = clock_wall_s() };
+        executor_last(a->executor, &m.last);
+        int r = metrics_textfile_write(a->cfg->metrics_textfile, &m);
+        if (r < 0 && !a->textfile_failed)
+                log_warning("cannot write metrics_textfile %s: %s", a->cfg->metrics_textfile, strerror(-r));
+        else if (r >= 0 && a->textfile_failed)
+                log_info("metrics_textfile %s written again", a->cfg->metrics_textfile);
+        a->textfile_failed = r < 0;
 }
 
 static int start_session(agent_t *a) {
@@ -255,6 +277,7 @@ static int run(agent_t *a) {
                         session_set_drained(a->session, executor_drained(a->executor));
                         session_tick(a->session, now);
                         report_local_commands(a, now);
+                        write_textfile(a, now);
                         notify_status(a, session_status(a->session));
                 }
                 daemon_watchdog_tick(&watchdog, now);

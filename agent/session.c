@@ -348,6 +348,10 @@ static void send_heartbeat(session_t *s) {
         health_report_free(&hr);
 }
 
+health_state_t session_health(const session_t *s) {
+        return s->last_health;
+}
+
 bool session_registered(const session_t *s) {
         return s->state == LINK_REGISTERED;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "agent/agent_config.h"
+#include "agent/health.h"
 #include "common/attrs.h"
 #include "proto/hitless.pb-c.h"
 
@@ -60,6 +61,9 @@ HL_MUST_USE int session_send(session_t *s, const void *buf, size_t len);
  * socket for ZMQ_POLLOUT. False otherwise, when session_send answers at
  * once. */
 bool session_send_blocked(session_t *s);
+
+/* The health the last heartbeat reported (unknown before the first). */
+health_state_t session_health(const session_t *s);
 
 /* Welcomed by the coordinator (and not disconnected since). */
 bool session_registered(const session_t *s);

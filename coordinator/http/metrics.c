@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/codec.h"
+#include "common/prom.h"
 #include "coordinator/upgrade/upgrade_machine.h"
 
 /* The words a count is broken down by. Fixed lists, so every series
@@ -18,26 +19,12 @@ static void header(FILE *f, const char *name, const char *type, const char *help
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value: \\, \" and \n escaped, as the format asks. */
-static void label_value(FILE *f, const char *s) {
-        fputc('"', f);
-        for (; s && *s; s++) {
-                if (*s == '\\' || *s == '"')
-                        fprintf(f, "\\%c", *s);
-                else if (*s == '\n')
-                        fputs("\\n", f);
-                else
-                        fputc(*s, f);
-        }
-        fputc('"', f);
-}
-
 /* name{label="value"} n, or name n when label is NULL. */
 static void sample(FILE *f, const char *name, const char *label, const char *value, unsigned long long n) {
         fputs(name, f);
         if (label) {
                 fprintf(f, "{%s=", label);
-                label_value(f, value);
+                prom_label_value(f, value);
                 fputc('}', f);
         }
         fprintf(f, " %llu\n", n);
@@ -47,9 +34,9 @@ static void sample(FILE *f, const char *name, const char *label, const char *val
 static void sample2(FILE *f, const char *name, const char *l1, const char *v1, const char *l2, const char *v2,
                     unsigned long long n) {
         fprintf(f, "%s{%s=", name, l1);
-        label_value(f, v1);
+        prom_label_value(f, v1);
         fprintf(f, ",%s=", l2);
-        label_value(f, v2);
+        prom_label_value(f, v2);
         fprintf(f, "} %llu\n", n);
 }
 
@@ -127,11 +114,11 @@ static void write_upgrade(FILE *f, const Hitless__UpgradeStatus *u) {
         unsigned long long steps[UPGRADE_STEP__COUNT] = { 0 }, cmds[UPGRADE_CMD__COUNT] = { 0 };
         header(f, "hitless_upgrade_info", "gauge", "The current upgrade: its id, plan and state; always 1.");
         fprintf(f, "hitless_upgrade_info{upgrade_id=");
-        label_value(f, u->upgrade_id);
+        prom_label_value(f, u->upgrade_id);
         fputs(",plan=", f);
-        label_value(f, u->plan_name);
+        prom_label_value(f, u->plan_name);
         fputs(",state=", f);
-        label_value(f, u->state);
+        prom_label_value(f, u->state);
         fputs("} 1\n", f);
         header(f, "hitless_upgrade_start_time_seconds", "gauge", "When the current upgrade started, unix seconds.");
         sample(f, "hitless_upgrade_start_time_seconds", NULL, NULL, (unsigned long long) u->started);

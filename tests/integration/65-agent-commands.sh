@@ -9,7 +9,7 @@
 
 HEARTBEAT=500ms
 start_coordinator
-mkdir -p "$T/etc"
+mkdir -p "$T/etc" "$T/textfile"
 cat > "$T/etc/vr.conf" <<'CONF'
 # vrouter agent
 [CONTROL-NODE]
@@ -20,7 +20,8 @@ collectors=10.0.0.1:8086
 CONF
 chmod 0640 "$T/etc/vr.conf"
 before=$(sha256sum < "$T/etc/vr.conf")
-make_agent n1 "policy = {
+make_agent n1 "metrics_textfile = \"$T/textfile/hitless.prom\";
+policy = {
   drain = { argv = [\"/usr/bin/touch\", \"$T/drained\"]; };
   undrain = { argv = [\"/bin/rm\", \"$T/drained\"]; };
   endpoints = (
@@ -74,6 +75,14 @@ run repoint n1 --controller 10.9.0.1:0
 check "an invalid endpoint fails before any change and names the element" bash -c '[ "$(jfield error_code)" = bad-request ] && jfield message | grep -q "10.9.0.1:0"'
 
 
+# The node_exporter textfile: the node's health, and the last command.
+wait_for 5 "metrics_textfile names the last command (the bad repoint) and the health" \
+  bash -c "grep -Eq '^hitless_agent_last_command_info\\{id=\".+\",action=\"repoint\",state=\"(failed|refused)\"\\} 1$' '$T/textfile/hitless.prom' &&
+           grep -q '^hitless_agent_health{state=\"healthy\"} 1$' '$T/textfile/hitless.prom' &&
+           grep -q '^hitless_agent_registered 1$' '$T/textfile/hitless.prom' && grep -q '^hitless_agent_journal_bytes [1-9]' '$T/textfile/hitless.prom'"
+if command -v promtool >/dev/null; then
+  check "promtool check metrics accepts it" bash -c "promtool check metrics < '$T/textfile/hitless.prom'"
+fi
 out1=$(ctl check n1 --id dup-1 --json); out2=$(ctl check n1 --id dup-1 --json)
 check "a duplicated command id gets the recorded result" [ "$out1" = "$out2" ]
 check "and the agent ran it once" bash -c "[ \$('$BUILD/hitless-agent' -c '$T/agents/n1/agent.conf' journal | grep -c ' dup-1 ') = 1 ]"

@@ -369,6 +369,21 @@ START_TEST(test_agent_values_validated) {
 }
 END_TEST
 
+START_TEST(test_agent_metrics_textfile_validated) {
+        conf_report_t r;
+        const char *p = write_conf("agent.conf",
+                "node_id = \"n1\";\n"
+                "metrics_textfile = \"relative/hitless.prom\";\n");
+        agent_load_fails(p, 1, &r);
+        assert_line(&r, p, 2, "metrics_textfile: must be an absolute path ending in .prom (node_exporter's "
+                              "textfile collector reads only those)");
+        conf_report_free(&r);
+        p = write_conf("agent.conf", "metrics_textfile = \"/var/lib/node_exporter/hitless.txt\";\n");
+        agent_load_fails(p, 1, &r);
+        conf_report_free(&r);
+}
+END_TEST
+
 START_TEST(test_agent_default_node_id_validated) {
         conf_report_t r;
         const char *p = write_conf("agent.conf", "hostname = \"bad host.example.com\";\n");
@@ -901,6 +916,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_agent_error_missing_file);
         tcase_add_test(tc, test_agent_errors_all_collected);
         tcase_add_test(tc, test_agent_values_validated);
+        tcase_add_test(tc, test_agent_metrics_textfile_validated);
         tcase_add_test(tc, test_agent_default_node_id_validated);
         tcase_add_test(tc, test_agent_refuses_writable_config);
         tcase_add_test(tc, test_agent_accepts_protected_config);
