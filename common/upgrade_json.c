@@ -58,7 +58,24 @@ static void json_node(FILE *f, const void *item) {
                 }
                 fputc(']', f);
         }
+        fputs("},\"packages\":{", f);
+        for (size_t k = 0; k < n->n_packages; k++) {
+                if (k)
+                        fputc(',', f);
+                json_string(f, n->packages[k]->name);
+                fputc(':', f);
+                json_string(f, n->packages[k]->version);
+        }
         fputs("}}", f);
+}
+
+static void json_group(FILE *f, const void *item) {
+        const Hitless__UpgradeGroupStatus *g = item;
+        json_kv(f, "{", "name", g->name);
+        json_int(f, ",", "members", g->members);
+        json_int(f, ",", "down", g->down);
+        json_int(f, ",", "budget", g->budget);
+        fputc('}', f);
 }
 
 void upgrade_status_json(FILE *f, const Hitless__UpgradeStatus *st) {
@@ -75,5 +92,6 @@ void upgrade_status_json(FILE *f, const Hitless__UpgradeStatus *st) {
         json_array(f, ",", "conditions", (void *const *) st->conditions, st->n_conditions, json_condition);
         json_array(f, ",", "phases", (void *const *) st->phases, st->n_phases, json_phase);
         json_array(f, ",", "nodes", (void *const *) st->nodes, st->n_nodes, json_node);
+        json_array(f, ",", "groups", (void *const *) st->groups, st->n_groups, json_group);
         fputs("}\n", f);
 }

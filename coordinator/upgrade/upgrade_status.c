@@ -145,6 +145,18 @@ static Hitless__UpgradeNodeStatus *s_node(build_t *b, const upgrade_view_t *v, s
         const node_t *fn = v->fleet ? fleet_find(v->fleet, v->node_ids[i]) : NULL;
         if (fn && fn->info && fn->info->health)
                 s_endpoints(b, fn->info->health, n);
+        if (fn && fn->info) {
+                n->packages = s_calloc(b, fn->info->n_packages, sizeof *n->packages);
+                for (size_t k = 0; n->packages && k < fn->info->n_packages; k++) {
+                        Hitless__PackageVersion *pv = s_calloc(b, 1, sizeof *pv);
+                        if (!pv)
+                                break;
+                        hitless__package_version__init(pv);
+                        n->packages[n->n_packages++] = pv;
+                        pv->name = s_str(b, fn->info->packages[k]->name);
+                        pv->version = s_str(b, fn->info->packages[k]->version);
+                }
+        }
         return n;
 }
 
@@ -209,6 +221,20 @@ int upgrade_status_build(const upgrade_view_t *v, int64_t now_ms, const char *me
         for (size_t p = 0; st->phases && p < v->cfg->n_phases; p++)
                 if ((st->phases[st->n_phases] = s_phase(&b, v, &k, p)))
                         st->n_phases++;
+        st->groups = s_calloc(&b, v->cfg->n_groups, sizeof *st->groups);
+        for (size_t g = 0; st->groups && g < v->cfg->n_groups; g++) {
+                Hitless__UpgradeGroupStatus *gs = s_calloc(&b, 1, sizeof *gs);
+                if (!gs)
+                        break;
+                hitless__upgrade_group_status__init(gs);
+                st->groups[st->n_groups++] = gs;
+                const quorum_group_t *q = &v->cfg->groups[g];
+                int down = upgrade_machine_group_down(v->m, g), budget = quorum_group_budget(q);
+                gs->name = s_str(&b, q->name ? q->name : "");
+                gs->members = (uint32_t) q->n_members;
+                gs->down = down > 0 ? (uint32_t) down : 0;
+                gs->budget = budget > 0 ? (uint32_t) budget : 0;
+        }
         st->nodes = s_calloc(&b, v->cfg->n_nodes, sizeof *st->nodes);
         for (size_t i = 0; st->nodes && i < v->cfg->n_nodes; i++)
                 if ((st->nodes[st->n_nodes] = s_node(&b, v, i, now_ms)))

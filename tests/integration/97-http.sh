@@ -253,6 +253,24 @@ st = {n["node_id"]: n["endpoints"] for n in json.load(open(sys.argv[2]))["nodes"
 want = {n: "controller: " + " ".join(e["controller"]) for n, e in st.items() if e.get("controller")}
 print("   tiles:", page)
 sys.exit(0 if want and all(page.get(n) == w for n, w in want.items()) else 1)' "$EV/live-eps.txt" "$EV/status-eps.json"
+  # The quorum groups (members down against the budget) and each node's
+  # package versions, as upgrade status --json says.
+  in_ns "$PY" "$TOP/tests/lib/cdp.py" "$CDP_PORT" eval 'JSON.stringify({groups: [...document.querySelectorAll("#groups .group")].map(g => g.textContent), versions: Object.fromEntries([...document.querySelectorAll(".tile")].map(t => [t.dataset.node, (t.querySelector(".versions") || {}).textContent || ""]))})' \
+    >"$EV/live-groups.txt" 2>/dev/null
+  check "the page shows the quorum groups and each node's versions, as upgrade status --json says" "$PY" -c '
+import ast, json, sys
+page = ast.literal_eval(open(sys.argv[1]).read())
+page = json.loads(page) if isinstance(page, str) else page
+st = json.load(open(sys.argv[2]))
+# "down" changes from one moment to the next (the page and the status are
+# two snapshots): the names, members and budgets must agree.
+import re
+groups = ["group %s: N of %d down, budget %d" % (g["name"], g["members"], g["budget"]) for g in st["groups"]]
+page["groups"] = [re.sub(r": \d+ of ", ": N of ", g) for g in page["groups"]]
+versions = {n["node_id"]: ", ".join("%s %s" % (p, v or "-") for p, v in n["packages"].items()) for n in st["nodes"]}
+print("   groups:", page["groups"], " versions:", page["versions"])
+sys.exit(0 if groups and page["groups"] == groups and all(versions.values()) and page["versions"] == versions else 1)' \
+    "$EV/live-groups.txt" "$EV/status-eps.json"
   in_ns "$PY" "$TOP/tests/lib/cdp.py" "$CDP_PORT" screenshot "$OUT/consolidated-view-complete.png"
   check "a screenshot of it complete ($OUT/consolidated-view-complete.png)" test -s "$OUT/consolidated-view-complete.png"
 fi

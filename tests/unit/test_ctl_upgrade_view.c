@@ -106,6 +106,16 @@ static void fixture_init(fixture_t *x) {
         static Hitless__EndpointList *lists[] = { &ctl, &coll };
         c3->n_endpoints = 2;
         c3->endpoints = lists;
+        static Hitless__PackageVersion pv = { PROTOBUF_C_MESSAGE_INIT(&hitless__package_version__descriptor),
+                                              "contrail-vrouter-agent", "2.0-1" };
+        static Hitless__PackageVersion *pvs[] = { &pv };
+        c3->n_packages = 1;
+        c3->packages = pvs;
+        static Hitless__UpgradeGroupStatus g = { PROTOBUF_C_MESSAGE_INIT(&hitless__upgrade_group_status__descriptor),
+                                                 "cassandra", 3, 1, 1 };
+        static Hitless__UpgradeGroupStatus *gs[] = { &g };
+        x->st.n_groups = 1;
+        x->st.groups = gs;
 }
 
 /* Renders with fn into memory; the caller frees. */
@@ -242,16 +252,18 @@ START_TEST(test_json) {
                       "{\"node_id\":\"c1\",\"phase\":\"computes\",\"step\":\"done\",\"command\":\"\","
                       "\"command_id\":\"\",\"waiting\":\"\",\"error\":\"\",\"reachable\":true,\"healthy\":true,"
                       "\"halted\":false,\"rollback_pending\":false,\"drained\":false,\"healthy_for_s\":0,"
-                      "\"endpoints\":{}},"
+                      "\"endpoints\":{},\"packages\":{}},"
                       "{\"node_id\":\"c2\",\"phase\":\"computes\",\"step\":\"failed\",\"command\":\"\","
                       "\"command_id\":\"\",\"waiting\":\"\",\"error\":\"install: dpkg failed\","
                       "\"reachable\":true,\"healthy\":false,\"halted\":false,\"rollback_pending\":true,\"drained\":false,"
-                      "\"healthy_for_s\":0,\"endpoints\":{}},"
+                      "\"healthy_for_s\":0,\"endpoints\":{},\"packages\":{}},"
                       "{\"node_id\":\"c3\",\"phase\":\"computes\",\"step\":\"verifying\",\"command\":\"restart\","
                       "\"command_id\":\"up-1-9\",\"waiting\":\"quorum cassandra\",\"error\":\"\","
                       "\"reachable\":true,\"healthy\":true,\"halted\":false,\"rollback_pending\":false,\"drained\":false,"
                       "\"healthy_for_s\":12,"
-                      "\"endpoints\":{\"controller\":[\"10.0.1.11:5269\",\"10.0.1.12:5269\"],\"collector\":[]}}]}\n");
+                      "\"endpoints\":{\"controller\":[\"10.0.1.11:5269\",\"10.0.1.12:5269\"],\"collector\":[]},"
+                      "\"packages\":{\"contrail-vrouter-agent\":\"2.0-1\"}}],"
+                      "\"groups\":[{\"name\":\"cassandra\",\"members\":3,\"down\":1,\"budget\":1}]}\n");
 }
 END_TEST
 
@@ -260,7 +272,7 @@ START_TEST(test_json_no_upgrade_keeps_the_schema) {
         assert_render(upgrade_status_json, &st,
                       "{\"upgrade_id\":\"\",\"plan_name\":\"\",\"file_name\":\"\",\"started_by\":\"\","
                       "\"started\":0,\"state\":\"\",\"current_phase\":\"\",\"pause_reason\":\"\",\"hold_reason\":\"\",\"message\":\"\","
-                      "\"conditions\":[],\"phases\":[],\"nodes\":[]}\n");
+                      "\"conditions\":[],\"phases\":[],\"nodes\":[],\"groups\":[]}\n");
 }
 END_TEST
 
