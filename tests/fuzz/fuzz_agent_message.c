@@ -113,6 +113,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 fuzz_str(m->command_status->message);
                 fuzz_sink += (uint64_t) m->command_status->state; /* open enum */
                 break;
+        case HITLESS__AGENT_MESSAGE__BODY_LOCAL_COMMAND:
+                /* The codec's promise to commands_on_local(): both halves, one id. */
+                FUZZ_CHECK(m->local_command != NULL && m->local_command->command && m->local_command->status);
+                FUZZ_CHECK(strcmp(m->local_command->command->command_id, m->local_command->status->command_id) == 0);
+                fuzz_str(m->local_command->upgrade_id);
+                fuzz_str(m->local_command->status->message);
+                break;
         default:
                 FUZZ_CHECK(!"decoded a message with no known body");
         }

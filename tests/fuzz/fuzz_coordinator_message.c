@@ -48,6 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (size_t i = 0; i < m->command_query->n_command_ids; i++)
                         fuzz_str(m->command_query->command_ids[i]);
                 break;
+        case HITLESS__COORDINATOR_MESSAGE__BODY_LOCAL_COMMAND_ACK:
+                /* What agent/local_report.c reads. */
+                FUZZ_CHECK(m->local_command_ack != NULL);
+                for (size_t i = 0; i < m->local_command_ack->n_command_ids; i++)
+                        fuzz_str(m->local_command_ack->command_ids[i]);
+                break;
         default:
                 FUZZ_CHECK(!"decoded a message with no known body");
         }
