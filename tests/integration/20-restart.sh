@@ -10,7 +10,10 @@ start_coordinator
 for n in db1 db2 db3; do make_agent $n; start_agent $n; done
 wait_for 10 "three keys pending" bash -c '[ "$(count_keys pending)" = 3 ]'
 ctl keys accept db1 >/dev/null && ctl keys accept db2 >/dev/null
-wait_for 15 "db1 and db2 online" bash -c '[ "$(node_field db1 state)" = online ] && [ "$(node_field db2 state)" = online ]'
+# Online comes with Hello, health with the first heartbeat after it: wait
+# for the health, then for the store's once-a-second flush of it.
+wait_for 15 "db1 and db2 online and healthy" bash -c '[ "$(node_field db1 state)" = online ] && [ "$(node_field db2 state)" = online ] &&
+  [ "$(node_field db1 health)" = healthy ] && [ "$(node_field db2 health)" = healthy ]'
 sleep 1.2   # one store flush of their health
 
 ctl keys accept db3 >/dev/null
