@@ -8,11 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/action_task.h"
 #include "agent/pkg_backend.h"
 #include "agent/repoint.h"
 #include "agent/unit_control.h"
 #include "common/atomic_file.h"
 #include "common/clock.h"
+#include "common/codec.h"
 #include "common/exec.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -58,7 +60,7 @@ static void progress(const action_ctx_t *ctx, const char *fmt, ...) {
         ctx->progress(line, ctx->ud);
 }
 
-static void keep_output(action_result_t *r, exec_result_t *out) {
+void action_result_keep_output(action_result_t *r, exec_result_t *out) {
         if (out->output) {
                 free(r->output_tail);
                 r->output_tail = out->output;
@@ -118,9 +120,32 @@ static void record_health_settled(const action_ctx_t *ctx, action_result_t *r) {
         }
 }
 
-bool action_changes_node(const Hitless__Command *cmd) {
+bool action_changes_node(const agent_config_t *cfg, const Hitless__Command *cmd) {
+        if (cmd->action_case == HITLESS__COMMAND__ACTION_TASK)
+                return action_task_changes(cfg, cmd->task);
         return cmd->action_case != HITLESS__COMMAND__ACTION_CHECK &&
                cmd->action_case != HITLESS__COMMAND__ACTION_ROLLBACK;
+}
+
+/* Every unit valid and in the policy: all or nothing. */
+static bool s_units_allowed(const agent_config_t *cfg, const char *verb, char *const *units, size_t n,
+                            action_result_t *r) {
+        if (n == 0) {
+                action_result_set(r, JCMD_REFUSED, "bad-request", "%s names no unit", verb);
+                return false;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!unit_name_valid(units[i])) {
+                        action_result_set(r, JCMD_REFUSED, "bad-request",
+                                          "invalid unit name \"%.100s\": a unit name is 1-255 of "
+                                          "[A-Za-z0-9:_.\\@-]", units[i]);
+                        return false;
+                } else if (!agent_policy_allows_unit(cfg, units[i])) {
+                        action_result_set(r, JCMD_REFUSED, "policy", "unit %.100s is not in this agent's policy",
+                                          units[i]);
+                        return false;
+                }
+        return true;
 }
 
 /* ---- policy ------------------------------------------------------------- */
@@ -185,22 +210,15 @@ bool actions_policy_allows(const action_ctx_t *ctx, const Hitless__Command *cmd,
                         }
                 return true;
         case HITLESS__COMMAND__ACTION_RESTART:
-                if (cmd->restart->n_units == 0) {
-                        action_result_set(r, JCMD_REFUSED, "bad-request", "restart names no unit");
+                return s_units_allowed(cfg, "restart", cmd->restart->units, cmd->restart->n_units, r);
+        case HITLESS__COMMAND__ACTION_UNIT:
+                if (cmd->unit->op != HITLESS__UNIT_OP__UNIT_START && cmd->unit->op != HITLESS__UNIT_OP__UNIT_STOP) {
+                        action_result_set(r, JCMD_REFUSED, "bad-request", "unit action is neither start nor stop");
                         return false;
                 }
-                for (size_t i = 0; i < cmd->restart->n_units; i++)
-                        if (!unit_name_valid(cmd->restart->units[i])) {
-                                action_result_set(r, JCMD_REFUSED, "bad-request",
-                                                  "invalid unit name \"%.100s\": a unit name is 1-255 of "
-                                                  "[A-Za-z0-9:_.\\@-]", cmd->restart->units[i]);
-                                return false;
-                        } else if (!agent_policy_allows_unit(cfg, cmd->restart->units[i])) {
-                                action_result_set(r, JCMD_REFUSED, "policy",
-                                                  "unit %.100s is not in this agent's policy", cmd->restart->units[i]);
-                                return false;
-                        }
-                return true;
+                return s_units_allowed(cfg, command_action_name(cmd), cmd->unit->units, cmd->unit->n_units, r);
+        case HITLESS__COMMAND__ACTION_TASK:
+                return action_task_allowed(cfg, cmd->task, r);
         case HITLESS__COMMAND__ACTION_CHECK:
         case HITLESS__COMMAND__ACTION_ROLLBACK:
                 return true;
@@ -357,7 +375,7 @@ static void run_hook(const action_ctx_t *ctx, const hook_config_t *h, const char
         else
                 action_result_set(r, JCMD_FAILED, out.timed_out ? "timeout" : "hook-failed", "%s hook %s: %s",
                                   what, h->argv[0], exec_describe(&out, why, sizeof why));
-        keep_output(r, &out);
+        action_result_keep_output(r, &out);
 }
 
 /* Records the drain state after a hook ran. If that fails, so does the
@@ -436,7 +454,7 @@ static int install_exact(const action_ctx_t *ctx, const pkg_request_t *req, size
 
         progress(ctx, "%s: installing %s=%s%s", b->name, req[0].name, req[0].version, n > 1 ? " ..." : "");
         e = b->install(&env, req, n, downgrade, &out, err, sizeof err);
-        keep_output(r, &out);
+        action_result_keep_output(r, &out);
         if (e == 0)
                 return 0;
         action_result_set(r, JCMD_FAILED,
@@ -495,20 +513,46 @@ static void do_repoint(const action_ctx_t *ctx, const Hitless__Command *cmd, act
         free(lists);
 }
 
-static bool restart_units(const action_ctx_t *ctx, char *const *units, size_t n, action_result_t *r) {
+typedef int (*unit_op_fn)(const char *bus_address, const char *unit, int64_t timeout_ms, char *error,
+                          size_t error_len);
+
+/* op on each unit in turn, stopping at the first failure (r says why). */
+static bool unit_ops(const action_ctx_t *ctx, unit_op_fn op, const char *verb, char *const *units, size_t n,
+                     action_result_t *r) {
         for (size_t i = 0; i < n; i++) {
                 char err[512] = "";
-                progress(ctx, "restarting %s", units[i]);
-                int e = unit_restart(ctx->cfg->system_bus_address, units[i], ctx->cfg->restart_timeout_ms, err,
-                                     sizeof err);
+                progress(ctx, "%s %s", verb, units[i]);
+                int e = op(ctx->cfg->system_bus_address, units[i], ctx->cfg->restart_timeout_ms, err, sizeof err);
                 if (e < 0) {
                         action_result_set(r, JCMD_FAILED,
-                                          e == -ENOENT ? "unit-not-found" : e == -ETIMEDOUT ? "timeout" : "restart-failed",
+                                          e == -ENOENT ? "unit-not-found" : e == -ETIMEDOUT ? "timeout" : "unit-failed",
                                           "%s", err[0] ? err : strerror(-e));
                         return false;
                 }
         }
         return true;
+}
+
+static bool restart_units(const action_ctx_t *ctx, char *const *units, size_t n, action_result_t *r) {
+        bool ok = unit_ops(ctx, unit_restart, "restarting", units, n, r);
+        if (!ok && strcmp(r->error_code, "unit-failed") == 0)
+                snprintf(r->error_code, sizeof r->error_code, "restart-failed");
+        return ok;
+}
+
+/* Start or stop (UnitAction), then the node's health: settled after a
+ * start, as after a restart; at once after a stop, which may well leave
+ * the node unhealthy (ISSU stops the old controller's services). */
+static void do_unit(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r) {
+        bool start = cmd->unit->op == HITLESS__UNIT_OP__UNIT_START;
+        if (unit_ops(ctx, start ? unit_start : unit_stop, start ? "starting" : "stopping", cmd->unit->units,
+                     cmd->unit->n_units, r))
+                action_result_set(r, JCMD_SUCCEEDED, "", "%s %zu unit%s", start ? "started" : "stopped",
+                                  cmd->unit->n_units, cmd->unit->n_units == 1 ? "" : "s");
+        if (start)
+                record_health_settled(ctx, r);
+        else
+                record_health(ctx, r);
 }
 
 static void do_restart(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r) {
@@ -529,7 +573,7 @@ static void do_check(const action_ctx_t *ctx, action_result_t *r) {
 
 void actions_run(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r) {
         int taken = 0;
-        if (action_changes_node(cmd) &&
+        if (action_changes_node(ctx->cfg, cmd) &&
             (taken = actions_ensure_snapshot(ctx, cmd->upgrade_id, r->snapshot_id, r)) < 0)
                 return;
         switch (cmd->action_case) {
@@ -543,6 +587,8 @@ void actions_run(const action_ctx_t *ctx, const Hitless__Command *cmd, action_re
         case HITLESS__COMMAND__ACTION_REPOINT: do_repoint(ctx, cmd, r); break;
         case HITLESS__COMMAND__ACTION_RESTART: do_restart(ctx, cmd, r); break;
         case HITLESS__COMMAND__ACTION_CHECK: do_check(ctx, r); break;
+        case HITLESS__COMMAND__ACTION_UNIT: do_unit(ctx, cmd, r); break;
+        case HITLESS__COMMAND__ACTION_TASK: action_task_run(ctx, cmd, r); break;
         case HITLESS__COMMAND__ACTION_ROLLBACK:
                 actions_rollback(ctx, cmd->rollback->snapshot_id, cmd->upgrade_id, r);
                 break;

@@ -16,6 +16,7 @@
 #include "agent/health.h"
 #include "agent/journal.h"
 #include "common/attrs.h"
+#include "common/exec.h"
 #include "proto/hitless.pb-c.h"
 
 typedef struct {
@@ -44,8 +45,13 @@ typedef struct {
         void *ud;
 } action_ctx_t;
 
-/* True if the action changes the node (and so needs a snapshot). */
-bool action_changes_node(const Hitless__Command *cmd);
+/* Moves out's output into r->output_tail and frees out. */
+void action_result_keep_output(action_result_t *r, exec_result_t *out);
+
+/* True if the action changes the node (and so needs a snapshot): every
+ * action but check and rollback, and a task only when the policy says it
+ * changes the node. */
+bool action_changes_node(const agent_config_t *cfg, const Hitless__Command *cmd);
 
 /* Checks the command against the policy without changing anything.
  * Returns true if allowed; otherwise fills r (REFUSED, "policy"). */

@@ -28,7 +28,7 @@ static const char *const top_keys[] = {
 };
 static const char *const policy_keys[] = {
         "units", "drain", "undrain", "endpoints", "package_root", "lock_timeout",
-        "install_timeout", "restart_timeout", NULL,
+        "install_timeout", "restart_timeout", "tasks", NULL,
 };
 static const char *const hook_keys[] = { "argv", "timeout", NULL };
 static const char *const endpoint_keys[] = { "kind", "file", "section", "key", "separator", "port", NULL };
@@ -203,6 +203,8 @@ static void parse_policy(const config_setting_t *g, agent_config_t *c, conf_repo
                 parse_hook(s, &c->drain, r);
         if ((s = config_setting_get_member(g, "undrain")))
                 parse_hook(s, &c->undrain, r);
+        if ((s = config_setting_get_member(g, "tasks")))
+                task_policy_parse(s, &c->tasks, &c->n_tasks, r);
         if ((s = config_setting_get_member(g, "endpoints"))) {
                 if (!config_setting_is_list(s)) {
                         conf_report_add(r, s, NULL, "must be a list ( { ... }, { ... } )");
@@ -370,6 +372,10 @@ bool agent_policy_allows_endpoint_kind(const agent_config_t *c, const char *kind
         return false;
 }
 
+const task_config_t *agent_policy_task(const agent_config_t *c, const char *name) {
+        return task_policy_find(c->tasks, c->n_tasks, name);
+}
+
 static void check_config_clear(check_config_t *c) {
         free(c->name);
         free(c->unit);
@@ -400,6 +406,7 @@ void agent_config_free(agent_config_t **cp) {
                 check_config_clear(&c->checks[i]);
         free(c->checks);
         conf_strv_free(c->units);
+        task_policy_free(c->tasks, c->n_tasks);
         conf_strv_free(c->drain.argv);
         conf_strv_free(c->undrain.argv);
         for (size_t i = 0; i < c->n_endpoints; i++) {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/task_policy.h"
 #include "common/attrs.h"
 #include "common/conf.h"
 
@@ -81,7 +82,9 @@ typedef struct {
 
         /* The policy: what the agent will change, whoever asks
          * (group `policy = { ... }` in the file). */
-        char **units;                   /* units it may restart, NULL-terminated */
+        char **units;                   /* units it may restart, start or stop, NULL-terminated */
+        task_config_t *tasks;           /* named tasks (agent/task_policy.h) */
+        size_t n_tasks;
         hook_config_t drain, undrain;
         endpoint_map_t *endpoints;
         size_t n_endpoints;
@@ -96,6 +99,8 @@ bool agent_policy_allows_unit(const agent_config_t *c, const char *unit);
 bool agent_policy_allows_package(const agent_config_t *c, const char *name);
 /* Whether any endpoint map names this kind. */
 bool agent_policy_allows_endpoint_kind(const agent_config_t *c, const char *kind);
+/* The policy's task called name, or NULL. */
+const task_config_t *agent_policy_task(const agent_config_t *c, const char *name);
 
 /* Loads and validates path. Returns 0 with *ret set, or -EINVAL/-errno with
  * every problem in report (FILE:LINE: KEY: message). */

@@ -277,10 +277,16 @@ static void package_list_free(Hitless__PackageVersion **v, char **versions, size
 static void send_hello(session_t *s) {
         Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT;
         Hitless__Hello h = HITLESS__HELLO__INIT;
-        char **versions;
+        char **versions, *tasks[TASK_POLICY_MAX_TASKS];
         size_t n;
         Hitless__PackageVersion **pkgs = package_list(s, &versions, &n);
 
+        for (size_t i = 0; i < s->cfg->n_tasks; i++)
+                tasks[i] = s->cfg->tasks[i].name;
+        h.n_tasks = s->cfg->n_tasks;
+        h.tasks = tasks;
+        h.n_units = conf_strv_len(s->cfg->units);
+        h.units = s->cfg->units;
         h.node_id = s->cfg->node_id;
         h.hostname = s->cfg->hostname;
         h.n_roles = conf_strv_len(s->cfg->roles);

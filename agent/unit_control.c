@@ -191,7 +191,7 @@ int unit_active_state(const char *bus_address, const char *unit, char *ret_state
                                        NULL, 0);
 }
 
-/* ---- restart --------------------------------------------------------------- */
+/* ---- jobs: restart, start, stop --------------------------------------------------------------- */
 
 typedef struct {
         const char *job;        /* our job's object path */
@@ -223,12 +223,14 @@ static void s_sleep_ms(int64_t ms) {
                 ;
 }
 
-/* After a "done" job: ActiveState until "active" (0), a dead end (failed,
- * inactive: -EIO) or the deadline (-ETIMEDOUT, naming the last state
- * seen). Anything else (activating, reloading, deactivating) is on its
- * way; look again. */
-static int s_wait_active(sd_bus *bus, const char *unit, int64_t deadline_ms, int64_t timeout_ms,
-                         char *error, size_t error_len) {
+/* After a "done" job: ActiveState until the state the job is for (0):
+ * "active" after a start or restart, "inactive" (or "failed": a service
+ * that exits non-zero on SIGTERM) after a stop. A dead end (failed or
+ * inactive after a start: -EIO) or the deadline (-ETIMEDOUT, naming the
+ * last state seen) ends it. Anything else (activating, reloading,
+ * deactivating) is on its way; look again. */
+static int s_wait_state(sd_bus *bus, const char *unit, bool want_active, const char *verb, int64_t deadline_ms,
+                        int64_t timeout_ms, char *error, size_t error_len) {
         _cleanup_free_ char *path = NULL;
         char last[32] = "";
         int r = s_unit_object(bus, unit, deadline_ms, &path, error, error_len);
@@ -237,11 +239,11 @@ static int s_wait_active(sd_bus *bus, const char *unit, int64_t deadline_ms, int
                 r = s_active_state(bus, unit, path, deadline_ms, &state, error, error_len);
                 if (r < 0)
                         break;
-                if (strcmp(state, "active") == 0)
+                bool stopped = strcmp(state, "failed") == 0 || strcmp(state, "inactive") == 0;
+                if (want_active ? strcmp(state, "active") == 0 : stopped)
                         return 0;
-                if (strcmp(state, "failed") == 0 || strcmp(state, "inactive") == 0)
-                        return s_fail(error, error_len, -EIO, "unit %s is %s after its restart",
-                                      unit, state);
+                if (want_active && stopped)
+                        return s_fail(error, error_len, -EIO, "unit %s is %s after its %s", unit, state, verb);
                 snprintf(last, sizeof last, "%s", state);
                 int64_t left = deadline_ms - clock_mono_ms();
                 if (left <= 0)
@@ -253,13 +255,15 @@ static int s_wait_active(sd_bus *bus, const char *unit, int64_t deadline_ms, int
                 return s_fail(error, error_len, r, "unit %s: still %s after %lld ms", unit, last,
                               (long long) timeout_ms);
         if (r == -ETIMEDOUT)
-                return s_fail(error, error_len, r, "unit %s: not active within %lld ms", unit,
-                              (long long) timeout_ms);
+                return s_fail(error, error_len, r, "unit %s: not %s within %lld ms", unit,
+                              want_active ? "active" : "stopped", (long long) timeout_ms);
         return r;
 }
 
-int unit_restart(const char *bus_address, const char *unit, int64_t timeout_ms, char *error,
-                 size_t error_len) {
+/* Runs method (RestartUnit, StartUnit, StopUnit) on unit, waits for its
+ * job, then for the state the job is for (see unit_control.h). */
+static int s_unit_job(const char *bus_address, const char *unit, const char *method, const char *verb,
+                      bool want_active, int64_t timeout_ms, char *error, size_t error_len) {
         if (!unit || !unit[0])
                 return s_fail(error, error_len, -EINVAL, "no unit given");
         if (timeout_ms <= 0)
@@ -299,25 +303,25 @@ int unit_restart(const char *bus_address, const char *unit, int64_t timeout_ms, 
         r = s_budget(bus, deadline);
         if (r >= 0)
                 r = sd_bus_call_method(bus, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                                       "RestartUnit", &e, &reply, "ss", unit, "replace");
+                                       method, &e, &reply, "ss", unit, "replace");
         if (r == -ETIMEDOUT)
-                return s_fail(error, error_len, r, "unit %s: no answer to RestartUnit within %lld ms",
-                              unit, (long long) timeout_ms);
+                return s_fail(error, error_len, r, "unit %s: no answer to %s within %lld ms",
+                              unit, method, (long long) timeout_ms);
         if (r < 0)
                 return s_call_failed(&e, r, unit, error, error_len);
         const char *job;
         r = sd_bus_message_read(reply, "o", &job);
         if (r < 0)
                 return s_fail(error, error_len, s_not_unit_errno(r, -EIO),
-                              "unit %s: unexpected RestartUnit reply: %s", unit, strerror(-r));
+                              "unit %s: unexpected %s reply: %s", unit, method, strerror(-r));
         wait.job = job;         /* points into reply, which outlives the wait */
 
         while (!wait.removed) {
                 int64_t left = deadline - clock_mono_ms();
                 if (left <= 0)
                         return s_fail(error, error_len, -ETIMEDOUT,
-                                      "unit %s: restart job %s did not finish within %lld ms", unit,
-                                      job, (long long) timeout_ms);
+                                      "unit %s: %s job %s did not finish within %lld ms", unit,
+                                      verb, job, (long long) timeout_ms);
                 r = sd_bus_process(bus, NULL);
                 if (r == 0)
                         r = sd_bus_wait(bus, (uint64_t) left * 1000);
@@ -327,8 +331,23 @@ int unit_restart(const char *bus_address, const char *unit, int64_t timeout_ms, 
                                       job, strerror(-r));
         }
         if (strcmp(wait.result, "done") != 0)
-                return s_fail(error, error_len, -EIO, "unit %s: restart job ended with result %s",
-                              unit, wait.result);
+                return s_fail(error, error_len, -EIO, "unit %s: %s job ended with result %s",
+                              unit, verb, wait.result);
 
-        return s_wait_active(bus, unit, deadline, timeout_ms, error, error_len);
+        return s_wait_state(bus, unit, want_active, verb, deadline, timeout_ms, error, error_len);
+}
+
+int unit_restart(const char *bus_address, const char *unit, int64_t timeout_ms, char *error,
+                 size_t error_len) {
+        return s_unit_job(bus_address, unit, "RestartUnit", "restart", true, timeout_ms, error, error_len);
+}
+
+int unit_start(const char *bus_address, const char *unit, int64_t timeout_ms, char *error,
+               size_t error_len) {
+        return s_unit_job(bus_address, unit, "StartUnit", "start", true, timeout_ms, error, error_len);
+}
+
+int unit_stop(const char *bus_address, const char *unit, int64_t timeout_ms, char *error,
+              size_t error_len) {
+        return s_unit_job(bus_address, unit, "StopUnit", "stop", false, timeout_ms, error, error_len);
 }

@@ -31,6 +31,18 @@
 HL_MUST_USE int unit_restart(const char *bus_address, const char *unit, int64_t timeout_ms,
                              char *error, size_t error_len);
 
+/* StartUnit, as unit_restart does RestartUnit: waits for the job, then
+ * for "active"; the same errors. Starting an active unit is a job that
+ * ends "done" at once. */
+HL_MUST_USE int unit_start(const char *bus_address, const char *unit, int64_t timeout_ms,
+                           char *error, size_t error_len);
+
+/* StopUnit: waits for the job, then for ActiveState "inactive" (or
+ * "failed": a service that exits non-zero on SIGTERM is stopped too); the
+ * same errors, -EIO for a job result other than "done". */
+HL_MUST_USE int unit_stop(const char *bus_address, const char *unit, int64_t timeout_ms,
+                          char *error, size_t error_len);
+
 /* The unit's ActiveState ("active", "inactive", "failed", ...) into
  * ret_state (len bytes; -ENOBUFS if it does not fit; set only on success).
  * -ENOENT for a unit that does not exist. Bounded by sd-bus's default

@@ -130,6 +130,12 @@ static bool s_hello_valid(const Hitless__Hello *h) {
         for (size_t i = 0; i < h->n_roles; i++)
                 if (!node_id_valid(h->roles[i]))
                         return false;
+        for (size_t i = 0; i < h->n_tasks; i++)
+                if (!node_id_valid(h->tasks[i]))
+                        return false;
+        for (size_t i = 0; i < h->n_units; i++)
+                if (!unit_name_valid(h->units[i]))
+                        return false;
         return node_id_valid(h->node_id) && s_packages_valid(h->packages, h->n_packages);
 }
 
@@ -310,6 +316,10 @@ const char *command_action_name(const Hitless__Command *cmd) {
         case HITLESS__COMMAND__ACTION_RESTART: return "restart";
         case HITLESS__COMMAND__ACTION_CHECK: return "check";
         case HITLESS__COMMAND__ACTION_ROLLBACK: return "rollback";
+        case HITLESS__COMMAND__ACTION_TASK: return cmd->task->undo ? "undo" : "task";
+        case HITLESS__COMMAND__ACTION_UNIT:
+                return cmd->unit->op == HITLESS__UNIT_OP__UNIT_START  ? "start"
+                       : cmd->unit->op == HITLESS__UNIT_OP__UNIT_STOP ? "stop" : "unit";
         default: return NULL;
         }
 }

@@ -1,4 +1,4 @@
-/* hitlessctl drain|undrain|install|repoint|restart|check|rollback NODE ...:
+/* hitlessctl drain|undrain|install|repoint|restart|start|stop|task|check|rollback NODE ...:
  * one action on one node, through the coordinator, waiting for its result
  * (--no-wait prints the command id instead). Exit 1 when the action did
  * not succeed.
@@ -21,6 +21,7 @@
 
 typedef struct {
         bool no_wait;
+        bool undo;          /* task --undo */
         const char *id;
         const char *upgrade;
         const char *snapshot;
@@ -219,6 +220,8 @@ static int parse_args(const char *verb, int argc, char **argv, action_args_t *a)
                         a->no_wait = true;
                 else if (strcmp(o, "--id") == 0 && i + 1 < argc)
                         a->id = argv[++i];
+                else if (strcmp(o, "--undo") == 0 && strcmp(verb, "task") == 0)
+                        a->undo = true;
                 else if (strcmp(o, "--upgrade") == 0 && i + 1 < argc)
                         a->upgrade = argv[++i];
                 else if (strcmp(o, "--snapshot") == 0 && i + 1 < argc && strcmp(verb, "rollback") == 0)
@@ -260,13 +263,15 @@ static char **split_list(const char *s, size_t *ret_n) {
 }
 
 /* Sorts the positional items into nodes and the action's items: for
- * install, PKG=VER are packages; for restart, the first one is
- * NODE[,NODE...] unless --role, --group or --all select the nodes; for
- * the others every one is NODE[,NODE...]. More than one node (or a
- * selector option) makes a batch. */
+ * install, PKG=VER are packages; for restart, start, stop and task, the
+ * first one is NODE[,NODE...] unless --role, --group or --all select the
+ * nodes; for the others every one is NODE[,NODE...]. More than one node
+ * (or a selector option) makes a batch. */
 static int split_nodes(const char *verb, action_args_t *a) {
         size_t kept = 0;
-        bool restart = strcmp(verb, "restart") == 0, install = strcmp(verb, "install") == 0;
+        bool restart = strcmp(verb, "restart") == 0 || strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 ||
+                       strcmp(verb, "task") == 0,
+             install = strcmp(verb, "install") == 0;
         for (size_t i = 0; i < a->n_items; i++) {
                 char *s = a->items[i];
                 bool node = install ? strchr(s, '=') == NULL : restart ? (i == 0 && !a->selector_flags) : true;
@@ -337,6 +342,9 @@ static int action_exec(const ctl_command_t *self, ctl_t *ctl, int argc, char **a
         Hitless__RestartAction restart = HITLESS__RESTART_ACTION__INIT;
         Hitless__CheckAction check = HITLESS__CHECK_ACTION__INIT;
         Hitless__RollbackAction rollback = HITLESS__ROLLBACK_ACTION__INIT;
+        Hitless__UnitAction unit = HITLESS__UNIT_ACTION__INIT;
+        Hitless__TaskAction task = HITLESS__TASK_ACTION__INIT;
+        Hitless__TaskParam tp[MAX_ITEMS], *tpp[MAX_ITEMS];
         Hitless__PackageVersion pv[MAX_ITEMS], *pvp[MAX_ITEMS];
         Hitless__EndpointList el[16], *elp[16];
         action_args_t a = { .health_gate = -1 };
@@ -401,6 +409,34 @@ static int action_exec(const ctl_command_t *self, ctl_t *ctl, int argc, char **a
                 repoint.lists = elp;
                 cmd.action_case = HITLESS__COMMAND__ACTION_REPOINT;
                 cmd.repoint = &repoint;
+        } else if (strcmp(verb, "task") == 0) {
+                /* NAME [PARAM=VALUE...]: the agent's policy validates them. */
+                if (!a.n_items || a.n_kinds || strchr(a.items[0], '='))
+                        goto usage;
+                for (size_t i = 1; i < a.n_items; i++) {
+                        char *eq = strchr(a.items[i], '=');
+                        if (!eq || eq == a.items[i])
+                                goto usage;
+                        *eq = '\0';
+                        hitless__task_param__init(&tp[i - 1]);
+                        tp[i - 1].name = a.items[i];
+                        tp[i - 1].value = eq + 1;
+                        tpp[i - 1] = &tp[i - 1];
+                }
+                task.name = a.items[0];
+                task.n_params = a.n_items - 1;
+                task.params = tpp;
+                task.undo = a.undo;
+                cmd.action_case = HITLESS__COMMAND__ACTION_TASK;
+                cmd.task = &task;
+        } else if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0) {
+                if (!a.n_items || a.n_kinds)
+                        goto usage;
+                unit.op = verb[2] == 'a' ? HITLESS__UNIT_OP__UNIT_START : HITLESS__UNIT_OP__UNIT_STOP;
+                unit.n_units = a.n_items;
+                unit.units = a.items;
+                cmd.action_case = HITLESS__COMMAND__ACTION_UNIT;
+                cmd.unit = &unit;
         } else {
                 if (!a.n_items || a.n_kinds)
                         goto usage;
@@ -453,6 +489,10 @@ ACTION(repoint, "repoint NODE [--controller H:P,...] [--collector H:P,...] [--dn
                 "[--kind NAME=H:P,...] " COMMON "\nrepoint " SELECTOR " [--controller H:P,...] ... " BATCH);
 ACTION(restart, "restart NODE UNIT... " COMMON "\nrestart NODE,NODE... UNIT... " BATCH
                 "\nrestart --role R|--group G|--all [--exclude NODE,...] UNIT... " BATCH);
+ACTION(start, "start NODE UNIT... " COMMON "\nstart NODE,NODE...|--role R|--group G|--all UNIT... " BATCH);
+ACTION(stop, "stop NODE UNIT... " COMMON "\nstop NODE,NODE...|--role R|--group G|--all UNIT... " BATCH);
+ACTION(task, "task NODE NAME [PARAM=VALUE...] [--undo] " COMMON
+             "\ntask NODE,NODE...|--role R|--group G|--all NAME [PARAM=VALUE...] [--undo] " BATCH);
 ACTION(check, "check NODE " COMMON "\ncheck " SELECTOR " " BATCH);
 
 /* ---- rollback ------------------------------------------------------------------ */

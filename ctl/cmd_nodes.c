@@ -24,6 +24,16 @@ static void join_packages(const Hitless__NodeInfo *n, char *buf, size_t len) {
                 snprintf(buf, len, "-");
 }
 
+/* A JSON array of strings on stdout. */
+static void s_json_strings(char *const *v, size_t n) {
+        printf("[");
+        for (size_t i = 0; i < n; i++) {
+                printf("%s", i ? "," : "");
+                json_string(stdout, v[i]);
+        }
+        printf("]");
+}
+
 static void join_roles(const Hitless__NodeInfo *n, char *buf, size_t len) {
         size_t off = 0;
         buf[0] = '\0';
@@ -92,12 +102,13 @@ static void print_json(const Hitless__NodeList *l, const bool *match) {
                 json_string(stdout, n->node_id);
                 printf(",\"hostname\":");
                 json_string(stdout, n->hostname);
-                printf(",\"roles\":[");
-                for (size_t j = 0; j < n->n_roles; j++) {
-                        printf("%s", j ? "," : "");
-                        json_string(stdout, n->roles[j]);
-                }
-                printf("],\"address\":");
+                printf(",\"roles\":");
+                s_json_strings(n->roles, n->n_roles);
+                printf(",\"tasks\":");
+                s_json_strings(n->tasks, n->n_tasks);
+                printf(",\"units\":");
+                s_json_strings(n->units, n->n_units);
+                printf(",\"address\":");
                 json_string(stdout, n->address);
                 printf(",\"agent_version\":");
                 json_string(stdout, n->agent_version);

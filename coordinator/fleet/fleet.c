@@ -270,6 +270,11 @@ int fleet_register(fleet_t *f, const char *node_id, const Hitless__Hello *hello,
         tmpl.boot_id = hello->boot_id;
         tmpl.n_packages = hello->n_packages;
         tmpl.packages = hello->packages;
+        /* What the node's policy lets a plan step run there (plan check). */
+        tmpl.n_tasks = hello->n_tasks;
+        tmpl.tasks = hello->tasks;
+        tmpl.n_units = hello->n_units;
+        tmpl.units = hello->units;
         tmpl.address = (char *) address;
         tmpl.last_seen = clock_wall_s();
         if (!tmpl.health)

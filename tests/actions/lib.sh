@@ -99,7 +99,22 @@ EOF
 echo "undrain $(date +%s.%N)" >>/var/log/hitless-test-hooks.log
 rm -f /var/lib/test-drained
 EOF
-        chmod 0755 "$root/opt/hitless-test/drain" "$root/opt/hitless-test/undrain"
+        # Tasks: each run is a line in /var/log/hitless-test-tasks.log; the
+        # sync "service" is the file /var/lib/hitless-test-sync.
+        cat >"$root/opt/hitless-test/task" <<'EOF'
+#!/bin/sh
+echo "$1 $2 $HITLESS_COMMAND_ID undo=$HITLESS_UNDO" >>/var/log/hitless-test-tasks.log
+case $1 in
+  sync-start) echo "$2" >/var/lib/hitless-test-sync ;;
+  sync-stop) rm -f /var/lib/hitless-test-sync ;;
+esac
+EOF
+        cat >"$root/opt/hitless-test/in-sync" <<'EOF'
+#!/bin/sh
+test -e /var/lib/hitless-test-sync || { echo "not in sync: no sync running"; exit 1; }
+EOF
+        chmod 0755 "$root/opt/hitless-test/drain" "$root/opt/hitless-test/undrain" \
+                "$root/opt/hitless-test/task" "$root/opt/hitless-test/in-sync"
         local vr=/etc/contrail/contrail-vrouter-agent.conf
         cat >"$root$ACT_CONF" <<EOF
 # hitless-agent configuration for tests/integration/70-agent-actions.sh
@@ -130,6 +145,16 @@ policy = {
       separator = " "; port = true; }
   );
   lock_timeout = "60s";
+  tasks = (
+    { name = "sync-start"; argv = ["/opt/hitless-test/task", "sync-start", "{peers}"];
+      changes = true; undo = "sync-stop"; timeout = "30s";
+      params = ( { name = "peers"; kind = "endpoints"; } ); },
+    { name = "sync-stop"; argv = ["/opt/hitless-test/task", "sync-stop", "{peers}"];
+      changes = true; timeout = "30s";
+      params = ( { name = "peers"; kind = "endpoints"; } ); },
+    { name = "in-sync"; argv = ["/opt/hitless-test/in-sync"]; timeout = "10s"; },
+    { name = "post-sync"; argv = ["/opt/hitless-test/task", "post-sync", "-"]; changes = true; }
+  );
 };
 EOF
         chown root:root "$root$ACT_CONF"

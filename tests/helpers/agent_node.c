@@ -16,7 +16,11 @@ static int s_write(const char *path, const char *text) {
 }
 
 int agent_node_create(agent_node_t *n, const char *conf_text) {
-        char path[128], text[1024];
+        return agent_node_create_policy(n, conf_text, "");
+}
+
+int agent_node_create_policy(agent_node_t *n, const char *conf_text, const char *policy_extra) {
+        char path[128], text[8192];
         conf_report_t report;
         int r;
 
@@ -34,8 +38,9 @@ int agent_node_create(agent_node_t *n, const char *conf_text) {
                  "  undrain = { argv = [ \"/bin/true\" ]; };\n"
                  "  endpoints = ( { kind = \"controller\"; file = \"%s\"; section = \"CONTROL-NODE\";"
                  " key = \"servers\"; } );\n"
+                 "%s\n"
                  "};\n",
-                 n->dir, n->conf_file);
+                 n->dir, n->conf_file, policy_extra);
         snprintf(path, sizeof path, "%s/agent.conf", n->dir);
         if ((r = s_write(n->conf_file, conf_text)) < 0 || (r = s_write(path, text)) < 0)
                 return r;

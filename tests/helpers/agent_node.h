@@ -28,6 +28,11 @@ typedef struct {
  * report printed on stderr). */
 int agent_node_create(agent_node_t *n, const char *conf_text);
 
+/* The same, with policy_extra (settings such as "tasks = (...);", where
+ * "DIR" is not expanded: use agent_node_t.dir afterwards) added to the
+ * policy group. */
+int agent_node_create_policy(agent_node_t *n, const char *conf_text, const char *policy_extra);
+
 /* Frees the config and removes the directory and all it holds. */
 void agent_node_destroy(agent_node_t *n);
 

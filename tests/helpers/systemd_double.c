@@ -33,6 +33,7 @@ typedef struct {
         const systemd_double_unit_t *cfg;
         const char *state;
         uint32_t job_id;
+        bool stopping;          /* the job is a StopUnit's: it ends "inactive" */
         int64_t job_due;
         int64_t settle_due;
 } double_unit_t;
@@ -122,8 +123,8 @@ static int s_emit_job_removed(fake_systemd_t *d, uint32_t id, const char *unit, 
 static int s_finish_job(fake_systemd_t *d, double_unit_t *u) {
         const systemd_double_unit_t *c = u->cfg;
         u->job_due = 0;
-        u->state = c->state_after_job ? c->state_after_job : "active";
-        if (c->settled_state)
+        u->state = u->stopping ? "inactive" : c->state_after_job ? c->state_after_job : "active";
+        if (c->settled_state && !u->stopping)
                 u->settle_due = s_now_ms() + c->settle_ms;
         int r = 0;
         if (c->other_job_result)
@@ -133,8 +134,9 @@ static int s_finish_job(fake_systemd_t *d, double_unit_t *u) {
         return r;
 }
 
-static int s_restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        fake_systemd_t *d = userdata;
+/* RestartUnit, StartUnit (the same here: the unit goes through
+ * "activating") or StopUnit ("deactivating", then "inactive"). */
+static int s_unit_job(sd_bus_message *m, fake_systemd_t *d, bool stop, sd_bus_error *error) {
         const char *name, *mode;
         int r = sd_bus_message_read(m, "ss", &name, &mode);
         if (r < 0)
@@ -147,7 +149,8 @@ static int s_restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error
                                          "The double only knows job mode replace, not %s.", mode);
 
         u->job_id = ++d->last_job_id;
-        u->state = "activating";
+        u->stopping = stop;
+        u->state = stop ? "deactivating" : "activating";
         u->settle_due = 0;
         u->job_due = u->cfg->job_result ? s_now_ms() + u->cfg->job_ms : 0;
         if (u->cfg->job_result && u->cfg->job_ms == 0) {
@@ -158,6 +161,14 @@ static int s_restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error
         char path[64];
         snprintf(path, sizeof path, SYSTEMD_JOB_PATH "/%" PRIu32, u->job_id);
         return sd_bus_reply_method_return(m, "o", path);
+}
+
+static int s_restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return s_unit_job(m, userdata, false, error);
+}
+
+static int s_stop_unit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return s_unit_job(m, userdata, true, error);
 }
 
 static int s_unit_property(sd_bus *bus, const char *path, const char *interface,
@@ -186,6 +197,8 @@ static const sd_bus_vtable s_manager_vtable[] = {
         SD_BUS_METHOD("GetUnit", "s", "o", s_get_unit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("LoadUnit", "s", "o", s_load_unit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("RestartUnit", "ss", "o", s_restart_unit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("StartUnit", "ss", "o", s_restart_unit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("StopUnit", "ss", "o", s_stop_unit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Subscribe", NULL, NULL, s_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Unsubscribe", NULL, NULL, s_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL("JobRemoved", "uoss", 0),

@@ -4,7 +4,9 @@
  * It serves only what hitless asks: Manager.GetUnit (NoSuchUnit for units
  * it does not know, as systemd does for unloaded units), Manager.LoadUnit
  * (a "not-found" unit object for unknown names, as systemd does),
- * Manager.Subscribe/Unsubscribe, Manager.RestartUnit (mode "replace" only;
+ * Manager.Subscribe/Unsubscribe, Manager.RestartUnit and StartUnit (the
+ * same job here), StopUnit (a job that ends with the unit "inactive";
+ * mode "replace" only for all three;
  * NoSuchUnit for unknown units, as systemd says "Unit X not found."), the
  * Manager.JobRemoved(id, job, unit, result) signal, and the Unit
  * properties Id, LoadState and ActiveState. Object paths use systemd's

@@ -216,6 +216,28 @@ tool restart hl-masked.service 20000
 check "restart of a masked unit fails with systemd's reason" failed_with "" "is masked"
 check "... and not as ENOENT (reserved for unknown units)" not_has ENOENT
 
+# ---- start, stop -------------------------------------------------------------
+tool stop hl-test.service 20000
+check "stop of a running unit succeeds" test "$RC" = 0
+OUT=$(nspawn_exec "$NAME" systemctl is-active hl-test.service)
+check "systemctl says it is inactive" test "$OUT" = inactive
+tool stop hl-test.service 20000
+check "stop of a stopped unit succeeds at once" test "$RC" = 0
+tool start hl-test.service 20000
+check "start of a stopped unit succeeds" test "$RC" = 0
+OUT=$(nspawn_exec "$NAME" systemctl is-active hl-test.service)
+check "systemctl says it is active again" test "$OUT" = active
+before=$(prop hl-test.service MainPID)
+tool start hl-test.service 20000
+after=$(prop hl-test.service MainPID)
+check "start of a running unit succeeds and leaves it alone (MainPID $before, $after)" \
+        test "$RC" = 0 -a "$before" = "$after"
+tool start hl-fail.service 20000
+check "start of a unit whose ExecStart fails: EIO naming result failed" failed_with EIO "start job ended with result failed"
+tool stop hl-nope.service 20000
+check "stop of an unknown unit: ENOENT, not found" \
+        test "$RC:$OUT" = "1:ENOENT: unit hl-nope.service not found"
+
 OUT=$("$TOOL" "unix:path=$WORK/no-such.sock" restart hl-test.service 2000 2>&1)
 RC=$?
 check "an unreachable bus: ECONNREFUSED, cannot connect" \

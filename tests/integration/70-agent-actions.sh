@@ -10,6 +10,8 @@
 #   c. restart a unit, check          g. a duplicated command id runs once
 #   d. rollback to before (a)         h. SIGKILL of the agent mid-install
 #   i. `hitless-agent rollback` on the node, coordinator stopped
+#   t. named tasks of the policy (run, check, undo, refusals) and unit
+#      start/stop
 # ACT_FLOWS="a b ..." runs only those flows (d uses a's snapshot, i g's).
 # Needs root (containers); exit 77 otherwise. ACT_KEEP=1 keeps the logs.
 if [ "$(id -u)" -ne 0 ]; then
@@ -405,7 +407,58 @@ $out"
   expect "i: hitlessctl nodes shows 1.0 within a few heartbeats" waitx 10 node_pkg_is hitless-test-svc 1.0
 }
 
-for f in ${ACT_FLOWS:-a b c d e f g h i}; do "flow_$f"; done
+# ---- t. tasks, unit start/stop ------------------------------------------------
+task_log() { act_sh 'cat /var/log/hitless-test-tasks.log 2>/dev/null' | tr '\n' '|'; }
+nodes_lists_tasks() {
+  "$PY" -c 'import json,sys; n=json.load(open(sys.argv[1]))["nodes"][0]; sys.exit(0 if n["tasks"]==["sync-start","sync-stop","in-sync","post-sync"] and n["units"]==["hitless-test-svc.service"] else 1)' "$T/t0.json"
+}
+journal_refusals() {
+  act_journal_json | "$PY" -c 'import json,sys; c=json.load(sys.stdin)["commands"]; sys.exit(0 if sum(1 for x in c if x["kind"] in ("task","undo") and x["state"]=="refused")>=4 else 1)'
+}
+flow_t() {
+  echo "-- t. tasks and unit start/stop"
+  hctl t0 nodes
+  CTX="nodes: $(cat "$T/t0.json")"
+  expect "t: nodes --json lists the policy's tasks and units (from Hello)" eval nodes_lists_tasks
+  hctl t1 task "$N" in-sync
+  expect "t: in-sync before the sync runs: exit 1, failed, task-failed" eq "$(rc_of t1) $(jf t1 state) $(jf t1 error_code)" "1 failed task-failed"
+  expect "t: ... with the program's output" has "$(jf t1 output_tail)" "not in sync: no sync running"
+  hctl t2 task "$N" sync-start peers=10.0.0.7:8082,10.0.0.8:8082 --id t-sync-1
+  expect "t: sync-start: exit 0, succeeded" eq "$(rc_of t2) $(jf t2 state)" "0 succeeded"
+  expect "t: the task got its parameter (the sync file on the node)" eq "$(act_sh 'cat /var/lib/hitless-test-sync')" "10.0.0.7:8082,10.0.0.8:8082"
+  hctl t2b task "$N" sync-start peers=10.0.0.7:8082,10.0.0.8:8082 --id t-sync-1
+  expect "t: the same command id again: its recorded result, not a second run" eq "$(rc_of t2b) $(task_log)" "0 sync-start 10.0.0.7:8082,10.0.0.8:8082 t-sync-1 undo=0|"
+  hctl t3 task "$N" in-sync
+  expect "t: in-sync now: exit 0, succeeded" eq "$(rc_of t3) $(jf t3 state)" "0 succeeded"
+  hctl t4 task "$N" sync-start peers=/etc/shadow
+  expect "t: a parameter its validation refuses: exit 1, refused bad-param" eq "$(rc_of t4) $(jf t4 state) $(jf t4 error_code)" "1 refused bad-param"
+  hctl t5 task "$N" sync-start peers=10.0.0.7:1 path=/bin/sh
+  expect "t: an undeclared parameter: refused bad-param" eq "$(jf t5 state) $(jf t5 error_code)" "refused bad-param"
+  hctl t6 task "$N" reboot
+  expect "t: a task the policy does not declare: refused policy" eq "$(jf t6 state) $(jf t6 error_code)" "refused policy"
+  hctl t7 task "$N" post-sync --undo
+  expect "t: undo of a change without an undo task: refused no-undo" eq "$(jf t7 state) $(jf t7 error_code)" "refused no-undo"
+  expect "t: nothing ran for the refused ones (task log)" eq "$(task_log)" "sync-start 10.0.0.7:8082,10.0.0.8:8082 t-sync-1 undo=0|"
+  CTX="journal: $(act_journal_json 2>&1 | head -c 3000)"
+  expect "t: the journal records the refusals" eval journal_refusals
+  hctl t8 task "$N" sync-start peers=10.0.0.7:8082,10.0.0.8:8082 --undo
+  expect "t: undo of sync-start: exit 0, succeeded" eq "$(rc_of t8) $(jf t8 state)" "0 succeeded"
+  expect "t: ... it ran sync-stop with the same peers" has "$(task_log)" "|sync-stop 10.0.0.7:8082,10.0.0.8:8082 "
+  expect "t: ... and the sync is gone" eq "$(act_sh 'test -e /var/lib/hitless-test-sync && echo running || echo stopped')" stopped
+  hctl t9 stop "$N" hitless-test-svc.service
+  expect "t: stop hitless-test-svc.service: exit 0, succeeded" eq "$(rc_of t9) $(jf t9 state)" "0 succeeded"
+  expect "t: systemd says it is inactive" eq "$(unit_prop hitless-test-svc ActiveState)" inactive
+  hctl t10 start "$N" hitless-test-svc.service
+  expect "t: start it again: exit 0, succeeded" eq "$(rc_of t10) $(jf t10 state)" "0 succeeded"
+  expect "t: active" eq "$(unit_prop hitless-test-svc ActiveState)" active
+  expect "t: ... and it answers" waitx 10 eval 'act_http | grep -q xmpp'
+  dbus_pid=$(unit_prop dbus.service MainPID)
+  hctl t11 stop "$N" dbus.service
+  expect "t: stop of a unit outside the policy: exit 1, refused policy" eq "$(rc_of t11) $(jf t11 state) $(jf t11 error_code)" "1 refused policy"
+  expect "t: dbus.service untouched" eq "$(unit_prop dbus.service ActiveState) $(unit_prop dbus.service MainPID)" "active $dbus_pid"
+}
+
+for f in ${ACT_FLOWS:-a b c d e f g h i t}; do "flow_$f"; done
 
 echo "   total $(( $(date +%s) - start ))s"
 if [ "$FAILED" -gt 0 ]; then

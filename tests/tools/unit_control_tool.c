@@ -2,7 +2,7 @@
  * (tests/integration/60-unit-control-systemd.sh builds and runs it; the
  * Makefile does not build tests/tools).
  *
- *   unit_control_tool ADDRESS restart UNIT TIMEOUT_MS
+ *   unit_control_tool ADDRESS restart|start|stop UNIT TIMEOUT_MS
  *   unit_control_tool ADDRESS state UNIT
  *
  * ADDRESS is a D-Bus address, or "system" for the system bus. On success
@@ -17,7 +17,7 @@
 #include "common/clock.h"
 
 static int s_usage(void) {
-        fprintf(stderr, "usage: unit_control_tool ADDRESS restart UNIT TIMEOUT_MS\n"
+        fprintf(stderr, "usage: unit_control_tool ADDRESS restart|start|stop UNIT TIMEOUT_MS\n"
                         "       unit_control_tool ADDRESS state UNIT\n");
         return 2;
 }
@@ -35,16 +35,23 @@ int main(int argc, char **argv) {
         const char *unit = argv[3];
         char error[512] = "";
 
-        if (strcmp(argv[2], "restart") == 0 && argc == 5) {
+        static const struct {
+                const char *verb, *done;
+                int (*op)(const char *, const char *, int64_t, char *, size_t);
+        } ops[] = { { "restart", "restarted", unit_restart }, { "start", "started", unit_start },
+                    { "stop", "stopped", unit_stop } };
+        for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+                if (strcmp(argv[2], ops[i].verb) != 0 || argc != 5)
+                        continue;
                 char *end;
                 long long timeout_ms = strtoll(argv[4], &end, 10);
                 if (*end || end == argv[4])
                         return s_usage();
                 int64_t t0 = clock_mono_ms();
-                int r = unit_restart(address, unit, timeout_ms, error, sizeof error);
+                int r = ops[i].op(address, unit, timeout_ms, error, sizeof error);
                 if (r < 0)
                         return s_failed(r, error);
-                printf("restarted %s in %lld ms\n", unit, (long long) (clock_mono_ms() - t0));
+                printf("%s %s in %lld ms\n", ops[i].done, unit, (long long) (clock_mono_ms() - t0));
                 return 0;
         }
         if (strcmp(argv[2], "state") == 0 && argc == 4) {

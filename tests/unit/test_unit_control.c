@@ -274,6 +274,44 @@ END_TEST
 
 /* ---- state ----------------------------------------------------------------- */
 
+/* ---- start, stop ----------------------------------------------------------- */
+
+START_TEST(test_start_then_stop) {
+        char err[256] = "";
+        s_assert_state("web.service", "inactive");
+        int r = unit_start(s_bus, "web.service", 5000, err, sizeof err);
+        ck_assert_msg(r == 0, "unit_start: %d %s", r, err);
+        s_assert_state("web.service", "active");
+        r = unit_stop(s_bus, "web.service", 5000, err, sizeof err);
+        ck_assert_msg(r == 0, "unit_stop: %d %s", r, err);
+        s_assert_state("web.service", "inactive");
+}
+END_TEST
+
+/* The job's result decides, for a stop as for a restart. */
+START_TEST(test_stop_job_failed) {
+        char err[256] = "";
+        int r = unit_stop(s_bus, "broken.service", 3000, err, sizeof err);
+        ck_assert_int_eq(r, -EIO);
+        ASSERT_CONTAINS(err, "stop job ended with result failed");
+}
+END_TEST
+
+START_TEST(test_stop_no_job_removed_times_out) {
+        char err[256] = "";
+        int r = unit_stop(s_bus, "hung.service", 300, err, sizeof err);
+        ck_assert_int_eq(r, -ETIMEDOUT);
+        ASSERT_CONTAINS(err, "stop job");
+}
+END_TEST
+
+START_TEST(test_start_unknown_unit) {
+        char err[256] = "";
+        ck_assert_int_eq(unit_start(s_bus, "nope.service", 3000, err, sizeof err), -ENOENT);
+        ck_assert_int_eq(unit_stop(s_bus, "nope.service", 3000, err, sizeof err), -ENOENT);
+}
+END_TEST
+
 START_TEST(test_state_active_inactive) {
         s_assert_state("fast.service", "active");
         s_assert_state("web.service", "inactive");
@@ -332,6 +370,10 @@ static Suite *unit_control_suite(void) {
         tcase_add_test(tc, test_restart_unreachable_bus);
         tcase_add_test(tc, test_restart_no_systemd_on_bus);
         tcase_add_test(tc, test_restart_bus_dies_while_waiting);
+        tcase_add_test(tc, test_start_then_stop);
+        tcase_add_test(tc, test_stop_job_failed);
+        tcase_add_test(tc, test_stop_no_job_removed_times_out);
+        tcase_add_test(tc, test_start_unknown_unit);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("state");
