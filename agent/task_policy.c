@@ -16,16 +16,6 @@
 static const char *const task_keys[] = { "name", "argv", "timeout", "params", "changes", "undo", NULL };
 static const char *const param_keys[] = { "name", "kind", "values", "min", "max", "default", NULL };
 
-static bool s_param_name_valid(const char *s) {
-        size_t n = strlen(s);
-        if (n == 0 || n > TASK_PARAM_NAME_MAX || s[0] < 'a' || s[0] > 'z')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-                        return false;
-        return true;
-}
-
 __attribute__((format(printf, 3, 4)))
 static int s_err(char *err, size_t len, const char *fmt, ...) {
         va_list ap;
@@ -86,7 +76,7 @@ static void s_parse_param(const config_setting_t *s, task_param_t *p, conf_repor
                 return;
         }
         conf_check_known(s, param_keys, r);
-        if (conf_get_string(s, "name", true, &p->name, r) && !s_param_name_valid(p->name))
+        if (conf_get_string(s, "name", true, &p->name, r) && !task_param_name_valid(p->name))
                 conf_report_add(r, config_setting_get_member(s, "name"), NULL,
                                 "must be 1-%d of [a-z0-9_], starting with a letter", TASK_PARAM_NAME_MAX);
         if (!conf_get_string(s, "kind", true, &kind, r))
@@ -141,7 +131,7 @@ static bool s_next_placeholder(const char **at, const char **ret_name, size_t *r
                         continue;
                 memcpy(name, p + 1, n);
                 name[n] = '\0';
-                if (!s_param_name_valid(name))
+                if (!task_param_name_valid(name))
                         continue;
                 *ret_name = p + 1;
                 *ret_len = n;

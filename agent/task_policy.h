@@ -30,12 +30,12 @@
 
 #include "common/attrs.h"
 #include "common/conf.h"
+#include "common/ids.h"
 
 /* A policy declares at most this many tasks and each at most this many
  * parameters: their names travel in Hello, which stays small. */
 #define TASK_POLICY_MAX_TASKS 64
 #define TASK_POLICY_MAX_PARAMS 16
-#define TASK_PARAM_NAME_MAX 32
 #define TASK_PARAM_VALUE_MAX 1024
 
 typedef enum {

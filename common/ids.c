@@ -28,6 +28,16 @@ bool unit_name_valid(const char *s) {
         return s_in_set(s, UNIT_NAME_MAX, ":_.\\@-");
 }
 
+bool task_param_name_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > TASK_PARAM_NAME_MAX || s[0] < 'a' || s[0] > 'z')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+                        return false;
+        return true;
+}
+
 bool package_name_valid(const char *s) {
         return s_in_set(s, PACKAGE_NAME_MAX, ".+_~:-") && strchr(".+_~:-", s[0]) == NULL;
 }

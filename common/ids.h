@@ -21,6 +21,12 @@ bool command_id_valid(const char *s);
 /* 1..255 of systemd's unit name set [A-Za-z0-9:_.\@-]. */
 bool unit_name_valid(const char *s);
 
+/* A task parameter's name (agent policy tasks, plan steps): 1..32 of
+ * [a-z0-9_], starting with a letter, so that HITLESS_PARAM_NAME is a
+ * plain environment variable. */
+#define TASK_PARAM_NAME_MAX 32
+bool task_param_name_valid(const char *s);
+
 /* 1..255 of [A-Za-z0-9.+_~:-] (Debian's and RPM's names, with an arch
  * qualifier), starting with a letter or digit: never an option to apt or
  * dnf. */

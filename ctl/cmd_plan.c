@@ -72,6 +72,18 @@ static void print_phase(size_t i, size_t n, const Hitless__PlanPhasePreview *p) 
         }
         if (p->n_batches == 0)
                 printf("  %s\n", p->n_waiting ? "no batch can start now" : "nothing to upgrade");
+        /* Steps in the order they run: before the nodes, around each node
+         * (pre/post), after the nodes, then the gates. */
+        for (size_t k = 0; k < p->n_steps; k++) {
+                const Hitless__PlanStepPreview *st = p->steps[k];
+                printf("  %-8s %s on %s", st->stage, st->action, st->node_id[0] ? st->node_id : "each node");
+                if (st->group[0])
+                        printf(" (of group %s)", st->group);
+                if (strcmp(st->stage, "wait_for") == 0)
+                        printf(": until it succeeds, every %s, within %s",
+                               duration(st->interval_ms, d1, sizeof d1), duration(st->deadline_ms, d2, sizeof d2));
+                printf("  [line %u]\n", st->line);
+        }
         for (size_t w = 0; w < p->n_waiting; w++)
                 printf("  waits:   %s (%s): %s\n", p->waiting[w]->node_id, p->waiting[w]->reason,
                        p->waiting[w]->message);
@@ -207,6 +219,17 @@ static void print_json(const Hitless__PlanPreview *pv) {
                         printf("%s{\"canary\":%s", b ? "," : "", p->batches[b]->canary ? "true" : "false");
                         json_strv(",", "nodes", p->batches[b]->node_ids, p->batches[b]->n_node_ids);
                         printf("}");
+                }
+                printf("]");
+                printf(",\"steps\":[");
+                for (size_t k = 0; k < p->n_steps; k++) {
+                        const Hitless__PlanStepPreview *st = p->steps[k];
+                        json_kv(stdout, k ? ",{" : "{", "stage", st->stage);
+                        json_kv(stdout, ",", "action", st->action);
+                        json_kv(stdout, ",", "node_id", st->node_id);
+                        json_kv(stdout, ",", "group", st->group);
+                        printf(",\"line\":%u,\"deadline_ms\":%llu,\"interval_ms\":%llu}", st->line,
+                               (unsigned long long) st->deadline_ms, (unsigned long long) st->interval_ms);
                 }
                 printf("]");
                 json_notes("waiting", p->waiting, p->n_waiting);

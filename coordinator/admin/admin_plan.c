@@ -74,6 +74,10 @@ static int collect_plan_node(node_t *n, void *ud) {
         pn->id = n->id;
         pn->roles = (const char *const *) info->roles;
         pn->n_roles = info->n_roles;
+        pn->tasks = (const char *const *) info->tasks;
+        pn->n_tasks = info->n_tasks;
+        pn->units = (const char *const *) info->units;
+        pn->n_units = info->n_units;
         pn->registered = true;
         pn->accepted = keyring_key_of_node(pc->keyring, n->id) != NULL;
         pn->key_state = pn->accepted ? NULL : plan_key_state(pc, n->id);

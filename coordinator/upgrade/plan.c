@@ -28,7 +28,7 @@ static const char *const s_path_keys[] = { "package", "from", "to", NULL };
 static const char *const s_phase_keys[] = {
         "name", "nodes", "batch", "canary", "auto_promote", "max_failures", "min_healthy_time",
         "healthy_deadline", "on_failure", "drain", "repoint", "restart", "pause_between_batches",
-        "mode", NULL,
+        "mode", "before", "pre", "post", "after", "wait_for", NULL,
 };
 static const char *const s_nodes_keys[] = { "roles", "group", "list", NULL };
 
@@ -387,6 +387,16 @@ static void s_parse_phase(const config_setting_t *g, plan_t *plan, plan_phase_t 
         v = (int) p->mode;
         s_get_enum(g, "mode", s_mode_names, 2, &v, r);
         p->mode = (plan_mode_t) v;
+        for (int s = 0; s < PLAN_STAGE__COUNT; s++)
+                plan_steps_parse(g, (plan_stage_t) s, &p->steps[s], r);
+}
+
+bool plan_has_steps(const plan_t *p) {
+        for (size_t i = 0; i < p->n_phases; i++)
+                for (int s = 0; s < PLAN_STAGE__COUNT; s++)
+                        if (p->phases[i].steps[s].n)
+                                return true;
+        return false;
 }
 
 static void s_parse_packages(const config_setting_t *root, plan_t *plan, conf_report_t *r) {
@@ -602,6 +612,8 @@ void plan_free(plan_t **pp) {
                 }
                 free(ph->repoint);
                 conf_strv_free(ph->restart);
+                for (int s = 0; s < PLAN_STAGE__COUNT; s++)
+                        plan_steps_clear(&ph->steps[s]);
         }
         free(p->phases);
         free(p->file);

@@ -20,6 +20,7 @@
 
 #include "common/admin_protocol.h"
 #include "common/conf.h"
+#include "coordinator/upgrade/plan_steps.h"
 
 
 typedef enum {
@@ -84,6 +85,8 @@ typedef struct {
         char **restart;              /* units, NULL-terminated (empty when absent) */
         int64_t pause_between_batches_ms; /* default 0 */
         plan_mode_t mode;            /* default rolling */
+        /* before, pre, post, after, wait_for (plan_steps.h): empty when absent */
+        plan_steps_t steps[PLAN_STAGE__COUNT];
 } plan_phase_t;
 
 typedef struct {
@@ -111,6 +114,9 @@ int plan_parse_string(const char *file_name, const char *content, size_t len, pl
 int plan_load(const char *path, plan_t **ret, conf_report_t *r);
 
 void plan_free(plan_t **p);
+
+/* Whether any phase of the plan has steps (plan_steps.h). */
+bool plan_has_steps(const plan_t *p);
 
 const char *plan_on_failure_name(plan_on_failure_t v);
 const char *plan_mode_name(plan_mode_t v);

@@ -21,6 +21,8 @@ static const char *const s_refusal_names[PLAN_REFUSE__COUNT] = {
         [PLAN_REFUSE_PATH_NOT_ALLOWED] = "path_not_allowed",
         [PLAN_REFUSE_EMPTY_PHASE] = "empty_phase",
         [PLAN_REFUSE_UNKNOWN_GROUP] = "unknown_group",
+        [PLAN_REFUSE_UNKNOWN_TASK] = "unknown_task",
+        [PLAN_REFUSE_UNKNOWN_UNIT] = "unknown_unit",
 };
 
 const char *plan_refusal_kind_name(plan_refusal_kind_t k) {
@@ -642,6 +644,125 @@ static int s_batches(ctx_t *c, const selection_t *sels) {
         return r;
 }
 
+/* ---- steps ------------------------------------------------------------------ */
+
+static bool s_in(const char *const *v, size_t n, const char *x) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i], x) == 0)
+                        return true;
+        return false;
+}
+
+/* What of step node s lacks (a task or unit name), or NULL. */
+static const char *s_step_missing(const plan_node_t *s, const plan_step_t *st) {
+        if (st->kind == PLAN_STEP_TASK)
+                return s_in(s->tasks, s->n_tasks, st->task) ? NULL : st->task;
+        for (size_t k = 0; st->units && st->units[k]; k++)
+                if (!s_in(s->units, s->n_units, st->units[k]))
+                        return st->units[k];
+        return NULL;
+}
+
+/* Refuses st on node i when it never registered or lacks what st needs. */
+static void s_check_step_node(ctx_t *c, const plan_phase_t *ph, plan_stage_t stage, const plan_step_t *st, int i) {
+        const plan_node_t *s = i >= 0 ? s_snap(c, i) : NULL;
+        const char *node = i >= 0 ? c->names[i] : st->node;
+        const char *missing;
+        if (!s || !s->registered) {
+                s_refuse(c, PLAN_REFUSE_UNKNOWN_NODE, ph->name, node, NULL, NULL,
+                         s_printf(c->a, "phase %s, %s step (line %u): node %s never registered", ph->name,
+                                  plan_stage_name(stage), st->line, node));
+                return;
+        }
+        if (!(missing = s_step_missing(s, st)))
+                return;
+        s_refuse(c, st->kind == PLAN_STEP_TASK ? PLAN_REFUSE_UNKNOWN_TASK : PLAN_REFUSE_UNKNOWN_UNIT, ph->name, node,
+                 NULL, NULL,
+                 s_printf(c->a, "phase %s, %s step (line %u): node %s's policy has no %s %s", ph->name,
+                          plan_stage_name(stage), st->line, node, st->kind == PLAN_STEP_TASK ? "task" : "unit",
+                          missing));
+}
+
+/* The members of group name (borrowed), or NULL (refused) when there is
+ * no such inventory or quorum group. */
+static char *const *s_group_members(ctx_t *c, const plan_phase_t *ph, const char *name, selection_t *sel) {
+        const inventory_group_t *g = inventory_find_group(c->inv, name);
+        const inventory_quorum_group_t *q = g ? NULL : inventory_find_quorum_group(c->inv, name);
+        if (g && g->roles) {
+                s_select_roles(c, g->roles, sel);
+                return NULL;
+        }
+        if (g || q)
+                return g ? g->nodes : q->members;
+        s_refuse(c, PLAN_REFUSE_UNKNOWN_GROUP, ph->name, NULL, name, NULL,
+                 s_printf(c->a, "phase %s: a step names group \"%s\", which the inventory does not have",
+                          ph->name, name));
+        return NULL;
+}
+
+/* Where a once-only step runs: its node, or the first member of its group
+ * that is up and has what it needs (else the first member). -1 with the
+ * node's name in *ret_name when that node is not in the universe. */
+static int s_step_target(ctx_t *c, const plan_phase_t *ph, const plan_step_t *st, const char **ret_name) {
+        selection_t sel = { .v = s_alloc(c->a, c->n, sizeof *sel.v), .by_role = s_alloc(c->a, c->n, 1) };
+        int first = -1;
+        *ret_name = st->node;
+        if (st->node)
+                return s_index(c, st->node, false);
+        if (!sel.v || !sel.by_role) {
+                c->oom = true;
+                return -1;
+        }
+        char *const *names = s_group_members(c, ph, st->group, &sel);
+        if (names)
+                s_select_names(c, names, &sel);
+        for (size_t k = 0; k < sel.n; k++) {
+                const plan_node_t *s = s_snap(c, sel.v[k]);
+                if (first < 0)
+                        first = sel.v[k];
+                if (s && s->registered && s->online && s->healthy && !s_step_missing(s, st)) {
+                        *ret_name = c->names[sel.v[k]];
+                        return sel.v[k];
+                }
+        }
+        *ret_name = first >= 0 ? c->names[first] : NULL;
+        return first;
+}
+
+static void s_steps(ctx_t *c, size_t p) {
+        const plan_phase_t *ph = &c->plan->phases[p];
+        plan_preview_phase_t *pp = &c->pv->phases[p];
+        size_t n = 0;
+        for (int s = 0; s < PLAN_STAGE__COUNT; s++)
+                n += ph->steps[s].n;
+        pp->steps = s_alloc(c->a, n, sizeof *pp->steps);
+        if (!pp->steps) {
+                c->oom = true;
+                return;
+        }
+        for (int s = 0; s < PLAN_STAGE__COUNT; s++)
+                for (size_t k = 0; k < ph->steps[s].n; k++) {
+                        const plan_step_t *st = &ph->steps[s].v[k];
+                        plan_preview_step_t *out = &pp->steps[pp->n_steps++];
+                        *out = (plan_preview_step_t) { .stage = (plan_stage_t) s, .step = st };
+                        if (s == PLAN_STAGE_PRE || s == PLAN_STAGE_POST) {
+                                /* On every node this phase would upgrade. */
+                                for (size_t i = 0; i < c->n; i++)
+                                        if (c->phase_of[i] == (int) p && c->candidate[i])
+                                                s_check_step_node(c, ph, (plan_stage_t) s, st, (int) i);
+                                continue;
+                        }
+                        int i = s_step_target(c, ph, st, &out->node);
+                        if (out->node)
+                                s_check_step_node(c, ph, (plan_stage_t) s, st, i);
+                        else if (st->group && (inventory_find_group(c->inv, st->group) ||
+                                               inventory_find_quorum_group(c->inv, st->group)))
+                                s_refuse(c, PLAN_REFUSE_EMPTY_PHASE, ph->name, NULL, st->group, NULL,
+                                         s_printf(c->a, "phase %s, %s step (line %u): group %s has no member",
+                                                  ph->name, plan_stage_name((plan_stage_t) s), st->line, st->group));
+                }
+}
+
 int plan_preview_build(const plan_t *plan, const inventory_t *inv, const plan_fleet_t *fleet,
                        plan_preview_t **ret) {
         static const inventory_t no_inventory;
@@ -750,6 +871,8 @@ int plan_preview_build(const plan_t *plan, const inventory_t *inv, const plan_fl
                 if (c.status[i] == NODE_STATUS_UP && !c.candidate[i])
                         c.status[i] = NODE_STATUS_DONE;
         s_group_previews(&c);
+        for (size_t p = 0; p < plan->n_phases; p++)
+                s_steps(&c, p);
         for (size_t p = 0; p < plan->n_phases && r == 0; p++)
                 r = s_resolve_phase(&c, p, &sels[p]);
         if (r == 0)
@@ -882,6 +1005,28 @@ static void s_phase_to_proto(plan_preview_arena_t *a, const plan_preview_phase_t
                 lists[k].endpoints = s_strv(a, (const char *const *) ph->repoint[k].endpoints,
                                             lists[k].n_endpoints, oom);
                 m->repoint[k] = &lists[k];
+        }
+        m->n_steps = pp->n_steps;
+        m->steps = s_alloc(a, pp->n_steps, sizeof *m->steps);
+        Hitless__PlanStepPreview *steps = s_alloc(a, pp->n_steps, sizeof *steps);
+        if (!m->steps || !steps) {
+                *oom = true;
+                return;
+        }
+        for (size_t k = 0; k < pp->n_steps; k++) {
+                const plan_step_t *st = pp->steps[k].step;
+                char what[1024];
+                hitless__plan_step_preview__init(&steps[k]);
+                steps[k].stage = S(plan_stage_name(pp->steps[k].stage));
+                steps[k].action = s_printf(a, "%s", plan_step_describe(st, what, sizeof what));
+                if (!steps[k].action)
+                        *oom = true;
+                steps[k].node_id = S(pp->steps[k].node);
+                steps[k].group = S(st->group);
+                steps[k].line = st->line;
+                steps[k].deadline_ms = (uint64_t) st->deadline_ms;
+                steps[k].interval_ms = (uint64_t) st->interval_ms;
+                m->steps[k] = &steps[k];
         }
         m->n_waiting = pp->n_waiting;
         m->waiting = s_notes(a, pp->waiting, pp->n_waiting, oom);

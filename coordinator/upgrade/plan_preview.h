@@ -33,6 +33,18 @@
  *                     allowed_paths entry matches (package, from, to)
  *   empty_phase       a phase that selects no node
  *   unknown_group     nodes = { group = X } with no such group in the inventory
+ *                     (or a step's group = X)
+ *   unknown_task      a step's task that its node's policy does not declare
+ *                     (the task names the agent reported in Hello)
+ *   unknown_unit      a step's unit that its node's policy does not list
+ *
+ * Steps (plan_steps.h) are listed per phase in order: before, pre, post,
+ * after, wait_for, each with the node it runs on. A before/after/wait_for
+ * step on a group runs on its first member, in inventory order, that is
+ * up and declares the step's task or units (else its first member, which
+ * is then refused). A step on a node that never registered is refused
+ * (unknown_node); pre and post steps are checked on every node the phase
+ * would upgrade.
  *
  * A node selected by several phases belongs to the first; the later ones
  * show it as skipped. Packages a node does not report (its agent does not
@@ -62,6 +74,10 @@ typedef struct {
         bool registered;           /* said Hello at least once: roles and versions known */
         bool accepted;             /* its key is accepted */
         const char *key_state;     /* when !accepted, for messages: "pending", "rejected"; may be NULL */
+        const char *const *tasks;  /* its policy's task names, from Hello */
+        size_t n_tasks;
+        const char *const *units;  /* its policy's units, from Hello */
+        size_t n_units;
         bool online;
         bool healthy;
 } plan_node_t;
@@ -79,6 +95,8 @@ typedef enum {
         PLAN_REFUSE_PATH_NOT_ALLOWED,
         PLAN_REFUSE_EMPTY_PHASE,
         PLAN_REFUSE_UNKNOWN_GROUP,
+        PLAN_REFUSE_UNKNOWN_TASK,
+        PLAN_REFUSE_UNKNOWN_UNIT,
         PLAN_REFUSE__COUNT
 } plan_refusal_kind_t;
 
@@ -118,7 +136,15 @@ typedef struct {
 } plan_preview_batch_t;
 
 typedef struct {
+        plan_stage_t stage;
+        const plan_step_t *step;
+        const char *node;          /* where it runs; NULL for pre/post (each node) */
+} plan_preview_step_t;
+
+typedef struct {
         const plan_phase_t *phase;
+        plan_preview_step_t *steps;    /* in stage order */
+        size_t n_steps;
         int batch_size;            /* resolved against n_nodes */
         int max_failures;          /* resolved against n_nodes */
         const char **nodes;        /* every node the phase selects, in plan order */

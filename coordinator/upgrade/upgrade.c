@@ -821,6 +821,13 @@ int upgrade_start(upgrade_t *u, const plan_t *plan, const plan_preview_t *pv, co
 
         if (u->cur && s_busy(u->cur, err, err_len))
                 return -EBUSY;
+        /* Checked by plan check, not run yet: an upgrade that skipped its
+         * sync services or gates would do the Contrail procedure wrong. */
+        if (plan_has_steps(plan)) {
+                s_err(err, err_len, "this coordinator checks plan steps (before, pre, post, after, wait_for) but "
+                      "does not run them yet: remove them, or run them with hitlessctl task/start/stop");
+                return -EINVAL;
+        }
         int r = s_pack_setup(pv, inv, &setup, &setup_len, &n_upgrade);
         if (r >= 0 && n_upgrade == 0) {
                 s_err(err, err_len, "nothing to upgrade: every node the plan selects is current or skipped");

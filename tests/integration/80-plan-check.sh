@@ -35,9 +35,9 @@ Description: test package
 STATUS
 }
 
-agent() {  # NAME ROLE
+agent() {  # NAME ROLE [POLICY]
   fake_dpkg "$T/dpkg/$1" 1.0-1
-  make_agent "$1" "
+  make_agent "$1" "${3:-}
 package_backend = \"apt\";
 dpkg_admindir = \"$T/dpkg/$1\";
 packages = [\"contrail-vrouter-agent\"];
@@ -45,7 +45,10 @@ checks = ( { name = \"sick-flag\"; kind = \"exec\"; argv = [\"/usr/bin/test\", \
   sed -i "s/^roles = .*/roles = [\"$2\"];/" "$T/agents/$1/agent.conf"
   start_agent "$1"
 }
-for n in db1 db2 db3; do agent $n database; done
+# The database nodes' policy declares a task and a unit (plan steps are
+# checked against what each agent reports in Hello); the computes' none.
+DB_POLICY='policy = { units = ["x.service"]; tasks = ( { name = "ready"; argv = ["/bin/true"]; } ); };'
+for n in db1 db2 db3; do agent $n database "$DB_POLICY"; done
 for n in c1 c2; do agent $n compute; done
 
 wait_for 15 "five keys pending" bash -c '[ "$(count_keys pending)" = 5 ]'
@@ -213,6 +216,39 @@ no_side_effects() {
   check "$1: store (keys, events, commands) unchanged" bash -c "[ \"\$(store_digest)\" = '$digest_before' ]"
   check "$1: agents still at 1.0-1" bash -c '[ "$(ctl nodes --json | grep -o "\"contrail-vrouter-agent\":\"1.0-1\"" | wc -l)" = 5 ]'
 }
+# ---- plan steps, checked against each node's policy -------------------------
+cat > "$T/steps.conf" <<'PLAN'
+name = "steps";
+packages = ( { name = "contrail-vrouter-agent"; version = "2.0-1"; } );
+phases = (
+  { name = "database"; nodes = { group = "cassandra"; };
+    before = ( { task = "ready"; node = "db1"; } );
+    pre = ( { task = "ready"; } );
+    post = ( { unit = "start"; units = ["x.service"]; } ); },
+  { name = "computes"; nodes = { group = "computes"; };
+    pre = ( { task = "ready"; } );
+    wait_for = ( { task = "ready"; node = "db9"; deadline = "1m"; } ); }
+);
+PLAN
+(cd "$T" && ctl plan check steps.conf --json) > "$T/steps.json"
+check "steps: a task the computes do not declare, a gate on an unknown node: exit 1" [ $? -eq 1 ]
+check "json: every step in order with its node; the refusals name node and task" $PY - "$T/steps.json" <<'CHECK'
+import json, sys
+p = json.load(open(sys.argv[1]))
+db = p["phases"][0]["steps"]
+assert [(s["stage"], s["action"], s["node_id"]) for s in db] == [
+    ("before", "task ready", "db1"), ("pre", "task ready", ""), ("post", "start x.service", "")], db
+refusals = sorted((r["kind"], r["node"]) for r in p["refusals"])
+assert refusals == [("unknown_node", "db9"), ("unknown_task", "c1"), ("unknown_task", "c2")], p["refusals"]
+assert any(r["message"] == "phase computes, pre step (line 9): node c1's policy has no task ready"
+           for r in p["refusals"]), p["refusals"]
+CHECK
+(cd "$T" && ctl plan check steps.conf) > "$T/steps.txt"
+sed "s/^/    steps.txt: /" "$T/steps.txt"
+check "text: the before step and its node" grep -q '^  before   task ready on db1  \[line 5\]$' "$T/steps.txt"
+check "text: the gate, its interval and deadline" \
+  grep -q '^  wait_for task ready on db9: until it succeeds, every 10s, within 1m  \[line 10\]$' "$T/steps.txt"
+
 no_side_effects "after the checks"
 
 # ---- an unhealthy member: the others wait, and say why --------------------
@@ -237,4 +273,19 @@ check "text: the wait and its reason" [ $? -eq 0 ]
 
 no_side_effects "after the checks with an unhealthy member"
 check "the coordinator logged the checks" grep -q 'plan check of valid.conf (contrail-2.0) by unix:' "$T/coordinator.log"
+
+# A valid plan with steps: checked, but not run by this coordinator yet.
+cat > "$T/steps-db.conf" <<'PLAN'
+name = "steps";
+packages = ( { name = "contrail-vrouter-agent"; version = "2.0-1"; } );
+phases = ( { name = "database"; nodes = { group = "cassandra"; };
+             before = ( { task = "ready"; node = "db1"; } ); post = ( { unit = "start"; units = ["x.service"]; } ); } );
+PLAN
+(cd "$T" && ctl plan check steps-db.conf --json) > "$T/steps-db.json"
+check "a plan whose steps every node declares: valid" [ $? -eq 0 ]
+(cd "$T" && ctl upgrade start steps-db.conf) > "$T/steps-start.out" 2>&1
+rc=$?
+check "upgrade start of a plan with steps: refused (exit $rc), saying steps are not run yet" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'does not run them yet' '$T/steps-start.out'"
+check "... and no upgrade began" bash -c "ctl upgrade status --json | grep -qv '\"plan_name\":\"steps\"'"
 finish

@@ -635,12 +635,102 @@ START_TEST(test_packaged_examples) {
 }
 END_TEST
 
+/* ---- steps (plan_steps.h) ---------------------------------------------------- */
+
+START_TEST(test_steps_parsed_in_place) {
+        conf_report_t r;
+        plan_t *plan;
+        const char *text = HEAD PHASE_OK
+                "    before = ( { task = \"issu-run-sync\"; node = \"ctrl-new1\";\n"          /* 6 */
+                "                 params = { peers = \"10.0.0.1:8082\"; batch = 10; }; } );\n"
+                "    pre = ( { task = \"ready\"; } );\n"                                       /* 8 */
+                "    post = ( { unit = \"start\"; units = [\"a.service\", \"b.service\"]; } );\n"
+                "    after = ( { unit = \"stop\"; units = [\"issu.service\"]; group = \"ctrl-new\"; } );\n"
+                "    wait_for = ( { task = \"in-sync\"; node = \"ctrl-new1\"; deadline = \"10m\"; } );\n"
+                "  }\n);\n";
+        int e = parse(text, &plan, &r);
+        if (e < 0)
+                dump(&r);
+        ck_assert_int_eq(e, 0);
+        const plan_phase_t *ph = &plan->phases[0];
+        ck_assert(plan_has_steps(plan));
+        const plan_step_t *b = &ph->steps[PLAN_STAGE_BEFORE].v[0];
+        ck_assert_uint_eq(ph->steps[PLAN_STAGE_BEFORE].n, 1);
+        ck_assert_int_eq(b->kind, PLAN_STEP_TASK);
+        ck_assert_str_eq(b->task, "issu-run-sync");
+        ck_assert_str_eq(b->node, "ctrl-new1");
+        ck_assert_uint_eq(b->line, 6);
+        ck_assert_uint_eq(b->n_params, 2);
+        ck_assert_str_eq(b->params[0].name, "peers");
+        ck_assert_str_eq(b->params[1].value, "10");
+        char buf[256];
+        ck_assert_str_eq(plan_step_describe(b, buf, sizeof buf), "task issu-run-sync peers=10.0.0.1:8082 batch=10");
+        ck_assert_str_eq(plan_step_describe(&ph->steps[PLAN_STAGE_POST].v[0], buf, sizeof buf),
+                         "start a.service b.service");
+        const plan_step_t *a = &ph->steps[PLAN_STAGE_AFTER].v[0];
+        ck_assert_int_eq(a->kind, PLAN_STEP_STOP);
+        ck_assert_str_eq(a->group, "ctrl-new");
+        const plan_step_t *g = &ph->steps[PLAN_STAGE_WAIT_FOR].v[0];
+        ck_assert_int_eq(g->deadline_ms, 600000);
+        ck_assert_int_eq(g->interval_ms, 10000);
+        ck_assert_ptr_null(ph->steps[PLAN_STAGE_PRE].v[0].node);
+        plan_free(&plan);
+        conf_report_free(&r);
+}
+END_TEST
+
+START_TEST(test_plan_without_steps_has_none) {
+        conf_report_t r;
+        plan_t *plan;
+        ck_assert_int_eq(parse(HEAD PHASE_OK "  }\n);\n", &plan, &r), 0);
+        ck_assert(!plan_has_steps(plan));
+        plan_free(&plan);
+        conf_report_free(&r);
+}
+END_TEST
+
+START_TEST(test_step_errors) {
+        expect_errors(HEAD PHASE_OK "    wait_for = ( { task = \"in-sync\"; node = \"c1\"; } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].wait_for.[0].deadline: missing (required)");
+        expect_errors(HEAD PHASE_OK "    before = ( { task = \"x\"; } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].before.[0]: a before step names where it runs: node = \"...\" or "
+                      "group = \"...\" (one of them)");
+        expect_errors(HEAD PHASE_OK "    after = ( { task = \"x\"; node = \"a\"; group = \"g\"; } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].after.[0]: a after step names where it runs: node = \"...\" or "
+                      "group = \"...\" (one of them)");
+        expect_errors(HEAD PHASE_OK "    pre = ( { task = \"x\"; node = \"c1\"; } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].pre.[0].node: a pre step runs on each node of the phase: it names "
+                      "no node or group");
+        expect_errors(HEAD PHASE_OK "    post = ( { unit = \"restart\"; units = [\"a.service\"]; } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].post.[0].unit: \"restart\": a unit step is \"start\" or \"stop\" "
+                      "(restart is the phase's restart)");
+        expect_errors(HEAD PHASE_OK "    post = ( { task = \"x\"; unit = \"start\"; } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].post.[0]: a step is a task or a unit action, not both");
+        expect_errors(HEAD PHASE_OK "    post = ( { } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].post.[0]: a step needs task = \"...\" or unit = \"start\"|\"stop\"");
+        expect_errors(HEAD PHASE_OK "    pre = ( { task = \"x\"; params = { Peers = \"a\"; p = 1.5; }; } );\n  }\n);\n", 2,
+                      FILE_NAME ":6: phases.[0].pre.[0].params.Peers: a parameter name is 1-32 of [a-z0-9_], "
+                      "starting with a letter",
+                      FILE_NAME ":6: phases.[0].pre.[0].params.p: must be a string or an integer");
+        expect_errors(HEAD PHASE_OK "    pre = ( { task = \"rm -rf\"; } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].pre.[0].task: \"rm -rf\" is not a task name (1-63 of [A-Za-z0-9._-])");
+        expect_errors(HEAD PHASE_OK "    wait_for = ( { task = \"s\"; node = \"a\"; deadline = \"10s\"; "
+                      "interval = \"1m\"; } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].wait_for.[0].interval: must not be longer than the deadline");
+        expect_errors(HEAD PHASE_OK "    post = ( { unit = \"stop\"; units = []; } );\n  }\n);\n", 1,
+                      FILE_NAME ":6: phases.[0].post.[0].units: must not be empty");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("plan");
         TCase *tc = tcase_create("plan files");
         TCase *inv = tcase_create("inventory");
 
         tcase_add_test(tc, test_full_plan);
+        tcase_add_test(tc, test_steps_parsed_in_place);
+        tcase_add_test(tc, test_plan_without_steps_has_none);
+        tcase_add_test(tc, test_step_errors);
         tcase_add_test(tc, test_plan_load_names_the_path);
         tcase_add_test(tc, test_packaged_examples);
         tcase_add_test(tc, test_syntax_include_nul_size);

@@ -627,6 +627,93 @@ START_TEST(test_empty_phase_unknown_group_overrides) {
 }
 END_TEST
 
+/* Steps are listed in order with their node, and checked against the
+ * task and unit names each node's agent reported. */
+START_TEST(test_steps_checked_against_node_policies) {
+        static const char *const compute_tasks[] = { "ready" }, *const compute_units[] = { "a.service" };
+        static const char *const ctl_tasks[] = { "run-sync", "in-sync" };
+        fleet_t f;
+        inventory_t inv;
+        fleet_init(&f);
+        plan_node_t *c1 = add_node(&f, "c1", "compute", "1.0-1");
+        add_node(&f, "c2", "compute", "1.0-1");      /* its policy has neither */
+        plan_node_t *ctl2 = add_node(&f, "ctl2", "controller", NULL);
+        plan_node_t *ctl1 = add_node(&f, "ctl1", "controller", NULL);
+        *c1 = (plan_node_t) { .id = c1->id, .roles = c1->roles, .n_roles = 1, .packages = c1->packages,
+                              .n_packages = 1, .registered = true, .accepted = true, .online = true,
+                              .healthy = true, .tasks = compute_tasks, .n_tasks = 1, .units = compute_units,
+                              .n_units = 1 };
+        ctl1->tasks = ctl2->tasks = ctl_tasks;
+        ctl1->n_tasks = ctl2->n_tasks = 2;
+        ctl2->healthy = false;                        /* the group's step goes to ctl1 */
+        mkinv("groups = ( { name = \"ctrl\"; nodes = [\"ctl2\", \"ctl1\"]; } );", &inv);
+        plan_t *p = mkplan(NULL,
+                           "{ name = \"computes\"; nodes = { roles = [\"compute\"]; }; batch = 2;"
+                           "  before = ( { task = \"run-sync\"; group = \"ctrl\"; params = { peers = \"a:1\"; }; } );"
+                           "  pre = ( { task = \"ready\"; } );"
+                           "  post = ( { unit = \"start\"; units = [\"a.service\"]; } );"
+                           "  after = ( { unit = \"stop\"; units = [\"sync.service\"]; node = \"ctl1\"; } );"
+                           "  wait_for = ( { task = \"in-sync\"; node = \"ctl9\"; deadline = \"5m\"; } ); }");
+        plan_preview_t *pv = preview(p, &inv, &f);
+        const plan_preview_phase_t *ph = &pv->phases[0];
+        const plan_preview_refusal_t *r;
+
+        ck_assert_uint_eq(ph->n_steps, 5);
+        ck_assert_int_eq(ph->steps[0].stage, PLAN_STAGE_BEFORE);
+        ck_assert_str_eq(ph->steps[0].node, "ctl1");
+        ck_assert_int_eq(ph->steps[1].stage, PLAN_STAGE_PRE);
+        ck_assert_ptr_null(ph->steps[1].node);
+        ck_assert_int_eq(ph->steps[2].stage, PLAN_STAGE_POST);
+        ck_assert_int_eq(ph->steps[3].stage, PLAN_STAGE_AFTER);
+        ck_assert_int_eq(ph->steps[4].stage, PLAN_STAGE_WAIT_FOR);
+        ck_assert(!pv->valid);
+        r = find_refusal(pv, PLAN_REFUSE_UNKNOWN_TASK, "c2");
+        ck_assert_ptr_nonnull(r);
+        ck_assert_str_eq(r->message, "phase computes, pre step (line 4): node c2's policy has no task ready");
+        r = find_refusal(pv, PLAN_REFUSE_UNKNOWN_UNIT, "c2");
+        ck_assert_ptr_nonnull(r);
+        ck_assert_str_eq(r->message, "phase computes, post step (line 4): node c2's policy has no unit a.service");
+        r = find_refusal(pv, PLAN_REFUSE_UNKNOWN_UNIT, "ctl1");
+        ck_assert_ptr_nonnull(r);
+        ck_assert_str_eq(r->message, "phase computes, after step (line 4): node ctl1's policy has no unit sync.service");
+        r = find_refusal(pv, PLAN_REFUSE_UNKNOWN_NODE, "ctl9");
+        ck_assert_ptr_nonnull(r);
+        ck_assert_str_eq(r->message, "phase computes, wait_for step (line 4): node ctl9 never registered");
+        ck_assert_ptr_null(find_refusal(pv, PLAN_REFUSE_UNKNOWN_TASK, "c1"));
+        ck_assert_ptr_null(find_refusal(pv, PLAN_REFUSE_UNKNOWN_TASK, "ctl1"));
+        ck_assert_uint_eq(pv->n_refusals, 4);
+
+        Hitless__PlanPreview *m = NULL;
+        ck_assert_int_eq(plan_preview_to_proto(pv, "plan.conf", &m), 0);
+        ck_assert_uint_eq(m->phases[0]->n_steps, 5);
+        ck_assert_str_eq(m->phases[0]->steps[0]->action, "task run-sync peers=a:1");
+        ck_assert_str_eq(m->phases[0]->steps[0]->node_id, "ctl1");
+        ck_assert_str_eq(m->phases[0]->steps[0]->group, "ctrl");
+        ck_assert_str_eq(m->phases[0]->steps[4]->stage, "wait_for");
+        ck_assert_uint_eq(m->phases[0]->steps[4]->deadline_ms, 300000);
+        plan_preview_free(&pv);
+        plan_free(&p);
+        inventory_clear(&inv);
+}
+END_TEST
+
+/* A step naming a group the inventory lacks is refused as such. */
+START_TEST(test_step_unknown_group) {
+        fleet_t f;
+        fleet_init(&f);
+        add_node(&f, "c1", "compute", "1.0-1");
+        plan_t *p = mkplan(NULL, "{ name = \"computes\"; nodes = { roles = [\"compute\"]; };"
+                                 "  after = ( { task = \"post-sync\"; group = \"ctrl-new\"; } ); }");
+        plan_preview_t *pv = preview(p, NULL, &f);
+        const plan_preview_refusal_t *r = find_refusal(pv, PLAN_REFUSE_UNKNOWN_GROUP, NULL);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_str_eq(r->group, "ctrl-new");
+        ck_assert_uint_eq(pv->n_refusals, 1);
+        plan_preview_free(&pv);
+        plan_free(&p);
+}
+END_TEST
+
 START_TEST(test_bad_arguments) {
         fleet_t f;
         plan_preview_t *pv = NULL;
@@ -853,6 +940,8 @@ int main(void) {
         tcase_add_test(tc, test_overlapping_groups);
         tcase_add_test(tc, test_waits_and_why);
         tcase_add_test(tc, test_empty_phase_unknown_group_overrides);
+        tcase_add_test(tc, test_steps_checked_against_node_policies);
+        tcase_add_test(tc, test_step_unknown_group);
         tcase_add_test(tc, test_bad_arguments);
         tcase_add_test(tc, test_proto_roundtrip);
         suite_add_tcase(s, tc);
