@@ -391,11 +391,11 @@ static void s_parse_phase(const config_setting_t *g, plan_t *plan, plan_phase_t 
                 plan_steps_parse(g, (plan_stage_t) s, &p->steps[s], r);
 }
 
-bool plan_has_steps(const plan_t *p) {
+bool plan_has_phase_steps(const plan_t *p) {
         for (size_t i = 0; i < p->n_phases; i++)
-                for (int s = 0; s < PLAN_STAGE__COUNT; s++)
-                        if (p->phases[i].steps[s].n)
-                                return true;
+                if (p->phases[i].steps[PLAN_STAGE_BEFORE].n || p->phases[i].steps[PLAN_STAGE_AFTER].n ||
+                    p->phases[i].steps[PLAN_STAGE_WAIT_FOR].n)
+                        return true;
         return false;
 }
 

@@ -300,6 +300,10 @@ typedef struct {
         Hitless__PackageVersion **pkg_ptrs;
         Hitless__EndpointList *lists;
         Hitless__EndpointList **list_ptrs;
+        Hitless__TaskAction task;
+        Hitless__UnitAction unit;
+        Hitless__TaskParam *params;
+        Hitless__TaskParam **param_ptrs;
 } out_cmd_t;
 
 static void s_out_free(out_cmd_t *o) {
@@ -309,6 +313,8 @@ static void s_out_free(out_cmd_t *o) {
         free(o->pkg_ptrs);
         free(o->lists);
         free(o->list_ptrs);
+        free(o->params);
+        free(o->param_ptrs);
         free(o);
 }
 
@@ -366,6 +372,41 @@ static int s_fill_repoint(const plan_phase_t *ph, out_cmd_t *o) {
         return 0;
 }
 
+/* A pre or post step of the phase (plan_steps.h): a task with its
+ * parameters, or a unit start/stop. */
+static int s_fill_step(const plan_phase_t *ph, const upgrade_action_t *a, out_cmd_t *o) {
+        const plan_steps_t *steps = &ph->steps[a->step == UPGRADE_STEP_PRE ? PLAN_STAGE_PRE : PLAN_STAGE_POST];
+        if (a->step_index < 0 || (size_t) a->step_index >= steps->n)
+                return -EINVAL;
+        const plan_step_t *st = &steps->v[a->step_index];
+        if (st->kind != PLAN_STEP_TASK) {
+                hitless__unit_action__init(&o->unit);
+                o->unit.op = st->kind == PLAN_STEP_START ? HITLESS__UNIT_OP__UNIT_START : HITLESS__UNIT_OP__UNIT_STOP;
+                o->unit.units = st->units;
+                o->unit.n_units = conf_strv_len(st->units);
+                o->cmd.action_case = HITLESS__COMMAND__ACTION_UNIT;
+                o->cmd.unit = &o->unit;
+                return 0;
+        }
+        o->params = calloc(st->n_params + 1, sizeof *o->params);
+        o->param_ptrs = calloc(st->n_params + 1, sizeof *o->param_ptrs);
+        if (!o->params || !o->param_ptrs)
+                return -ENOMEM;
+        hitless__task_action__init(&o->task);
+        for (size_t k = 0; k < st->n_params; k++) {
+                hitless__task_param__init(&o->params[k]);
+                o->params[k].name = st->params[k].name;
+                o->params[k].value = st->params[k].value;
+                o->param_ptrs[k] = &o->params[k];
+        }
+        o->task.name = st->task;
+        o->task.n_params = st->n_params;
+        o->task.params = o->param_ptrs;
+        o->cmd.action_case = HITLESS__COMMAND__ACTION_TASK;
+        o->cmd.task = &o->task;
+        return 0;
+}
+
 static void s_command_id(const current_t *c, uint64_t cmd_id, char *buf, size_t len) {
         snprintf(buf, len, "%s-%" PRIu64, c->id, cmd_id);
 }
@@ -410,6 +451,9 @@ static out_cmd_t *s_out_command(const upgrade_t *u, const upgrade_action_t *a, i
                 o->restart.n_units = conf_strv_len(ph->restart);
                 o->cmd.action_case = HITLESS__COMMAND__ACTION_RESTART;
                 o->cmd.restart = &o->restart;
+                break;
+        case UPGRADE_CMD_STEP:
+                r = s_fill_step(ph, a, o);
                 break;
         case UPGRADE_CMD_ROLLBACK:
                 /* No snapshot id: the agent restores this upgrade's snapshot. */
@@ -823,9 +867,10 @@ int upgrade_start(upgrade_t *u, const plan_t *plan, const plan_preview_t *pv, co
                 return -EBUSY;
         /* Checked by plan check, not run yet: an upgrade that skipped its
          * sync services or gates would do the Contrail procedure wrong. */
-        if (plan_has_steps(plan)) {
-                s_err(err, err_len, "this coordinator checks plan steps (before, pre, post, after, wait_for) but "
-                      "does not run them yet: remove them, or run them with hitlessctl task/start/stop");
+        if (plan_has_phase_steps(plan)) {
+                s_err(err, err_len, "this coordinator runs pre and post steps, and checks before, after and "
+                      "wait_for steps but does not run them yet: remove them, or run them with hitlessctl "
+                      "task/start/stop");
                 return -EINVAL;
         }
         int r = s_pack_setup(pv, inv, &setup, &setup_len, &n_upgrade);

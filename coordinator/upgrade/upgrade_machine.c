@@ -36,6 +36,7 @@ typedef struct {
         bool job_busy;        /* a batch job's command runs on it (upgrade_node_report_t) */
         bool local_rollback;  /* rolled back on the node while cmd was in flight */
         int phase;
+        int step_index;       /* PRE, POST: which of the phase's steps */
         char error[UPGRADE_TEXT_MAX];
         /* recomputed on every advance, not persisted */
         wait_t wait;
@@ -77,11 +78,11 @@ struct upgrade_machine {
 
 static const char *const s_step_names[UPGRADE_STEP__COUNT] = {
         "pending", "draining", "installing", "repointing", "restarting", "verifying",
-        "undraining", "done", "failed", "rolling_back", "rolled_back", "skipped",
+        "undraining", "done", "failed", "rolling_back", "rolled_back", "skipped", "pre", "post",
 };
 
 static const char *const s_cmd_names[UPGRADE_CMD__COUNT] = {
-        "none", "drain", "install", "repoint", "restart", "undrain", "rollback",
+        "none", "drain", "install", "repoint", "restart", "undrain", "rollback", "step",
 };
 
 const char *upgrade_step_name(upgrade_step_t s) {
@@ -181,7 +182,20 @@ static void s_send(upgrade_machine_t *m, int i, upgrade_step_t step, upgrade_cmd
                 a->cmd_id = n->cmd_id;
                 a->allow_downgrade = cmd == UPGRADE_CMD_ROLLBACK;
                 a->params = s_params(m, n->phase);
+                a->step_index = cmd == UPGRADE_CMD_STEP ? n->step_index : 0;
         }
+}
+
+/* Sends step k of the phase's pre (step PRE) or post steps, if it has one. */
+static bool s_send_step(upgrade_machine_t *m, int i, upgrade_step_t step, int k) {
+        s_node_t *n = &m->nodes[i];
+        const plan_steps_t *steps = &s_params(m, n->phase)->steps[step == UPGRADE_STEP_PRE ? PLAN_STAGE_PRE
+                                                                                           : PLAN_STAGE_POST];
+        if ((size_t) k >= steps->n)
+                return false;
+        n->step_index = k;
+        s_send(m, i, step, UPGRADE_CMD_STEP);
+        return true;
 }
 
 static void s_set_error(upgrade_machine_t *m, int i, upgrade_step_t step, const char *msg) {
@@ -267,6 +281,12 @@ static void s_next_step(upgrade_machine_t *m, int i, int64_t now) {
         }
         switch (s) {
         case UPGRADE_STEP_PENDING:
+                if (s_send_step(m, i, UPGRADE_STEP_PRE, 0))
+                        return;
+                /* fall through */
+        case UPGRADE_STEP_PRE:
+                if (s == UPGRADE_STEP_PRE && s_send_step(m, i, UPGRADE_STEP_PRE, n->step_index + 1))
+                        return;
                 if (p->drain) {
                         s_send(m, i, UPGRADE_STEP_DRAINING, UPGRADE_CMD_DRAIN);
                         return;
@@ -295,6 +315,16 @@ static void s_next_step(upgrade_machine_t *m, int i, int64_t now) {
         case UPGRADE_STEP_VERIFYING:
                 n->healthy_since = -1;
                 n->deadline = -1;
+                if (p->steps[PLAN_STAGE_POST].n && m->aborted) {
+                        n->halted = true;
+                        return;
+                }
+                if (s_send_step(m, i, UPGRADE_STEP_POST, 0))
+                        return;
+                /* fall through */
+        case UPGRADE_STEP_POST:
+                if (s == UPGRADE_STEP_POST && s_send_step(m, i, UPGRADE_STEP_POST, n->step_index + 1))
+                        return;
                 if (p->drain) {
                         if (m->aborted) {
                                 n->halted = true;
@@ -873,6 +903,7 @@ int upgrade_machine_node(const upgrade_machine_t *m, int node, upgrade_node_stat
         const s_node_t *n = &m->nodes[node];
         *ret = (upgrade_node_status_t) {
                 .step = n->step, .phase = n->phase, .cmd = n->cmd, .cmd_id = n->cmd_id,
+                .step_index = n->step_index,
                 .healthy_since_ms = n->healthy_since, .deadline_ms = n->deadline,
                 .rollback_pending = n->rollback_pending, .halted = n->halted, .drained = n->drained,
                 .agent_drained = n->agent_drained,
@@ -1135,6 +1166,7 @@ int upgrade_machine_export(const upgrade_machine_t *m, upgrade_record_t **ret, s
                             (nd->agent_drained ? N_AGENT_DRAINED : 0) |
                             (nd->local_rollback ? N_LOCAL_ROLLBACK : 0);
                 r[k].v[6] = nd->phase;
+                r[k].v[7] = nd->step_index;   /* 0 in stores older than pre/post steps */
                 snprintf(r[k].text, sizeof(r[k].text), "%s", nd->error);
         }
         *ret = r;
@@ -1206,7 +1238,7 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                             x->v[2] < 0 || x->v[2] >= UPGRADE_CMD__COUNT ||
                             x->v[6] != m->nodes[x->index].phase ||
                             (x->v[1] == 0) != (x->v[2] == UPGRADE_CMD_NONE) ||
-                            (x->v[1] < 0) || node_seen[x->index] ||
+                            (x->v[1] < 0) || node_seen[x->index] || x->v[7] < 0 || x->v[7] >= PLAN_MAX_STEPS ||
                             ((x->v[5] & N_LOCAL_ROLLBACK) && x->v[2] == UPGRADE_CMD_NONE))
                                 goto bad;
                         node_seen[x->index] = true;
@@ -1227,6 +1259,7 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                         nd->drained = x->v[5] & N_DRAINED;
                         nd->agent_drained = x->v[5] & N_AGENT_DRAINED;
                         nd->local_rollback = x->v[5] & N_LOCAL_ROLLBACK;
+                        nd->step_index = (int) x->v[7];
                         snprintf(nd->error, sizeof(nd->error), "%s", x->text);
                         seen_nodes++;
                         break;

@@ -13,10 +13,13 @@
  * and asks agents about in-flight ids instead of resending: no command id
  * is ever issued twice.
  *
- * Per node: pending -> draining (if the phase drains) -> installing ->
- * repointing (if any) -> restarting (if units) -> verifying (health gate)
- * -> undraining (if drained) -> done; a failure -> failed -> rolling_back ->
- * rolled_back.
+ * Per node: pending -> pre (each of the phase's pre steps, if any) ->
+ * draining (if the phase drains) -> installing -> repointing (if any) ->
+ * restarting (if units) -> verifying (health gate) -> post (each post
+ * step, if any) -> undraining (if drained) -> done; a failure -> failed
+ * -> rolling_back -> rolled_back. A pre or post step is a task or unit
+ * command of the plan (plan_steps.h), its index in step_index; one that
+ * fails fails the node like any other step.
  *
  * Rules (README, "Upgrades: the executor's rules"):
  *   - quorum: a node in any step but pending/done/rolled_back/skipped is
@@ -101,6 +104,9 @@ typedef enum {
         UPGRADE_STEP_ROLLING_BACK,
         UPGRADE_STEP_ROLLED_BACK,
         UPGRADE_STEP_SKIPPED,
+        /* Appended: the values are stored (upgrade_record_t). */
+        UPGRADE_STEP_PRE,
+        UPGRADE_STEP_POST,
         UPGRADE_STEP__COUNT
 } upgrade_step_t;
 
@@ -114,6 +120,7 @@ typedef enum {
         UPGRADE_CMD_RESTART,     /* the phase's units */
         UPGRADE_CMD_UNDRAIN,
         UPGRADE_CMD_ROLLBACK,    /* the only command allowed to downgrade */
+        UPGRADE_CMD_STEP,        /* the phase's pre or post step step_index */
         UPGRADE_CMD__COUNT
 } upgrade_cmd_t;
 
@@ -162,6 +169,7 @@ typedef struct {
         upgrade_cmd_t cmd;
         uint64_t cmd_id;
         bool allow_downgrade;        /* true only for ROLLBACK */
+        int step_index;              /* UPGRADE_CMD_STEP: in the phase's pre (step PRE) or post steps */
         const plan_phase_t *params;  /* the phase's parameters for SEND */
         upgrade_step_t step;
         char message[UPGRADE_TEXT_MAX];
@@ -259,6 +267,7 @@ typedef struct {
         int phase;                   /* -1: in no phase */
         upgrade_cmd_t cmd;           /* in flight, or NONE */
         uint64_t cmd_id;             /* 0 when none */
+        int step_index;              /* PRE, POST: which of the phase's pre or post steps */
         int64_t healthy_since_ms;    /* -1 when not healthy (verifying) */
         int64_t deadline_ms;         /* healthy_deadline end while verifying, else -1 */
         bool rollback_pending;

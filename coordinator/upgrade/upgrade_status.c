@@ -131,7 +131,17 @@ static Hitless__UpgradeNodeStatus *s_node(build_t *b, const upgrade_view_t *v, s
         n->node_id = s_str(b, v->node_ids[i]);
         n->phase = s_str(b, v->node_phase[i] >= 0 ? v->plan->phases[v->node_phase[i]].name : "");
         n->step = s_str(b, upgrade_step_name(ns.step));
-        n->command = s_str(b, ns.cmd != UPGRADE_CMD_NONE ? upgrade_cmd_name(ns.cmd) : "");
+        if (ns.cmd == UPGRADE_CMD_STEP && v->node_phase[i] >= 0) {
+                /* A pre or post step: what it runs ("task ready", "start a.service"). */
+                const plan_steps_t *st = &v->plan->phases[v->node_phase[i]]
+                                                  .steps[ns.step == UPGRADE_STEP_PRE ? PLAN_STAGE_PRE : PLAN_STAGE_POST];
+                char what[256] = "step";
+                if ((size_t) ns.step_index < st->n)
+                        plan_step_describe(&st->v[ns.step_index], what, sizeof what);
+                n->command = s_str(b, what);
+        } else {
+                n->command = s_str(b, ns.cmd != UPGRADE_CMD_NONE ? upgrade_cmd_name(ns.cmd) : "");
+        }
         n->command_id = s_str(b, cmd_id);
         n->waiting = s_str(b, wait);
         n->error = s_str(b, ns.error);

@@ -36,6 +36,10 @@
 #      sequence: db1 finishes, db2 and db3 do not start; resumed.
 #   6. same upgrade: the computes' canary alone, then waiting_promote and no
 #      other compute started; promote: complete.
+#  10. tests/upgrade/steps-2.0.plan: c2 with a pre and a post step (the
+#      policy's task "mark"): complete; c2's journal has the task before
+#      its drain and after its restart, before its undrain; the node's step
+#      log has both, once; status showed the step by its task.
 #   7. same upgrade: rollback --phase computes rolls the computes back and
 #      leaves the databases on 2.0; rollback db2 rolls back that node only;
 #      `hitless-agent rollback` run on db3 itself: its agent reports it, the
@@ -513,6 +517,37 @@ fleet_ctl restart db1,db2,db3 hitless-test-svc.service --min-healthy-time 2s --h
   >"$EV/restart-batch.out" 2>&1; rc=$?
 check "9. restart db1,db2,db3: exit 0, each succeeded once healthy for 2 s (the observer: one down at a time)" \
   bash -c "[ $rc -eq 0 ] && [ \$(grep -c ': restart job-[0-9]*-[0-9] succeeded: healthy for [2-9] s' '$EV/restart-batch.out') -eq 3 ]"
+
+# ==== 10. pre and post steps around a node ==============================================
+echo "== 10. steps-2.0.plan: pre and post steps on c2"
+fleet_ctl upgrade start steps-2.0.plan --json >"$EV/up10-start.json" 2>&1
+UP10=$(stq "$EV/up10-start.json" 's["upgrade_id"]')
+check_or_end "10. upgrade start ($UP10)" st_is "$EV/up10-start.json" 's["state"] == "running"'
+wait_or_end 120 "10. complete" up_is 's["upgrade_id"] == "'"$UP10"'" and s["state"] == "complete" and settled'
+collect s12
+check "10. c2 on 2.0" versions_are 2.0 c2
+check "10. c2's journal: the pre task, drain, install, restart, the post task, undrain, in that order" "$PY" - \
+  "$EV/s12/c2.journal" "$UP10" <<'PYEOF'
+import json, sys
+cmds = sorted((c for c in json.load(open(sys.argv[1]))["commands"] if c["id"].startswith(sys.argv[2] + "-")),
+              key=lambda c: int(c["id"].split("-")[-1]))
+kinds = [c["kind"] for c in cmds]
+assert kinds == ["task", "drain", "install", "restart", "task", "undrain"], kinds
+assert all(c["state"] == "succeeded" for c in cmds), cmds
+PYEOF
+nspawn_sh c2 'cat /var/log/hitless-test-steps.log 2>/dev/null' >"$EV/s12/c2.steps"
+check "10. the node ran mark pre, then mark post, once each, as commands of $UP10" "$PY" - \
+  "$EV/s12/c2.steps" "$UP10" <<'PYEOF'
+import sys
+lines = [l.split() for l in open(sys.argv[1]) if l.strip()]
+assert [(l[1], l[2].rsplit("-", 1)[0]) for l in lines] == [("pre", sys.argv[2]), ("post", sys.argv[2])], lines
+PYEOF
+"$BUILD/hitlessctl" --socket "$FLEET_SOCK" history --node c2 --limit 10000 --json >"$EV/s12/c2.history"
+check "10. history records both task commands" "$PY" - "$EV/s12/c2.history" "$UP10" <<'PYEOF'
+import json, sys
+h = [e for e in json.load(open(sys.argv[1]))["entries"] if e["upgrade_id"] == sys.argv[2] and e["action"] == "task"]
+assert len({e["command_id"] for e in h}) == 2, h
+PYEOF
 
 # ==== the whole run ===================================================================
 echo "== the whole run"

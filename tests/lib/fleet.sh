@@ -59,7 +59,9 @@
 #     node is drained while /var/lib/test-drained exists), endpoints
 #     controller, collector and dns in /etc/contrail/contrail-vrouter-agent.conf
 #     ([CONTROL-NODE] servers, [DEFAULT] collectors, [DNS] servers), restart
-#     timeout $FLEET_RESTART_TIMEOUT;
+#     timeout $FLEET_RESTART_TIMEOUT; task "mark" (/opt/hitless/mark STAGE,
+#     logging "mark STAGE COMMAND_ID EPOCH.NS" to
+#     /var/log/hitless-test-steps.log) for plan pre/post steps;
 #   - its test service on 127.0.0.1:PORT, PORT = $FLEET_PORT_BASE + the
 #     node's position (all nodes share the netns, hence 127.0.0.1: each has
 #     its own port, set in /etc/default/hitless-test-svc), so health is per
@@ -252,7 +254,12 @@ EOF
 echo "undrain $(date +%s.%N)" >>/var/log/hitless-test-hooks.log
 rm -f /var/lib/test-drained
 EOF
-        chmod 0755 "$b/drain" "$b/undrain"
+        # A task of the policy (plan pre/post steps): logs its stage.
+        cat >"$b/mark" <<'EOF'
+#!/bin/sh
+echo "mark $1 $HITLESS_COMMAND_ID $(date +%s.%N)" >>/var/log/hitless-test-steps.log
+EOF
+        chmod 0755 "$b/drain" "$b/undrain" "$b/mark"
         # The packaged unit (same sandbox, KillMode=process), with the binary
         # from $BUILD and Restart=always.
         sed -e "s|^ExecStart=.*|ExecStart=$FLEET_AGENT -c $FLEET_CONF|" \
@@ -296,6 +303,8 @@ policy = {
   );
   restart_timeout = "$FLEET_RESTART_TIMEOUT";
   lock_timeout = "60s";
+  tasks = ( { name = "mark"; argv = ["/opt/hitless/mark", "{stage}"]; timeout = "10s";
+              params = ( { name = "stage"; kind = "enum"; values = ["pre", "post"]; } ); } );
 };
 EOF
 }

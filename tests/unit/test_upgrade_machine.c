@@ -603,6 +603,119 @@ static void export_eq(upgrade_machine_t *a, upgrade_machine_t *b) {
         free(rb);
 }
 
+/* ---- pre and post steps ------------------------------------------------ */
+
+static plan_step_t s_pre[] = { { .kind = PLAN_STEP_TASK, .task = "handover" },
+                               { .kind = PLAN_STEP_TASK, .task = "ready" } };
+static plan_step_t s_post[] = { { .kind = PLAN_STEP_START, .units = s_units } };
+
+static void fx_steps(fx_t *x) {
+        x->ph[0].steps[PLAN_STAGE_PRE] = (plan_steps_t) { s_pre, 2 };
+        x->ph[0].steps[PLAN_STAGE_POST] = (plan_steps_t) { s_post, 1 };
+}
+
+static int sent_step_index(const fx_t *x, int node) {
+        for (size_t k = 0; k < x->na; k++)
+                if (x->a[k].kind == UPGRADE_ACT_SEND && x->a[k].node == node)
+                        return x->a[k].step_index;
+        return -1;
+}
+
+/* pre steps in order before the drain, post steps after the health gate
+ * and before the undrain; each its own command. */
+START_TEST(test_pre_post_steps_in_order) {
+        fx_t x;
+        fx_init(&x, 1, 0, 1);
+        x.ph[0].drain = true;
+        fx_steps(&x);
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_STEP), 0);
+        ck_assert_int_eq(sent_step_index(&x, 0), 0);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_PRE);
+        ck_assert_str_eq(upgrade_step_name(step(&x, 0)), "pre");
+        ok(&x, 0, t += 10);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_STEP), 0);
+        ck_assert_int_eq(sent_step_index(&x, 0), 1);
+        upgrade_node_status_t st;
+        ck_assert_int_eq(upgrade_machine_node(x.m, 0, &st), 0);
+        ck_assert_int_eq(st.step_index, 1);
+        ok(&x, 0, t += 10);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_DRAIN), 0);
+        ok(&x, 0, t += 10);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_INSTALL), 0);
+        ok(&x, 0, t += 10);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_RESTART), 0);
+        ok(&x, 0, t += 10);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_VERIFYING);
+        tick(&x, t += 1000);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_STEP), 0);
+        ck_assert_int_eq(sent_step_index(&x, 0), 0);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_POST);
+        ok(&x, 0, t += 10);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_UNDRAIN), 0);
+        ok(&x, 0, t += 10);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 1);
+        fx_free(&x);
+}
+END_TEST
+
+/* A failed pre step fails the node: nothing after it runs, the node is
+ * down for its group until rolled back. */
+START_TEST(test_failed_pre_step_fails_node) {
+        fx_t x;
+        fx_init(&x, 3, 3, 1);
+        fx_steps(&x);
+        fx_new(&x);
+        tick(&x, 0);
+        int node = -1;
+        for (int i = 0; i < 3; i++)
+                if (step(&x, i) == UPGRADE_STEP_PRE)
+                        node = i;
+        ck_assert_int_ge(node, 0);
+        nack(&x, node, 10, "task-failed: not ready");
+        ck_assert_int_eq(step(&x, node), UPGRADE_STEP_FAILED);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_NODE_FAILED), 1);
+        for (size_t k = 0; k < x.na; k++)
+                if (x.a[k].kind == UPGRADE_ACT_NODE_FAILED)
+                        ck_assert_msg(strstr(x.a[k].message, "failed in pre"), "%s", x.a[k].message);
+        fx_free(&x);
+}
+END_TEST
+
+/* The step index survives export and import (a coordinator restart
+ * mid-step goes on with the next step, not the first). */
+START_TEST(test_step_index_persisted) {
+        fx_t x;
+        fx_init(&x, 1, 0, 1);
+        fx_steps(&x);
+        fx_new(&x);
+        tick(&x, 0);
+        ok(&x, 0, 10);
+        ck_assert_int_eq(sent_step_index(&x, 0), 1);
+        upgrade_record_t *r;
+        size_t n;
+        ck_assert_int_eq(upgrade_machine_export(x.m, &r, &n), 0);
+        upgrade_machine_t *m2;
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, n, &m2), 0);
+        export_eq(x.m, m2);
+        upgrade_node_status_t st;
+        ck_assert_int_eq(upgrade_machine_node(m2, 0, &st), 0);
+        ck_assert_int_eq(st.step, UPGRADE_STEP_PRE);
+        ck_assert_int_eq(st.step_index, 1);
+        /* its result moves on to the drain-less install */
+        ck_assert_int_eq(upgrade_machine_on_result(m2, 20, 0, st.cmd_id, UPGRADE_RESULT_SUCCEEDED, true, true, NULL,
+                                                   &x.a, &x.na), 0);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_INSTALL), 0);
+        free(r);
+        upgrade_machine_destroy(&m2);
+        fx_free(&x);
+}
+END_TEST
+
 START_TEST(test_export_import_round_trip) {
         fx_t x;
         fx_init(&x, 5, 3, 2);
@@ -1308,6 +1421,9 @@ int main(void) {
         tcase_add_test(tc, test_local_rollback_mid_command_keeps_the_node_down);
         tcase_add_test(tc, test_local_rollback_mid_command_then_unreachable);
         tcase_add_test(tc, test_import_refuses_local_rollback_without_command);
+        tcase_add_test(tc, test_pre_post_steps_in_order);
+        tcase_add_test(tc, test_failed_pre_step_fails_node);
+        tcase_add_test(tc, test_step_index_persisted);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
