@@ -76,7 +76,7 @@ bool action_task_changes(const agent_config_t *cfg, const Hitless__TaskAction *a
 void action_task_run(const action_ctx_t *ctx, const Hitless__Command *cmd, action_result_t *r) {
         const Hitless__TaskAction *a = cmd->task;
         const task_config_t *task, *target = s_target(ctx->cfg, a, &task);
-        char **argv = NULL, **env = NULL, *fixed[5] = { 0 }, **all = NULL, why[128], line[256];
+        char **argv = NULL, **env = NULL, *fixed[4] = { 0 }, **all = NULL, why[128], line[256];
         exec_result_t out;
         size_t n_env;
         int e;

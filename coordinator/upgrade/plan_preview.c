@@ -260,10 +260,20 @@ static void s_select_names(ctx_t *c, char *const *names, selection_t *sel) {
         }
 }
 
+/* The members of inventory group (by roles or names) or quorum group
+ * name into sel; false when there is no such group. */
+static bool s_select_group(ctx_t *c, const char *name, selection_t *sel) {
+        const inventory_group_t *g = inventory_find_group(c->inv, name);
+        const inventory_quorum_group_t *q = g ? NULL : inventory_find_quorum_group(c->inv, name);
+        if (g && g->roles)
+                s_select_roles(c, g->roles, sel);
+        else if (g || q)
+                s_select_names(c, g ? g->nodes : q->members, sel);
+        return g || q;
+}
+
 /* The phase's nodes; false when its group is unknown (refused). */
 static bool s_select(ctx_t *c, const plan_phase_t *ph, selection_t *sel, char *desc, size_t len) {
-        const inventory_group_t *g;
-        const inventory_quorum_group_t *q;
         size_t off = 0;
 
         switch (ph->select) {
@@ -279,17 +289,8 @@ static bool s_select(ctx_t *c, const plan_phase_t *ph, selection_t *sel, char *d
                 return true;
         case PLAN_SELECT_GROUP:
                 snprintf(desc, len, "group %s", ph->group);
-                if ((g = inventory_find_group(c->inv, ph->group))) {
-                        if (g->roles)
-                                s_select_roles(c, g->roles, sel);
-                        else
-                                s_select_names(c, g->nodes, sel);
+                if (s_select_group(c, ph->group, sel))
                         return true;
-                }
-                if ((q = inventory_find_quorum_group(c->inv, ph->group))) {
-                        s_select_names(c, q->members, sel);
-                        return true;
-                }
                 s_refuse(c, PLAN_REFUSE_UNKNOWN_GROUP, ph->name, NULL, ph->group, NULL,
                          s_printf(c->a, "phase %s: the coordinator's inventory has no group or quorum "
                                         "group named \"%s\"", ph->name, ph->group));
@@ -683,23 +684,6 @@ static void s_check_step_node(ctx_t *c, const plan_phase_t *ph, plan_stage_t sta
                           missing));
 }
 
-/* The members of group name (borrowed), or NULL (refused) when there is
- * no such inventory or quorum group. */
-static char *const *s_group_members(ctx_t *c, const plan_phase_t *ph, const char *name, selection_t *sel) {
-        const inventory_group_t *g = inventory_find_group(c->inv, name);
-        const inventory_quorum_group_t *q = g ? NULL : inventory_find_quorum_group(c->inv, name);
-        if (g && g->roles) {
-                s_select_roles(c, g->roles, sel);
-                return NULL;
-        }
-        if (g || q)
-                return g ? g->nodes : q->members;
-        s_refuse(c, PLAN_REFUSE_UNKNOWN_GROUP, ph->name, NULL, name, NULL,
-                 s_printf(c->a, "phase %s: a step names group \"%s\", which the inventory does not have",
-                          ph->name, name));
-        return NULL;
-}
-
 /* Where a once-only step runs: its node, or the first member of its group
  * that is up and has what it needs (else the first member). -1 with the
  * node's name in *ret_name when that node is not in the universe. */
@@ -713,9 +697,10 @@ static int s_step_target(ctx_t *c, const plan_phase_t *ph, const plan_step_t *st
                 c->oom = true;
                 return -1;
         }
-        char *const *names = s_group_members(c, ph, st->group, &sel);
-        if (names)
-                s_select_names(c, names, &sel);
+        if (!s_select_group(c, st->group, &sel))
+                s_refuse(c, PLAN_REFUSE_UNKNOWN_GROUP, ph->name, NULL, st->group, NULL,
+                         s_printf(c->a, "phase %s: a step names group \"%s\", which the inventory does not have",
+                                  ph->name, st->group));
         for (size_t k = 0; k < sel.n; k++) {
                 const plan_node_t *s = s_snap(c, sel.v[k]);
                 if (first < 0)
