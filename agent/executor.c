@@ -34,6 +34,7 @@ struct executor {
         atomic_bool busy;    /* the worker is running a command */
         atomic_bool stopping; /* executor_destroy: stop waiting to hand over statuses */
         atomic_bool drained; /* the journal's drained flag, for heartbeats */
+        atomic_uint_fast64_t changes; /* commands run that change the node */
         atomic_bool report_queued; /* a local report request waits for the worker */
         pthread_mutex_t last_lock; /* guards last (the main thread reads it) */
         executor_last_t last;
@@ -268,7 +269,10 @@ static void run_command(executor_t *e, const Hitless__Command *cmd) {
         atomic_store(&e->busy, false);
         log_info("%s %s: %s%s%s", command_action_name(cmd), id, journal_state_name(r.state), r.message[0] ? ": " : "",
                  r.message);
-        refresh_drained(e);   /* first: the main thread reads it when the status arrives */
+        /* First: the main thread reads both when the status arrives. */
+        refresh_drained(e);
+        if (action_changes_node(e->cfg, cmd))
+                atomic_fetch_add(&e->changes, 1);
         finish(e, id, command_action_name(cmd), &r);
         action_result_clear(&r);
         prune_journal(e);
@@ -434,6 +438,10 @@ bool executor_busy(executor_t *e) {
 
 bool executor_drained(executor_t *e) {
         return atomic_load(&e->drained);
+}
+
+uint64_t executor_changes(executor_t *e) {
+        return atomic_load(&e->changes);
 }
 
 bool executor_destroy(executor_t **ep) {

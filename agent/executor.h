@@ -49,6 +49,11 @@ bool executor_busy(executor_t *e);
  * the last command (or at start): reported in every heartbeat. */
 bool executor_drained(executor_t *e);
 
+/* How many commands that change the node (action_changes_node) have
+ * run since the start: read before a command's result is forwarded, a
+ * moved count tells the session its health measurements are stale. */
+uint64_t executor_changes(executor_t *e);
+
 /* A packed CoordinatorMessage body: Command, CommandQuery or LocalCommandAck. */
 HL_MUST_USE int executor_submit(executor_t *e, const Hitless__CoordinatorMessage *m);
 

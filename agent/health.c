@@ -85,6 +85,15 @@ const char *health_state_name(health_state_t s) {
         }
 }
 
+health_state_t health_state_from_wire(Hitless__HealthState s) {
+        switch (s) {
+        case HITLESS__HEALTH_STATE__HEALTH_HEALTHY: return HEALTH_STATE_HEALTHY;
+        case HITLESS__HEALTH_STATE__HEALTH_DEGRADED: return HEALTH_STATE_DEGRADED;
+        case HITLESS__HEALTH_STATE__HEALTH_UNHEALTHY: return HEALTH_STATE_UNHEALTHY;
+        default: return HEALTH_STATE_UNKNOWN;
+        }
+}
+
 Hitless__HealthState health_state_to_wire(health_state_t s) {
         switch (s) {
         case HEALTH_STATE_HEALTHY: return HITLESS__HEALTH_STATE__HEALTH_HEALTHY;

@@ -83,5 +83,6 @@ static inline int64_t check_timeout_ms(const check_config_t *c) {
         return c->timeout_ms > 0 ? c->timeout_ms : CHECK_DEFAULT_TIMEOUT_MS;
 }
 
-/* The wire's HealthState for a health_state_t. */
+/* The wire's HealthState for a health_state_t, and back. */
 Hitless__HealthState health_state_to_wire(health_state_t s);
+health_state_t health_state_from_wire(Hitless__HealthState s);

@@ -36,6 +36,7 @@ typedef struct {
         int64_t next_local_report;   /* monotonic ms */
         int64_t next_textfile;       /* monotonic ms */
         bool textfile_failed;        /* logged once until it works again */
+        uint64_t changes;            /* executor_changes, as the session last heard */
 } agent_t;
 
 static void usage(FILE *f) {
@@ -273,6 +274,14 @@ static int run(agent_t *a) {
                                         session_handle_monitor(a->session, now);
                                 if (items[2].revents & ZMQ_POLLIN)
                                         session_handle_incoming(a->session, now);
+                        }
+                        /* After the statuses went: a result forwarded in
+                         * this turn is never followed by a heartbeat
+                         * measured before its change. */
+                        uint64_t changes = executor_changes(a->executor);
+                        if (changes != a->changes) {
+                                a->changes = changes;
+                                session_node_changed(a->session);
                         }
                         session_set_drained(a->session, executor_drained(a->executor));
                         session_tick(a->session, now);

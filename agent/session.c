@@ -7,9 +7,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "agent/endpoints_now.h"
 #include "agent/health.h"
-#include "agent/pkg_backend.h"
+#include "agent/node_probe.h"
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
@@ -33,8 +32,7 @@ struct session {
         bool ended;              /* a live session ended; libzmq has not said it retries */
         uint64_t coordinator_max_message; /* from Welcome; 0: not stated */
         uint64_t seq;
-        bool have_backend;
-        const pkg_backend_t *backend;
+        node_probe_t *probe;     /* what heartbeats report, measured apart */
         health_state_t last_health;
         bool drained;            /* reported in heartbeats (session_set_drained) */
         char boot_id[64];
@@ -107,9 +105,11 @@ int session_new(void *ctx, const agent_config_t *cfg, zcert_t *cert, session_t *
         s->last_health = HEALTH_STATE_UNKNOWN;
         ratelimit_init(&s->log_limit, 0.2, 3);
         read_boot_id(s->boot_id, sizeof s->boot_id);
-        s->have_backend = pkg_backend_resolve(cfg->package_backend, &s->backend) == 0;
         if (!zmq_z85_decode(server_key, cfg->coordinator_public_key))
                 goto fail;
+        if ((r = node_probe_new(cfg, cfg->heartbeat_interval_ms, &s->probe)) < 0)
+                goto fail;
+        r = -EINVAL;
 
         s->socket = zmq_socket(ctx, ZMQ_DEALER);
         if (!s->socket) {
@@ -175,6 +175,7 @@ void session_destroy(session_t **sp) {
         }
         if (s->monitor)
                 zmq_close(s->monitor);
+        node_probe_destroy(&s->probe);
         free(s);
         *sp = NULL;
 }
@@ -237,49 +238,12 @@ static void send_message(session_t *s, const Hitless__AgentMessage *m) {
         free(buf);
 }
 
-/* Packages as protobuf: names[] and versions[] must outlive the message. */
-static Hitless__PackageVersion **package_list(session_t *s, char ***ret_versions, size_t *ret_n) {
-        size_t n = conf_strv_len(s->cfg->packages);
-        pkg_env_t env = { .root = s->cfg->package_root, .dpkg_admindir = s->cfg->dpkg_admindir };
-        char **versions = NULL;
-        Hitless__PackageVersion **v, *items;
-
-        *ret_n = 0;
-        *ret_versions = NULL;
-        if (n == 0 || !s->have_backend || s->backend->query(&env, s->cfg->packages, n, &versions) < 0)
-                return NULL;
-        v = calloc(n, sizeof *v);
-        items = calloc(n, sizeof *items);
-        if (!v || !items) {
-                free(v);
-                free(items);
-                pkg_versions_free(versions, n);
-                return NULL;
-        }
-        for (size_t i = 0; i < n; i++) {
-                hitless__package_version__init(&items[i]);
-                items[i].name = s->cfg->packages[i];
-                items[i].version = versions[i];
-                v[i] = &items[i];
-        }
-        *ret_versions = versions;
-        *ret_n = n;
-        return v;
-}
-
-static void package_list_free(Hitless__PackageVersion **v, char **versions, size_t n) {
-        if (v)
-                free(v[0]);
-        free(v);
-        pkg_versions_free(versions, n);
-}
-
 static void send_hello(session_t *s) {
         Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT;
         Hitless__Hello h = HITLESS__HELLO__INIT;
-        char **versions, *tasks[TASK_POLICY_MAX_TASKS];
-        size_t n;
-        Hitless__PackageVersion **pkgs = package_list(s, &versions, &n);
+        char *tasks[TASK_POLICY_MAX_TASKS];
+        bool fresh;
+        Hitless__HealthReport *now = node_probe_report(s->probe, &fresh);
 
         for (size_t i = 0; i < s->cfg->n_tasks; i++)
                 tasks[i] = s->cfg->tasks[i].name;
@@ -294,64 +258,44 @@ static void send_hello(session_t *s) {
         h.agent_version = HITLESS_VERSION;
         h.boot_id = s->boot_id;
         h.heartbeat_interval_ms = (uint64_t) s->cfg->heartbeat_interval_ms;
-        h.n_packages = pkgs ? n : 0;
-        h.packages = pkgs;
+        h.n_packages = now ? now->n_packages : 0;
+        h.packages = now ? now->packages : NULL;
         h.max_message_bytes = (uint64_t) s->cfg->max_message_bytes;
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
         m.body_case = HITLESS__AGENT_MESSAGE__BODY_HELLO;
         m.hello = &h;
         send_message(s, &m);
-        package_list_free(pkgs, versions, n);
+        if (now)
+                hitless__health_report__free_unpacked(now, NULL);
 }
 
+/* The probe's latest round: no I/O here, so a heartbeat is never late
+ * (agent/node_probe.h). A round older than the agent's last change says
+ * health unknown: what it measured was the node before the change. */
 static void send_heartbeat(session_t *s) {
         Hitless__AgentMessage m = HITLESS__AGENT_MESSAGE__INIT;
         Hitless__Heartbeat hb = HITLESS__HEARTBEAT__INIT;
-        Hitless__HealthReport rep = HITLESS__HEALTH_REPORT__INIT;
-        Hitless__CheckResult *items = NULL, **checks = NULL;
-        health_report_t hr;
-        char **versions;
-        size_t n;
+        bool fresh;
+        Hitless__HealthReport *rep = node_probe_report(s->probe, &fresh);
+        health_state_t state;
 
-        if (health_run(s->cfg->checks, s->cfg->n_checks, s->cfg->system_bus_address, &hr) < 0)
+        if (!rep)
                 return;
-        if (hr.state != s->last_health)
-                log_info("health %s -> %s", health_state_name(s->last_health), health_state_name(hr.state));
-        s->last_health = hr.state;
-        if (hr.n_checks) {
-                items = calloc(hr.n_checks, sizeof *items);
-                checks = calloc(hr.n_checks, sizeof *checks);
-        }
-        for (size_t i = 0; items && checks && i < hr.n_checks; i++) {
-                hitless__check_result__init(&items[i]);
-                items[i].name = hr.checks[i].name;
-                items[i].kind = (char *) check_kind_name(hr.checks[i].kind);
-                items[i].ok = hr.checks[i].ok;
-                items[i].detail = hr.checks[i].detail;
-                items[i].duration_ms = hr.checks[i].duration_ms;
-                checks[i] = &items[i];
-        }
-        rep.state = health_state_to_wire(hr.state);
-        rep.n_checks = (items && checks) ? hr.n_checks : 0;
-        rep.checks = checks;
-        rep.packages = package_list(s, &versions, &n);
-        rep.n_packages = rep.packages ? n : 0;
-        rep.drained = s->drained;
-        Hitless__EndpointList **eps = NULL;
-        int n_eps = endpoints_now_read(s->cfg, &eps);
-        rep.endpoints = eps;
-        rep.n_endpoints = n_eps > 0 ? (size_t) n_eps : 0;
+        if (!fresh)
+                rep->state = HITLESS__HEALTH_STATE__HEALTH_UNKNOWN;
+        state = health_state_from_wire(rep->state);
+        if (state != s->last_health)
+                log_info("health %s -> %s%s", health_state_name(s->last_health), health_state_name(state),
+                         fresh ? "" : " (measuring after a change)");
+        s->last_health = state;
+        rep->drained = s->drained;
         hb.seq = ++s->seq;
-        hb.health = &rep;
+        hb.health = rep;
         m.protocol_version = HITLESS_PROTOCOL_VERSION;
         m.body_case = HITLESS__AGENT_MESSAGE__BODY_HEARTBEAT;
         m.heartbeat = &hb;
         send_message(s, &m);
-        package_list_free(rep.packages, versions, n);
-        endpoints_now_free(eps, rep.n_endpoints);
-        free(items);
-        free(checks);
-        health_report_free(&hr);
+        hitless__health_report__free_unpacked(rep, NULL);
 }
 
 health_state_t session_health(const session_t *s) {
@@ -360,6 +304,10 @@ health_state_t session_health(const session_t *s) {
 
 bool session_registered(const session_t *s) {
         return s->state == LINK_REGISTERED;
+}
+
+void session_node_changed(session_t *s) {
+        node_probe_invalidate(s->probe);
 }
 
 void session_set_drained(session_t *s, bool drained) {

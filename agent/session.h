@@ -40,6 +40,10 @@ void session_handle_incoming(session_t *s, int64_t now_ms);
  * so, and a change is sent at the next tick rather than the next interval. */
 void session_set_drained(session_t *s, bool drained);
 
+/* The agent changed the node (executor_changes moved): heartbeats say
+ * health unknown until checks measured since have reported. */
+void session_node_changed(session_t *s);
+
 /* Sends Hello or a heartbeat when due. */
 void session_tick(session_t *s, int64_t now_ms);
 /* When session_tick next needs to run (monotonic ms). */
@@ -62,7 +66,9 @@ HL_MUST_USE int session_send(session_t *s, const void *buf, size_t len);
  * once. */
 bool session_send_blocked(session_t *s);
 
-/* The health the last heartbeat reported (unknown before the first). */
+/* The health the last heartbeat reported (unknown before the first).
+ * Checks, package versions and endpoints are measured apart from the
+ * heartbeats, on agent/node_probe's thread. */
 health_state_t session_health(const session_t *s);
 
 /* Welcomed by the coordinator (and not disconnected since). */
