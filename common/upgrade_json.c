@@ -26,6 +26,8 @@ static void json_phase(FILE *f, const void *item) {
         json_int(f, ",", "batch_size", p->batch_size);
         json_int(f, ",", "max_failures", p->max_failures);
         json_kv(f, ",", "on_failure", p->on_failure);
+        json_kv(f, ",", "stage", p->stage);
+        json_kv(f, ",", "step", p->step);
         fputc('}', f);
 }
 

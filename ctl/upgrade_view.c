@@ -105,6 +105,9 @@ static void print_phases_table(FILE *f, const Hitless__UpgradeStatus *st) {
                 ctl_table_add(&t, p->name, p->state, done, in_flight, failed, rolled_back, skipped);
         }
         ctl_table_print(f, &t, "");
+        for (size_t i = 0; i < st->n_phases; i++)
+                if (st->phases[i]->step[0])
+                        fprintf(f, "phase %s: %s\n", st->phases[i]->name, st->phases[i]->step);
 }
 
 static void print_nodes_table(FILE *f, const Hitless__UpgradeStatus *st) {
@@ -190,6 +193,9 @@ static const char *phase_summary(const Hitless__UpgradePhaseStatus *p, char *buf
                 if (counts[i].n && off < len)
                         snprintf(buf + off, len - off, ", %u %s", counts[i].n, counts[i].what);
         }
+        size_t off = strlen(buf);
+        if (p->step[0] && off < len)
+                snprintf(buf + off, len - off, "; %s", p->step);
         return buf;
 }
 

@@ -391,14 +391,6 @@ static void s_parse_phase(const config_setting_t *g, plan_t *plan, plan_phase_t 
                 plan_steps_parse(g, (plan_stage_t) s, &p->steps[s], r);
 }
 
-bool plan_has_phase_steps(const plan_t *p) {
-        for (size_t i = 0; i < p->n_phases; i++)
-                if (p->phases[i].steps[PLAN_STAGE_BEFORE].n || p->phases[i].steps[PLAN_STAGE_AFTER].n ||
-                    p->phases[i].steps[PLAN_STAGE_WAIT_FOR].n)
-                        return true;
-        return false;
-}
-
 static void s_parse_packages(const config_setting_t *root, plan_t *plan, conf_report_t *r) {
         const config_setting_t *list = s_group_list(root, "packages", true,
                 "must be a list of packages: ( { name = \"contrail-vrouter-agent\"; version = \"2.0-1\"; }, ... )",

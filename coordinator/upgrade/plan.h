@@ -115,10 +115,6 @@ int plan_load(const char *path, plan_t **ret, conf_report_t *r);
 
 void plan_free(plan_t **p);
 
-/* Whether any phase has before, after or wait_for steps (run once per
- * phase, not per node). */
-bool plan_has_phase_steps(const plan_t *p);
-
 const char *plan_on_failure_name(plan_on_failure_t v);
 const char *plan_mode_name(plan_mode_t v);
 const char *plan_version_order_name(plan_version_order_t v);

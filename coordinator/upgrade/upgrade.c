@@ -34,7 +34,7 @@ typedef struct {
         int64_t started;
         plan_t *plan;
         Hitless__UpgradeSetup *setup;
-        int *indices;                /* phase node lists and group members */
+        int *indices;                /* phase node lists, group members, phase step nodes */
         upgrade_phase_config_t *phases;
         quorum_group_t *groups;
         upgrade_config_t cfg;
@@ -87,6 +87,8 @@ static int s_build_config(current_t *c) {
                 return -EINVAL;
         for (size_t g = 0; g < s->n_groups; g++)
                 total += s->groups[g]->n_members;
+        for (size_t p = 0; p < s->n_phases; p++)
+                total += s->phases[p]->n_before_nodes + s->phases[p]->n_after_nodes + s->phases[p]->n_wait_for_nodes;
         c->indices = calloc(n + total, sizeof *c->indices);
         c->phases = calloc(s->n_phases, sizeof *c->phases);
         c->groups = calloc(s->n_groups ? s->n_groups : 1, sizeof *c->groups);
@@ -103,6 +105,26 @@ static int s_build_config(current_t *c) {
                 next += pc->n_nodes;
                 pc->batch_size = (int) s->phases[p]->batch_size;
                 pc->max_failures = (int) s->phases[p]->max_failures;
+        }
+        for (size_t p = 0; p < s->n_phases; p++) {
+                const Hitless__UpgradeSetupPhase *sp = s->phases[p];
+                const struct { plan_stage_t stage; const uint32_t *v; size_t n; } own[] = {
+                        { PLAN_STAGE_BEFORE, sp->before_nodes, sp->n_before_nodes },
+                        { PLAN_STAGE_AFTER, sp->after_nodes, sp->n_after_nodes },
+                        { PLAN_STAGE_WAIT_FOR, sp->wait_for_nodes, sp->n_wait_for_nodes },
+                };
+                for (size_t k = 0; k < sizeof own / sizeof own[0]; k++) {
+                        /* Every step of the plan has its node, or none runs. */
+                        if (own[k].n != c->plan->phases[p].steps[own[k].stage].n)
+                                return -EINVAL;
+                        c->phases[p].step_nodes[own[k].stage] = next;
+                        c->phases[p].n_steps[own[k].stage] = own[k].n;
+                        for (size_t j = 0; j < own[k].n; j++) {
+                                if (own[k].v[j] >= n)
+                                        return -EINVAL;
+                                *next++ = (int) own[k].v[j];
+                        }
+                }
         }
         for (size_t i = 0; i < n; i++)
                 if (s->node_phase[i] < -1 || s->node_phase[i] >= (int32_t) s->n_phases)
@@ -174,6 +196,39 @@ static bool s_skipped(const plan_preview_phase_t *pp, const char *node) {
         return false;
 }
 
+/* The nodes the phase's before, after and wait_for steps run on, as the
+ * preview chose them, into sp (arrays malloc'ed; the caller frees them). */
+static int s_pack_step_nodes(const plan_preview_phase_t *pp, id_list_t *l, Hitless__UpgradeSetupPhase *sp) {
+        for (size_t k = 0; k < pp->n_steps; k++) {
+                const plan_preview_step_t *st = &pp->steps[k];
+                uint32_t **v;
+                size_t *n;
+                if (st->stage == PLAN_STAGE_BEFORE) {
+                        v = &sp->before_nodes;
+                        n = &sp->n_before_nodes;
+                } else if (st->stage == PLAN_STAGE_AFTER) {
+                        v = &sp->after_nodes;
+                        n = &sp->n_after_nodes;
+                } else if (st->stage == PLAN_STAGE_WAIT_FOR) {
+                        v = &sp->wait_for_nodes;
+                        n = &sp->n_wait_for_nodes;
+                } else {
+                        continue;
+                }
+                if (!st->node)
+                        return -EINVAL;   /* plan check refused it */
+                int i = s_id_add(l, st->node, -1);
+                if (i < 0)
+                        return i;
+                uint32_t *nv = realloc(*v, (*n + 1) * sizeof *nv);
+                if (!nv)
+                        return -ENOMEM;
+                nv[(*n)++] = (uint32_t) i;
+                *v = nv;
+        }
+        return 0;
+}
+
 /* The setup of a new upgrade, packed: every node a phase upgrades (the
  * phase's nodes minus the ones the preview skips), then the members of
  * every quorum group. *ret_nodes: how many nodes the phases upgrade. */
@@ -199,6 +254,8 @@ static int s_pack_setup(const plan_preview_t *pv, const inventory_t *inv, uint8_
                 phase_ptrs[p] = &phases[p];
         }
         *ret_nodes = l.n;
+        for (size_t p = 0; r >= 0 && p < pv->n_phases; p++)
+                r = s_pack_step_nodes(&pv->phases[p], &l, &phases[p]);
         for (size_t g = 0; r >= 0 && g < n_groups; g++) {
                 const inventory_quorum_group_t *q = &inv->quorum_groups[g];
                 hitless__upgrade_setup_group__init(&groups[g]);
@@ -234,6 +291,11 @@ static int s_pack_setup(const plan_preview_t *pv, const inventory_t *inv, uint8_
         }
         for (size_t g = 0; groups && g < n_groups; g++)
                 free(groups[g].members);
+        for (size_t p = 0; phases && p < pv->n_phases; p++) {
+                free(phases[p].before_nodes);
+                free(phases[p].after_nodes);
+                free(phases[p].wait_for_nodes);
+        }
         free(groups);
         free(group_ptrs);
         free(phases);
@@ -372,10 +434,12 @@ static int s_fill_repoint(const plan_phase_t *ph, out_cmd_t *o) {
         return 0;
 }
 
-/* A pre or post step of the phase (plan_steps.h): a task with its
+/* A step of the phase (plan_steps.h): a task with its
  * parameters, or a unit start/stop. */
 static int s_fill_step(const plan_phase_t *ph, const upgrade_action_t *a, out_cmd_t *o) {
-        const plan_steps_t *steps = &ph->steps[a->step == UPGRADE_STEP_PRE ? PLAN_STAGE_PRE : PLAN_STAGE_POST];
+        if ((unsigned) a->stage >= PLAN_STAGE__COUNT)
+                return -EINVAL;
+        const plan_steps_t *steps = &ph->steps[a->stage];
         if (a->step_index < 0 || (size_t) a->step_index >= steps->n)
                 return -EINVAL;
         const plan_step_t *st = &steps->v[a->step_index];
@@ -865,14 +929,6 @@ int upgrade_start(upgrade_t *u, const plan_t *plan, const plan_preview_t *pv, co
 
         if (u->cur && s_busy(u->cur, err, err_len))
                 return -EBUSY;
-        /* Checked by plan check, not run yet: an upgrade that skipped its
-         * sync services or gates would do the Contrail procedure wrong. */
-        if (plan_has_phase_steps(plan)) {
-                s_err(err, err_len, "this coordinator runs pre and post steps, and checks before, after and "
-                      "wait_for steps but does not run them yet: remove them, or run them with hitlessctl "
-                      "task/start/stop");
-                return -EINVAL;
-        }
         int r = s_pack_setup(pv, inv, &setup, &setup_len, &n_upgrade);
         if (r >= 0 && n_upgrade == 0) {
                 s_err(err, err_len, "nothing to upgrade: every node the plan selects is current or skipped");

@@ -21,7 +21,21 @@ typedef enum {
         WAIT_ROLLBACK_UNREACHABLE,
         WAIT_ROLLBACK_ORDER,  /* a later phase rolls back first */
         WAIT_ROLLBACK_BATCH,  /* batch_size of its phase already rolling back */
+        WAIT_PHASE_STEP,      /* the phase's before steps come first */
+        WAIT_ROLLBACK_STEP,   /* a phase step runs on it */
 } wait_t;
+
+/* Why a phase's own step does not start (recomputed on every advance). */
+typedef enum {
+        STEP_WAIT_NONE = 0,
+        STEP_WAIT_RUNNING,
+        STEP_WAIT_FAILED,
+        STEP_WAIT_BLANKET,    /* paused, held or aborted */
+        STEP_WAIT_UNREACHABLE,
+        STEP_WAIT_BUSY,       /* a command of the upgrade or of a job runs there */
+        STEP_WAIT_QUORUM,
+        STEP_WAIT_RETRY,      /* a gate, between tries */
+} step_wait_t;
 
 typedef struct {
         upgrade_step_t step;
@@ -51,6 +65,16 @@ typedef struct {
         bool promoted;
         bool budget_tripped;
         int64_t gate_ms;      /* no new start before (pause_between_batches) */
+        /* its own steps (upgrade_machine_phase) */
+        upgrade_phase_stage_t stage;
+        int step_k;
+        int step_node;
+        uint64_t step_cmd_id;
+        bool step_failed;
+        int attempts;
+        int64_t gate_deadline, retry_at;
+        char step_error[UPGRADE_TEXT_MAX];   /* a gate's last failed attempt */
+        step_wait_t step_wait;   /* not persisted */
 } s_phase_t;
 
 struct upgrade_machine {
@@ -66,6 +90,7 @@ struct upgrade_machine {
         int error_node;       /* -1: no Error condition */
         upgrade_step_t error_step;
         bool error_budget;    /* the Error is a tripped failure budget */
+        bool error_phase_step;/* the Error is a phase's own step that failed */
         char error[UPGRADE_TEXT_MAX];
         /* work space */
         node_status_t *status;
@@ -161,9 +186,19 @@ static node_status_t s_quorum_status(const s_node_t *n) {
         return n->step == UPGRADE_STEP_DONE ? NODE_STATUS_DONE : NODE_STATUS_UP;
 }
 
+/* The node the current phase's own step runs on now, or -1. */
+static int s_step_node(const upgrade_machine_t *m) {
+        if (m->phase >= m->cfg->n_phases || m->phases[m->phase].step_cmd_id == 0)
+                return -1;
+        return m->phases[m->phase].step_node;
+}
+
 static quorum_fleet_t s_fleet(upgrade_machine_t *m) {
         for (size_t i = 0; i < m->cfg->n_nodes; i++)
                 m->status[i] = s_quorum_status(&m->nodes[i]);
+        int t = s_step_node(m);
+        if (t >= 0 && !node_status_is_down(m->status[t]))
+                m->status[t] = NODE_STATUS_IN_STEP;
         return (quorum_fleet_t) { .groups = m->cfg->groups, .n_groups = m->cfg->n_groups,
                                   .status = m->status, .n_nodes = m->cfg->n_nodes,
                                   .names = m->cfg->names };
@@ -183,6 +218,7 @@ static void s_send(upgrade_machine_t *m, int i, upgrade_step_t step, upgrade_cmd
                 a->allow_downgrade = cmd == UPGRADE_CMD_ROLLBACK;
                 a->params = s_params(m, n->phase);
                 a->step_index = cmd == UPGRADE_CMD_STEP ? n->step_index : 0;
+                a->stage = step == UPGRADE_STEP_POST ? PLAN_STAGE_POST : PLAN_STAGE_PRE;
         }
 }
 
@@ -202,6 +238,7 @@ static void s_set_error(upgrade_machine_t *m, int i, upgrade_step_t step, const 
         m->error_node = i;
         m->error_step = step;
         m->error_budget = false;
+        m->error_phase_step = false;
         snprintf(m->error, sizeof(m->error), "%s", msg);
         s_act(m, UPGRADE_ACT_ERROR, i, i >= 0 ? m->nodes[i].phase : -1, "%s", msg);
 }
@@ -464,6 +501,10 @@ static void s_start_rollbacks(upgrade_machine_t *m) {
                 s_node_t *n = &m->nodes[i];
                 if (!n->rollback_pending || n->cmd != UPGRADE_CMD_NONE)
                         continue;
+                if ((int) i == s_step_node(m)) {
+                        n->wait = WAIT_ROLLBACK_STEP;
+                        continue;
+                }
                 if (n->phase != last) {
                         n->wait = WAIT_ROLLBACK_ORDER;
                         continue;
@@ -500,6 +541,160 @@ static bool s_rollbacks_outstanding(const upgrade_machine_t *m) {
         return false;
 }
 
+/* ---- a phase's own steps: before, after, wait_for ---- */
+
+static const char *const s_phase_stage_names[UPGRADE_PHASE__COUNT] = {
+        "before", "nodes", "after", "wait_for",
+};
+
+const char *upgrade_phase_stage_name(upgrade_phase_stage_t s) {
+        return (unsigned) s < UPGRADE_PHASE__COUNT ? s_phase_stage_names[s] : "unknown";
+}
+
+static plan_stage_t s_plan_stage(upgrade_phase_stage_t s) {
+        return s == UPGRADE_PHASE_BEFORE ? PLAN_STAGE_BEFORE
+             : s == UPGRADE_PHASE_AFTER  ? PLAN_STAGE_AFTER : PLAN_STAGE_WAIT_FOR;
+}
+
+/* Nothing of the phase's next step tried yet (step_k is kept). */
+static void s_step_reset(s_phase_t *ph) {
+        ph->step_node = -1;
+        ph->step_cmd_id = 0;
+        ph->attempts = 0;
+        ph->gate_deadline = -1;
+        ph->retry_at = -1;
+        ph->step_error[0] = 0;
+}
+
+static void s_step_stage(s_phase_t *ph, upgrade_phase_stage_t stage) {
+        ph->stage = stage;
+        ph->step_k = 0;
+        s_step_reset(ph);
+}
+
+/* "wait_for step 1/2 (task issu-in-sync on ctrl-new1)" */
+static void s_step_title(const upgrade_machine_t *m, size_t p, char *buf, size_t len) {
+        const s_phase_t *ph = &m->phases[p];
+        const upgrade_phase_config_t *pc = &m->cfg->phases[p];
+        plan_stage_t st = s_plan_stage(ph->stage);
+        char what[96], nb[32];
+        plan_step_describe(&pc->params->steps[st].v[ph->step_k], what, sizeof what);
+        snprintf(buf, len, "%s step %d/%zu (%s on %s)", plan_stage_name(st), ph->step_k + 1, pc->n_steps[st],
+                 what, s_name(m, pc->step_nodes[st][ph->step_k], nb, sizeof nb));
+}
+
+/* The current step of phase p failed: the Error names it, the upgrade
+ * pauses; with rollback_phase, after its nodes ran, they are rolled back. */
+static void s_step_fail(upgrade_machine_t *m, size_t p, const char *error) {
+        s_phase_t *ph = &m->phases[p];
+        const upgrade_phase_config_t *pc = &m->cfg->phases[p];
+        char title[160], msg[UPGRADE_TEXT_MAX];
+        s_step_title(m, p, title, sizeof title);
+        snprintf(msg, sizeof msg, "phase %s: %s failed: %s", pc->params->name, title, error);
+        ph->step_failed = true;
+        ph->step_cmd_id = 0;
+        ph->step_node = -1;
+        s_set_error(m, -1, UPGRADE_STEP_PENDING, msg);
+        m->error_phase_step = true;
+        if (ph->stage != UPGRADE_PHASE_BEFORE && pc->params->on_failure == PLAN_ON_FAILURE_ROLLBACK_PHASE)
+                s_rollback_phase_nodes(m, p);
+        s_pause(m, msg);
+}
+
+/* The answer to the current phase's step (or its node lost meanwhile). */
+static void s_step_result(upgrade_machine_t *m, upgrade_result_t result, const char *error, int64_t now) {
+        s_phase_t *ph = &m->phases[m->phase];
+        const upgrade_phase_config_t *pc = &m->cfg->phases[m->phase];
+        char e[UPGRADE_TEXT_MAX];
+        ph->step_cmd_id = 0;
+        ph->step_node = -1;
+        if (result == UPGRADE_RESULT_SUCCEEDED) {
+                ph->step_k++;
+                s_step_reset(ph);
+                return;
+        }
+        snprintf(e, sizeof e, "%s%s", result == UPGRADE_RESULT_INTERRUPTED ? "interrupted: " : "",
+                 error && *error ? error : "failed");
+        if (ph->stage == UPGRADE_PHASE_GATES) {
+                /* Not passed yet: tried again, until its deadline. */
+                snprintf(ph->step_error, sizeof ph->step_error, "%s", e);
+                ph->retry_at = now + pc->params->steps[PLAN_STAGE_WAIT_FOR].v[ph->step_k].interval_ms;
+                return;
+        }
+        s_step_fail(m, m->phase, e);
+}
+
+/* Runs the steps of the current stage of phase p (before, after or the
+ * gates), one at a time: true once every one passed. */
+static bool s_run_steps(upgrade_machine_t *m, size_t p, bool blanket, int64_t now) {
+        s_phase_t *ph = &m->phases[p];
+        const upgrade_phase_config_t *pc = &m->cfg->phases[p];
+        plan_stage_t st = s_plan_stage(ph->stage);
+        bool gate = ph->stage == UPGRADE_PHASE_GATES;
+
+        ph->step_wait = STEP_WAIT_NONE;
+        if ((size_t) ph->step_k >= pc->n_steps[st])
+                return true;
+        if (ph->step_cmd_id != 0) {
+                ph->step_wait = STEP_WAIT_RUNNING;
+                return false;
+        }
+        if (ph->step_failed || blanket) {
+                ph->step_wait = ph->step_failed ? STEP_WAIT_FAILED : STEP_WAIT_BLANKET;
+                return false;
+        }
+        const plan_step_t *step = &pc->params->steps[st].v[ph->step_k];
+        if (gate) {
+                if (ph->gate_deadline < 0)
+                        ph->gate_deadline = now + step->deadline_ms;
+                if (ph->attempts > 0 && now >= ph->gate_deadline) {
+                        char e[UPGRADE_TEXT_MAX];
+                        snprintf(e, sizeof e, "not passed within %lld ms (%d attempt%s; the last: %s)",
+                                 (long long) step->deadline_ms, ph->attempts, ph->attempts == 1 ? "" : "s",
+                                 ph->step_error);
+                        s_step_fail(m, p, e);
+                        ph->step_wait = STEP_WAIT_FAILED;
+                        return false;
+                }
+                if (ph->retry_at >= 0 && now < ph->retry_at) {
+                        ph->step_wait = STEP_WAIT_RETRY;
+                        return false;
+                }
+        }
+        int t = pc->step_nodes[st][ph->step_k];
+        const s_node_t *tn = &m->nodes[t];
+        if (!tn->reachable || !tn->registered) {
+                ph->step_wait = STEP_WAIT_UNREACHABLE;
+                return false;
+        }
+        if (tn->cmd != UPGRADE_CMD_NONE || tn->job_busy) {
+                ph->step_wait = STEP_WAIT_BUSY;
+                return false;
+        }
+        /* Like a rollback: a node already down costs no budget. */
+        quorum_fleet_t f = s_fleet(m);
+        if (!node_status_is_down(m->status[t]) && !quorum_budget_allows(&f, &t, 1)) {
+                ph->step_wait = STEP_WAIT_QUORUM;
+                return false;
+        }
+        ph->step_node = t;
+        ph->step_cmd_id = m->next_cmd_id++;
+        ph->retry_at = -1;
+        if (gate)
+                ph->attempts++;
+        ph->step_wait = STEP_WAIT_RUNNING;
+        upgrade_action_t *a = s_act(m, UPGRADE_ACT_SEND, t, (int) p, "%s step %d", plan_stage_name(st),
+                                    ph->step_k + 1);
+        if (a) {
+                a->cmd = UPGRADE_CMD_STEP;
+                a->cmd_id = ph->step_cmd_id;
+                a->stage = st;
+                a->step_index = ph->step_k;
+                a->params = pc->params;
+        }
+        return false;
+}
+
 /* Starts the next nodes of the current phase, and records why others wait. */
 static void s_start_upgrades(upgrade_machine_t *m, int64_t now) {
         for (;;) {
@@ -521,6 +716,18 @@ static void s_start_upgrades(upgrade_machine_t *m, int64_t now) {
                 else if (m->held)
                         blanket = WAIT_HELD;
 
+                /* Its before steps come first. */
+                if (ph->stage == UPGRADE_PHASE_BEFORE) {
+                        if (!s_run_steps(m, p, blanket != WAIT_NONE, now)) {
+                                for (size_t k = 0; k < pc->n_nodes; k++)
+                                        if (m->nodes[pc->nodes[k]].step == UPGRADE_STEP_PENDING)
+                                                m->nodes[pc->nodes[k]].wait =
+                                                        blanket != WAIT_NONE ? blanket : WAIT_PHASE_STEP;
+                                return;
+                        }
+                        s_step_stage(ph, UPGRADE_PHASE_NODES);
+                }
+
                 size_t n_cand = 0;
                 int in_flight = 0;
                 bool settled = true;
@@ -535,7 +742,15 @@ static void s_start_upgrades(upgrade_machine_t *m, int64_t now) {
                                 settled = false;
                 }
                 if (settled) {
-                        if (blanket != WAIT_NONE)
+                        /* Then its after steps and its gates. */
+                        if (ph->stage == UPGRADE_PHASE_NODES)
+                                s_step_stage(ph, UPGRADE_PHASE_AFTER);
+                        if (ph->stage == UPGRADE_PHASE_AFTER) {
+                                if (!s_run_steps(m, p, blanket != WAIT_NONE, now))
+                                        return;
+                                s_step_stage(ph, UPGRADE_PHASE_GATES);
+                        }
+                        if (!s_run_steps(m, p, blanket != WAIT_NONE, now) || blanket != WAIT_NONE)
                                 return;
                         m->phase++;
                         m->promote_pending = false;
@@ -636,6 +851,8 @@ static void s_batch_gates(upgrade_machine_t *m, int64_t now) {
 static void s_advance(upgrade_machine_t *m, int64_t now) {
         for (size_t i = 0; i < m->cfg->n_nodes; i++)
                 m->nodes[i].wait = WAIT_NONE;
+        if (m->phase < m->cfg->n_phases)
+                m->phases[m->phase].step_wait = STEP_WAIT_NONE;
         s_check_gates(m, now);
         s_check_failure_budget(m);
         s_start_rollbacks(m);
@@ -683,6 +900,12 @@ int upgrade_machine_on_result(upgrade_machine_t *m, int64_t now_ms, int node, ui
         if (r < 0 || node < 0)
                 return r < 0 ? r : -EINVAL;
         s_node_t *n = &m->nodes[node];
+        if (cmd_id != 0 && s_step_node(m) == node && m->phases[m->phase].step_cmd_id == cmd_id) {
+                if (has_health)
+                        n->healthy = healthy;
+                s_step_result(m, result, error, now_ms);
+                return s_end(m, now_ms, ret_actions, ret_n);
+        }
         if (cmd_id == 0 || n->cmd_id != cmd_id) {
                 upgrade_action_t *a = s_act(m, UPGRADE_ACT_STALE_RESULT, node, n->phase,
                                             "result for command %llu not in flight",
@@ -731,8 +954,13 @@ static void s_apply_health(upgrade_machine_t *m, int64_t now_ms, int node, bool 
 
 /* The node's agent can no longer report (why: "unreachable",
  * "unregistered"): a step under way fails. */
-static void s_lost(upgrade_machine_t *m, int node, const char *why) {
+static void s_lost(upgrade_machine_t *m, int node, const char *why, int64_t now) {
         s_node_t *n = &m->nodes[node];
+        if (s_step_node(m) == node) {
+                char e[64];
+                snprintf(e, sizeof(e), "agent %s during the step", why);
+                s_step_result(m, UPGRADE_RESULT_FAILED, e, now);
+        }
         if (n->local_rollback) {
                 s_mark_rolled_back(m, node);   /* what its command did no longer matters */
         } else if (n->phase >= 0 && s_in_step(n->step) && n->step != UPGRADE_STEP_FAILED) {
@@ -749,14 +977,14 @@ static void s_apply_reachable(upgrade_machine_t *m, int64_t now_ms, int node, bo
         s_check_gates(m, now_ms);
         m->nodes[node].reachable = reachable;
         if (!reachable)
-                s_lost(m, node, "unreachable");
+                s_lost(m, node, "unreachable", now_ms);
 }
 
 static void s_apply_registered(upgrade_machine_t *m, int64_t now_ms, int node, bool registered) {
         s_check_gates(m, now_ms);
         m->nodes[node].registered = registered;
         if (!registered)
-                s_lost(m, node, "unregistered");
+                s_lost(m, node, "unregistered", now_ms);
 }
 
 int upgrade_machine_on_health(upgrade_machine_t *m, int64_t now_ms, int node, bool healthy,
@@ -830,8 +1058,13 @@ int upgrade_machine_admin(upgrade_machine_t *m, int64_t now_ms, upgrade_admin_t 
                 m->paused = false;
                 m->pause_reason[0] = 0;
                 for (size_t p = 0; p < m->cfg->n_phases; p++) {
-                        m->phases[p].forgiven = m->phases[p].failures;
-                        m->phases[p].budget_tripped = false;
+                        s_phase_t *ph = &m->phases[p];
+                        ph->forgiven = ph->failures;
+                        ph->budget_tripped = false;
+                        /* A failed step runs again; a gate gets a new deadline. */
+                        ph->step_failed = false;
+                        if (ph->step_cmd_id == 0)
+                                s_step_reset(ph);
                 }
                 break;
         case UPGRADE_ADMIN_ABORT:
@@ -892,6 +1125,15 @@ int64_t upgrade_machine_next_due(const upgrade_machine_t *m) {
         if (m->phase < m->cfg->n_phases && m->phases[m->phase].gate_ms > 0 &&
             m->phases[m->phase].gate_ms < due)
                 due = m->phases[m->phase].gate_ms;
+        if (m->phase < m->cfg->n_phases) {
+                const s_phase_t *ph = &m->phases[m->phase];
+                if (ph->stage == UPGRADE_PHASE_GATES && ph->step_cmd_id == 0 && !ph->step_failed) {
+                        if (ph->retry_at >= 0 && ph->retry_at < due)
+                                due = ph->retry_at;
+                        if (ph->attempts > 0 && ph->gate_deadline >= 0 && ph->gate_deadline < due)
+                                due = ph->gate_deadline;
+                }
+        }
         return due;
 }
 
@@ -912,7 +1154,64 @@ int upgrade_machine_node(const upgrade_machine_t *m, int node, upgrade_node_stat
                 .reachable = n->reachable, .healthy = n->healthy, .registered = n->registered,
                 .error = n->error,
         };
+        ret->stage = n->step == UPGRADE_STEP_POST ? PLAN_STAGE_POST : PLAN_STAGE_PRE;
+        if (s_step_node(m) == node) {
+                const s_phase_t *ph = &m->phases[m->phase];
+                ret->cmd = UPGRADE_CMD_STEP;
+                ret->cmd_id = ph->step_cmd_id;
+                ret->stage = s_plan_stage(ph->stage);
+                ret->step_index = ph->step_k;
+        }
         return 0;
+}
+
+int upgrade_machine_phase(const upgrade_machine_t *m, size_t phase, upgrade_phase_status_t *ret) {
+        if (!m || !ret || phase >= m->cfg->n_phases)
+                return -EINVAL;
+        const s_phase_t *ph = &m->phases[phase];
+        *ret = (upgrade_phase_status_t) {
+                .stage = ph->stage, .step_index = ph->step_k, .node = ph->step_cmd_id ? ph->step_node : -1,
+                .cmd_id = ph->step_cmd_id, .failed = ph->step_failed, .attempts = ph->attempts,
+                .gate_deadline_ms = ph->gate_deadline, .retry_ms = ph->retry_at,
+        };
+        return 0;
+}
+
+size_t upgrade_machine_phase_wait(const upgrade_machine_t *m, size_t phase, char *buf, size_t len) {
+        if (!m || !buf || len == 0)
+                return 0;
+        buf[0] = 0;
+        if (phase != m->phase || phase >= m->cfg->n_phases)
+                return 0;
+        const s_phase_t *ph = &m->phases[phase];
+        const upgrade_phase_config_t *pc = &m->cfg->phases[phase];
+        if (ph->stage == UPGRADE_PHASE_NODES || (size_t) ph->step_k >= pc->n_steps[s_plan_stage(ph->stage)])
+                return 0;
+        char title[160], why[UPGRADE_TEXT_MAX] = "";
+        s_step_title(m, phase, title, sizeof title);
+        static const char *const fixed[] = {
+                [STEP_WAIT_NONE] = "next", [STEP_WAIT_RUNNING] = "runs",
+                [STEP_WAIT_FAILED] = "failed; resume runs it again",
+                [STEP_WAIT_UNREACHABLE] = "waits: its node is unreachable",
+                [STEP_WAIT_BUSY] = "waits: a command runs on its node",
+        };
+        if (ph->step_wait == STEP_WAIT_BLANKET) {
+                snprintf(why, sizeof why, "waits: %s", m->aborted ? "aborted" : m->paused ? "paused" : "held");
+        } else if (ph->step_wait == STEP_WAIT_QUORUM) {
+                quorum_fleet_t f = s_fleet((upgrade_machine_t *) m);   /* work space only */
+                char q[UPGRADE_TEXT_MAX];
+                if (quorum_explain(&f, pc->step_nodes[s_plan_stage(ph->stage)][ph->step_k], NULL, 0, q,
+                                   sizeof q) < 0)
+                        snprintf(q, sizeof q, "quorum");
+                snprintf(why, sizeof why, "waits: %s", q);
+        } else if (ph->step_wait == STEP_WAIT_RETRY) {
+                snprintf(why, sizeof why, "not passed yet (attempt %d: %s); tried again", ph->attempts,
+                         ph->step_error);
+        } else {
+                snprintf(why, sizeof why, "%s", fixed[ph->step_wait]);
+        }
+        snprintf(buf, len, "%s %s", title, why);
+        return strlen(buf);
 }
 
 size_t upgrade_machine_wait_reason(const upgrade_machine_t *m, int node, char *buf, size_t len) {
@@ -965,6 +1264,15 @@ size_t upgrade_machine_wait_reason(const upgrade_machine_t *m, int node, char *b
         case WAIT_ROLLBACK_BATCH:
                 s = "rollback waits: a batch of its phase is rolling back";
                 break;
+        case WAIT_ROLLBACK_STEP:
+                s = "rollback waits: a step of the phase runs on it";
+                break;
+        case WAIT_PHASE_STEP: {
+                char w[UPGRADE_TEXT_MAX];
+                upgrade_machine_phase_wait(m, m->phase, w, sizeof w);
+                snprintf(buf, len, "the phase's steps come first: %s", w);
+                return strlen(buf);
+        }
         case WAIT_ROLLBACK_QUORUM:
         case WAIT_PLANNER: {
                 if (n->wait == WAIT_PLANNER && n->verdict != PLANNER_WAIT_QUORUM &&
@@ -1028,7 +1336,8 @@ void upgrade_machine_conditions(const upgrade_machine_t *m, upgrade_conditions_t
         if (ret->error.status) {
                 /* The message names the node and step already (s_fail). */
                 snprintf(ret->error.reason, sizeof(ret->error.reason), "%s",
-                         m->error_budget || m->error_node < 0 ? "FailureBudget" : "NodeFailed");
+                         m->error_phase_step ? "StepFailed"
+                         : m->error_budget || m->error_node < 0 ? "FailureBudget" : "NodeFailed");
                 snprintf(ret->error.message, sizeof(ret->error.message), "%s", m->error);
         }
         ret->complete.status = m->complete && !s_rollbacks_outstanding(m);
@@ -1073,6 +1382,18 @@ static int s_alloc(const upgrade_config_t *cfg, upgrade_machine_t **ret) {
                         upgrade_machine_destroy(&m);
                         return -EINVAL;
                 }
+                for (int st = 0; st < PLAN_STAGE__COUNT; st++) {
+                        bool own = st == PLAN_STAGE_BEFORE || st == PLAN_STAGE_AFTER || st == PLAN_STAGE_WAIT_FOR;
+                        bool bad = pc->n_steps[st] &&
+                                   (!own || pc->n_steps[st] != pc->params->steps[st].n || !pc->step_nodes[st]);
+                        for (size_t k = 0; !bad && k < pc->n_steps[st]; k++)
+                                bad = pc->step_nodes[st][k] < 0 || (size_t) pc->step_nodes[st][k] >= cfg->n_nodes;
+                        if (bad) {
+                                upgrade_machine_destroy(&m);
+                                return -EINVAL;
+                        }
+                }
+                s_step_stage(&m->phases[p], UPGRADE_PHASE_BEFORE);
                 for (size_t k = 0; k < pc->n_nodes; k++) {
                         int i = pc->nodes[k];
                         if (i < 0 || (size_t) i >= cfg->n_nodes || m->nodes[i].phase >= 0) {
@@ -1115,12 +1436,13 @@ enum {
         N_REACHABLE = 1, N_HEALTHY = 2, N_REGISTERED = 4, N_ROLLBACK = 8, N_HALTED = 16,
         N_COUNTED = 32, N_DRAINED = 64, N_AGENT_DRAINED = 128, N_LOCAL_ROLLBACK = 256,
         P_PROMOTED = 1, P_TRIPPED = 2,
+        S_FAILED = 1,
 };
 
 int upgrade_machine_export(const upgrade_machine_t *m, upgrade_record_t **ret, size_t *ret_n) {
         if (!m || !ret || !ret_n)
                 return -EINVAL;
-        size_t n = 2 + m->cfg->n_phases + m->cfg->n_nodes;
+        size_t n = 2 + 2 * m->cfg->n_phases + m->cfg->n_nodes;
         upgrade_record_t *r = calloc(n, sizeof(*r));
         if (!r)
                 return -ENOMEM;
@@ -1138,8 +1460,23 @@ int upgrade_machine_export(const upgrade_machine_t *m, upgrade_record_t **ret, s
         r[k].index = m->error_node;
         r[k].v[0] = m->error_step;
         r[k].v[1] = m->error_budget;
+        r[k].v[2] = m->error_phase_step;
         snprintf(r[k].text, sizeof(r[k].text), "%s", m->error);
         k++;
+        for (size_t p = 0; p < m->cfg->n_phases; p++, k++) {
+                const s_phase_t *ph = &m->phases[p];
+                r[k].type = UPGRADE_REC_PHASE_STEP;
+                r[k].index = (int32_t) p;
+                r[k].v[0] = ph->stage;
+                r[k].v[1] = ph->step_k;
+                r[k].v[2] = (int64_t) ph->step_cmd_id;
+                r[k].v[3] = ph->step_node;
+                r[k].v[4] = ph->gate_deadline;
+                r[k].v[5] = ph->retry_at;
+                r[k].v[6] = ph->step_failed ? S_FAILED : 0;
+                r[k].v[7] = ph->attempts;
+                snprintf(r[k].text, sizeof(r[k].text), "%s", ph->step_error);
+        }
         for (size_t p = 0; p < m->cfg->n_phases; p++, k++) {
                 const s_phase_t *ph = &m->phases[p];
                 r[k].type = UPGRADE_REC_PHASE;
@@ -1187,9 +1524,11 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
          * (a duplicate would hide a missing one). */
         bool *node_seen = calloc(cfg->n_nodes, sizeof *node_seen);
         bool *phase_seen = calloc(cfg->n_phases, sizeof *phase_seen);
-        if (!node_seen || !phase_seen) {
+        bool *step_seen = calloc(cfg->n_phases, sizeof *step_seen);
+        if (!node_seen || !phase_seen || !step_seen) {
                 free(node_seen);
                 free(phase_seen);
+                free(step_seen);
                 upgrade_machine_destroy(&m);
                 return -ENOMEM;
         }
@@ -1216,8 +1555,37 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
                         m->error_node = x->index;
                         m->error_step = (upgrade_step_t) x->v[0];
                         m->error_budget = x->v[1] != 0;
+                        m->error_phase_step = x->v[2] != 0;   /* 0 in older stores */
                         snprintf(m->error, sizeof(m->error), "%s", x->text);
                         break;
+                case UPGRADE_REC_PHASE_STEP: {
+                        if (x->index < 0 || (size_t) x->index >= cfg->n_phases || step_seen[x->index])
+                                goto bad;
+                        step_seen[x->index] = true;
+                        const upgrade_phase_config_t *pc = &cfg->phases[x->index];
+                        s_phase_t *ph = &m->phases[x->index];
+                        if (x->v[0] < 0 || x->v[0] >= UPGRADE_PHASE__COUNT || x->v[1] < 0 ||
+                            x->v[1] > PLAN_MAX_STEPS || x->v[2] < 0 || x->v[7] < 0 || x->v[7] > INT32_MAX)
+                                goto bad;
+                        ph->stage = (upgrade_phase_stage_t) x->v[0];
+                        ph->step_k = (int) x->v[1];
+                        ph->step_cmd_id = (uint64_t) x->v[2];
+                        ph->step_node = (int) x->v[3];
+                        ph->gate_deadline = x->v[4];
+                        ph->retry_at = x->v[5];
+                        ph->step_failed = x->v[6] & S_FAILED;
+                        ph->attempts = (int) x->v[7];
+                        snprintf(ph->step_error, sizeof(ph->step_error), "%s", x->text);
+                        /* A step in flight is the stage's step k, on its node. */
+                        plan_stage_t st = s_plan_stage(ph->stage);
+                        if (ph->step_cmd_id != 0 &&
+                            (ph->stage == UPGRADE_PHASE_NODES || (size_t) ph->step_k >= pc->n_steps[st] ||
+                             ph->step_node != pc->step_nodes[st][ph->step_k]))
+                                goto bad;
+                        if (ph->step_cmd_id == 0)
+                                ph->step_node = -1;
+                        break;
+                }
                 case UPGRADE_REC_PHASE: {
                         if (x->index < 0 || (size_t) x->index >= cfg->n_phases || phase_seen[x->index])
                                 goto bad;
@@ -1275,13 +1643,19 @@ int upgrade_machine_import(const upgrade_config_t *cfg, const upgrade_record_t *
         for (size_t i = 0; i < cfg->n_nodes; i++)
                 if (m->nodes[i].cmd_id >= m->next_cmd_id)
                         goto bad;
+        for (size_t p = 0; p < cfg->n_phases; p++)
+                if (m->phases[p].step_cmd_id >= m->next_cmd_id ||
+                    (m->phases[p].step_cmd_id != 0 && (p != m->phase || m->nodes[m->phases[p].step_node].cmd != UPGRADE_CMD_NONE)))
+                        goto bad;
         free(node_seen);
         free(phase_seen);
+        free(step_seen);
         *ret = m;
         return 0;
 bad:
         free(node_seen);
         free(phase_seen);
+        free(step_seen);
         upgrade_machine_destroy(&m);
         return -EINVAL;
 }

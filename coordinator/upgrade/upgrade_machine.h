@@ -133,6 +133,14 @@ typedef struct {
         size_t n_nodes;
         int batch_size;              /* >= 1 (plan_parse_batch) */
         int max_failures;            /* >= 0 (plan_parse_max_failures) */
+        /* The phase's before, after and wait_for steps (plan_steps.h) the
+         * machine runs: step k of stage s is params->steps[s].v[k], run on
+         * node step_nodes[s][k] (chosen by the shell when the upgrade
+         * starts). n_steps[s] is 0 (none run: plan check's batches) or
+         * params->steps[s].n; always 0 for pre and post, which run on each
+         * node of the phase. */
+        const int *step_nodes[PLAN_STAGE__COUNT];
+        size_t n_steps[PLAN_STAGE__COUNT];
 } upgrade_phase_config_t;
 
 /* Everything is borrowed and must outlive the machine. A node is in at most
@@ -169,7 +177,8 @@ typedef struct {
         upgrade_cmd_t cmd;
         uint64_t cmd_id;
         bool allow_downgrade;        /* true only for ROLLBACK */
-        int step_index;              /* UPGRADE_CMD_STEP: in the phase's pre (step PRE) or post steps */
+        int step_index;              /* UPGRADE_CMD_STEP: in the phase's steps of stage */
+        plan_stage_t stage;          /* UPGRADE_CMD_STEP: pre, post (the node's own), before, after, wait_for */
         const plan_phase_t *params;  /* the phase's parameters for SEND */
         upgrade_step_t step;
         char message[UPGRADE_TEXT_MAX];
@@ -267,7 +276,9 @@ typedef struct {
         int phase;                   /* -1: in no phase */
         upgrade_cmd_t cmd;           /* in flight, or NONE */
         uint64_t cmd_id;             /* 0 when none */
-        int step_index;              /* PRE, POST: which of the phase's pre or post steps */
+        int step_index;              /* cmd STEP: which of the phase's steps of stage */
+        plan_stage_t stage;          /* cmd STEP: pre or post (step PRE, POST), or a phase step
+                                      * (before, after, wait_for) running here */
         int64_t healthy_since_ms;    /* -1 when not healthy (verifying) */
         int64_t deadline_ms;         /* healthy_deadline end while verifying, else -1 */
         bool rollback_pending;
@@ -285,6 +296,52 @@ int upgrade_machine_node(const upgrade_machine_t *m, int node, upgrade_node_stat
 /* Members of quorum group gi down now, as the machine counts them against
  * the group's budget (quorum_group_down); -EINVAL for gi out of range. */
 int upgrade_machine_group_down(const upgrade_machine_t *m, size_t gi);
+
+/* A phase's own steps (before, then its nodes, then after, then the
+ * wait_for gates; upgrade_phase_config_t.step_nodes), one at a time:
+ *   - a step starts only while not paused, held or aborted, on a node
+ *     that is reachable, registered and has no command (of this upgrade or
+ *     of a job) running; it counts as down for quorum while it runs, and
+ *     starts only within its groups' budgets when it is up;
+ *   - a gate (wait_for) is tried every interval until it succeeds; one not
+ *     passed by its deadline (from its first try; a resume gives it a new
+ *     one) fails. A gate attempt running at the deadline is waited for;
+ *   - a step that fails (its result, its node lost while it runs, a gate's
+ *     deadline) sets the Error condition (reason StepFailed) and pauses
+ *     the upgrade, whatever on_failure says (no node of the phase failed);
+ *     with on_failure rollback_phase an after step or gate that fails also
+ *     rolls the phase's nodes back. Resume runs the failed step again.
+ *   - after steps and gates run once the phase's nodes settle, whatever
+ *     their outcome within the failure budget. */
+typedef enum {
+        UPGRADE_PHASE_BEFORE = 0,
+        UPGRADE_PHASE_NODES,
+        UPGRADE_PHASE_AFTER,
+        UPGRADE_PHASE_GATES,
+        UPGRADE_PHASE__COUNT
+} upgrade_phase_stage_t;
+
+/* "before", "nodes", "after", "wait_for". */
+const char *upgrade_phase_stage_name(upgrade_phase_stage_t s);
+
+typedef struct {
+        upgrade_phase_stage_t stage;
+        int step_index;              /* the step of stage that runs or is next */
+        int node;                    /* where the step runs now, -1 */
+        uint64_t cmd_id;             /* its command, 0 when none runs */
+        bool failed;                 /* it failed: paused until resume runs it again */
+        int attempts;                /* GATES: tries of the current gate */
+        int64_t gate_deadline_ms;    /* GATES: the current gate fails after, -1 before its first try */
+        int64_t retry_ms;            /* GATES: the next try, -1 when none waits */
+} upgrade_phase_status_t;
+
+int upgrade_machine_phase(const upgrade_machine_t *m, size_t phase, upgrade_phase_status_t *ret);
+
+/* What the current phase's own step does or waits for, as of the last
+ * event ("before step 1/2 (task issu-run-sync on ctrl-new1) runs",
+ * "wait_for step 1/1 (...) not passed yet (attempt 3: ...); tried again");
+ * "" for another phase or none outstanding. Returns the length. */
+size_t upgrade_machine_phase_wait(const upgrade_machine_t *m, size_t phase, char *buf, size_t len);
 
 /* Why node is not progressing now, e.g. "paused", "waiting for promote",
  * "group cassandra: 1 of 3 down (db2 unhealthy), max_down 1"; "" when it is
@@ -323,6 +380,7 @@ typedef enum {
         UPGRADE_REC_PHASE,
         UPGRADE_REC_NODE,
         UPGRADE_REC_ERROR,
+        UPGRADE_REC_PHASE_STEP,      /* a phase's own steps; absent in older stores: none ran */
 } upgrade_record_type_t;
 
 /* A flat record: store one row per record (type, idx, v0..v7, text). */

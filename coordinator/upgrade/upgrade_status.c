@@ -79,6 +79,11 @@ static Hitless__UpgradePhaseStatus *s_phase(build_t *b, const upgrade_view_t *v,
         ps->nodes = (uint32_t) pc->n_nodes;
         ps->batch_size = (uint32_t) pc->batch_size;
         ps->max_failures = (uint32_t) pc->max_failures;
+        upgrade_phase_status_t own;
+        char step[UPGRADE_TEXT_MAX * 2];
+        upgrade_machine_phase_wait(v->m, p, step, sizeof step);
+        ps->step = s_str(b, step);
+        ps->stage = s_str(b, upgrade_machine_phase(v->m, p, &own) == 0 ? upgrade_phase_stage_name(own.stage) : "");
         for (size_t i = 0; i < pc->n_nodes; i++) {
                 upgrade_node_status_t ns;
                 if (upgrade_machine_node(v->m, pc->nodes[i], &ns) < 0)
@@ -131,10 +136,16 @@ static Hitless__UpgradeNodeStatus *s_node(build_t *b, const upgrade_view_t *v, s
         n->node_id = s_str(b, v->node_ids[i]);
         n->phase = s_str(b, v->node_phase[i] >= 0 ? v->plan->phases[v->node_phase[i]].name : "");
         n->step = s_str(b, upgrade_step_name(ns.step));
-        if (ns.cmd == UPGRADE_CMD_STEP && v->node_phase[i] >= 0) {
-                /* A pre or post step: what it runs ("task ready", "start a.service"). */
-                const plan_steps_t *st = &v->plan->phases[v->node_phase[i]]
-                                                  .steps[ns.step == UPGRADE_STEP_PRE ? PLAN_STAGE_PRE : PLAN_STAGE_POST];
+        if (ns.cmd == UPGRADE_CMD_STEP) {
+                /* A step: what it runs ("task ready", "start a.service"): the
+                 * node's own pre or post step, or the current phase's
+                 * before, after or wait_for step running here. */
+                bool own = ns.stage == PLAN_STAGE_PRE || ns.stage == PLAN_STAGE_POST;
+                upgrade_conditions_t cond;
+                upgrade_machine_conditions(v->m, &cond);
+                int p = own ? v->node_phase[i] : cond.phase;
+                const plan_steps_t *st = p >= 0 && (size_t) p < v->plan->n_phases ? &v->plan->phases[p].steps[ns.stage]
+                                                                                    : &(plan_steps_t) { 0 };
                 char what[256] = "step";
                 if ((size_t) ns.step_index < st->n)
                         plan_step_describe(&st->v[ns.step_index], what, sizeof what);

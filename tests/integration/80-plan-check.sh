@@ -274,7 +274,9 @@ check "text: the wait and its reason" [ $? -eq 0 ]
 no_side_effects "after the checks with an unhealthy member"
 check "the coordinator logged the checks" grep -q 'plan check of valid.conf (contrail-2.0) by unix:' "$T/coordinator.log"
 
-# A valid plan with steps: checked, but not run by this coordinator yet.
+# A valid plan with steps runs them: db1's before step (the real task
+# ready, /bin/true) first, before any node of the phase starts; and only
+# within the quorum budget: while db3 is unhealthy it waits, saying why.
 cat > "$T/steps-db.conf" <<'PLAN'
 name = "steps";
 packages = ( { name = "contrail-vrouter-agent"; version = "2.0-1"; } );
@@ -283,9 +285,28 @@ phases = ( { name = "database"; nodes = { group = "cassandra"; };
 PLAN
 (cd "$T" && ctl plan check steps-db.conf --json) > "$T/steps-db.json"
 check "a plan whose steps every node declares: valid" [ $? -eq 0 ]
-(cd "$T" && ctl upgrade start steps-db.conf) > "$T/steps-start.out" 2>&1
-rc=$?
-check "upgrade start of a plan with steps: refused (exit $rc), saying steps are not run yet" \
-  bash -c "[ $rc -ne 0 ] && grep -q 'does not run them yet' '$T/steps-start.out'"
-check "... and no upgrade began" bash -c "ctl upgrade status --json | grep -qv '\"plan_name\":\"steps\"'"
+(cd "$T" && ctl upgrade start steps-db.conf --json) > "$T/steps-start.json" 2>&1
+check "upgrade start of a plan with a before step: accepted" [ $? -eq 0 ]
+step_waits_for_quorum() {
+  ctl upgrade status --json | $PY -c 'import json, sys
+s = json.load(sys.stdin)
+step = s["phases"][0]["step"]
+assert s["phases"][0]["stage"] == "before" and step.startswith("before step 1/1 (task ready on db1) waits: group cassandra") and "db3 unhealthy" in step, step
+assert all(n["command"] == "" for n in s["nodes"]), s["nodes"]'
+}
+wait_for 10 "the before step on db1 waits while db3 (unhealthy) holds the group's budget; nothing sent" step_waits_for_quorum
+rm -f "$T/sick-db3"
+before_step_first() {
+  ctl history --limit 10000 --json >"$T/steps-history.json" || return 1
+  python3 - "$T/steps-history.json" <<'PYEOF'
+import json, sys
+h = [e for e in json.load(open(sys.argv[1]))["entries"] if e.get("kind") == "command" and e.get("upgrade_id")]
+h.sort(key=lambda e: int(e["command_id"].rsplit("-", 1)[1]))
+assert h and h[0]["node_id"] == "db1" and h[0]["action"] == "task" and h[0]["state"] == "succeeded", h[:2]
+assert len(h) > 1, "no node started after the before step"
+PYEOF
+}
+wait_for 30 "the before step ran on db1 (task ready succeeded) before any node of the phase started" before_step_first
+ctl upgrade abort >/dev/null 2>&1
+check "the upgrade aborted" bash -c "ctl upgrade status --json | grep -q '\"state\":\"aborted\"'"
 finish

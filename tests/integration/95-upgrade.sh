@@ -36,10 +36,16 @@
 #      sequence: db1 finishes, db2 and db3 do not start; resumed.
 #   6. same upgrade: the computes' canary alone, then waiting_promote and no
 #      other compute started; promote: complete.
-#  10. tests/upgrade/steps-2.0.plan: c2 with a pre and a post step (the
-#      policy's task "mark"): complete; c2's journal has the task before
-#      its drain and after its restart, before its undrain; the node's step
-#      log has both, once; status showed the step by its task.
+#  10. tests/upgrade/steps-2.0.plan: the phase's own steps on ctrl1 (a
+#      before step, an after step on the controllers group, a wait_for gate
+#      that fails until the test opens it) around c2's sequence with a pre
+#      and a post step (the policy's tasks "mark" and "gate"): the status
+#      shows the gate not passed yet; the coordinator killed -9 and
+#      restarted while it retries goes on trying it under new ids; opened:
+#      complete. ctrl1 ran before, after, then the gate's tries, c2 its pre
+#      and post steps between them (the nodes' own step logs, one clock);
+#      c2's journal has pre before the drain, post after the restart and
+#      before the undrain; no command id twice; history has every task.
 #   7. same upgrade: rollback --phase computes rolls the computes back and
 #      leaves the databases on 2.0; rollback db2 rolls back that node only;
 #      `hitless-agent rollback` run on db3 itself: its agent reports it, the
@@ -518,12 +524,28 @@ fleet_ctl restart db1,db2,db3 hitless-test-svc.service --min-healthy-time 2s --h
 check "9. restart db1,db2,db3: exit 0, each succeeded once healthy for 2 s (the observer: one down at a time)" \
   bash -c "[ $rc -eq 0 ] && [ \$(grep -c ': restart job-[0-9]*-[0-9] succeeded: healthy for [2-9] s' '$EV/restart-batch.out') -eq 3 ]"
 
-# ==== 10. pre and post steps around a node ==============================================
-echo "== 10. steps-2.0.plan: pre and post steps on c2"
+# ==== 10. a phase's own steps, and pre and post steps around a node ===================
+echo "== 10. steps-2.0.plan: before, after and a gate on ctrl1; pre and post steps on c2"
+check_or_end "10. plan check lists the steps" bash -c "'$BUILD/hitlessctl' --socket '$FLEET_SOCK' plan check steps-2.0.plan >'$EV/up10-check.out' 2>&1 && grep -q 'before.*mark.*ctrl1' '$EV/up10-check.out' && grep -q 'wait_for.*gate.*ctrl1' '$EV/up10-check.out'"
+fleet_sh ctrl1 'rm -f /var/lib/test-gate-open /var/log/hitless-test-steps.log'
 fleet_ctl upgrade start steps-2.0.plan --json >"$EV/up10-start.json" 2>&1
 UP10=$(stq "$EV/up10-start.json" 's["upgrade_id"]')
 check_or_end "10. upgrade start ($UP10)" st_is "$EV/up10-start.json" 's["state"] == "running"'
-wait_or_end 120 "10. complete" up_is 's["upgrade_id"] == "'"$UP10"'" and s["state"] == "complete" and settled'
+wait_or_end 120 "10. the gate tried and not passed yet (c2 done)" up_is \
+  's["upgrade_id"] == "'"$UP10"'" and s["phases"][0]["stage"] == "wait_for" and "not passed yet" in s["phases"][0]["step"] and nodes["c2"]["step"] == "done"'
+save_status up10-gate
+echo "   phase step: $(stq "$EV/up10-gate.json" 's["phases"][0]["step"]')"
+check "10. status: the gate named with its task, node and the agent's error; not complete" st_is "$EV/up10-gate.json" \
+  '"wait_for step 1/1 (task gate on ctrl1)" in s["phases"][0]["step"] and "task-failed: task gate: exit 1" in s["phases"][0]["step"] and not cond["Complete"]["status"] and s["state"] == "running"'
+gate_tries() { fleet_sh ctrl1 'grep -c "^gate " /var/log/hitless-test-steps.log'; }
+gate_tried_again() { [ "$(gate_tries)" -gt "$tries_before" ]; }
+tries_before=$(gate_tries)
+check_or_end "10. kill -9 and restart of the coordinator while the gate is retried: the same status" kill_restart
+wait_or_end 30 "10. the gate tried again after the restart" gate_tried_again
+sleep 2
+check "10. still not complete while the gate fails" up_is 's["upgrade_id"] == "'"$UP10"'" and s["state"] == "running" and s["phases"][0]["stage"] == "wait_for"'
+fleet_sh ctrl1 'touch /var/lib/test-gate-open'
+wait_or_end 60 "10. complete once the gate passes" up_is 's["upgrade_id"] == "'"$UP10"'" and s["state"] == "complete" and settled'
 collect s12
 check "10. c2 on 2.0" versions_are 2.0 c2
 check "10. c2's journal: the pre task, drain, install, restart, the post task, undrain, in that order" "$PY" - \
@@ -536,18 +558,36 @@ assert kinds == ["task", "drain", "install", "restart", "task", "undrain"], kind
 assert all(c["state"] == "succeeded" for c in cmds), cmds
 PYEOF
 nspawn_sh c2 'cat /var/log/hitless-test-steps.log 2>/dev/null' >"$EV/s12/c2.steps"
-check "10. the node ran mark pre, then mark post, once each, as commands of $UP10" "$PY" - \
-  "$EV/s12/c2.steps" "$UP10" <<'PYEOF'
+nspawn_sh ctrl1 'cat /var/log/hitless-test-steps.log 2>/dev/null' >"$EV/s12/ctrl1.steps"
+check "10. ctrl1 ran before, after, then the gate (failed twice or more, one try after the kill, then passed); c2 pre and post between before and after; each a command of $UP10 with its own id" "$PY" - \
+  "$EV/s12/c2.steps" "$EV/s12/ctrl1.steps" "$UP10" "$tries_before" <<'PYEOF'
 import sys
-lines = [l.split() for l in open(sys.argv[1]) if l.strip()]
-assert [(l[1], l[2].rsplit("-", 1)[0]) for l in lines] == [("pre", sys.argv[2]), ("post", sys.argv[2])], lines
+c2 = [l.split() for l in open(sys.argv[1]) if l.strip()]
+ctrl = [l.split() for l in open(sys.argv[2]) if l.strip()]
+up, before = sys.argv[3], int(sys.argv[4])
+assert [(l[1], l[2].rsplit("-", 1)[0]) for l in c2] == [("pre", up), ("post", up)], c2
+assert [(l[0], l[1]) for l in ctrl[:2]] == [("mark", "before"), ("mark", "after")], ctrl
+gates = ctrl[2:]
+assert all(l[0] == "gate" and l[2].rsplit("-", 1)[0] == up for l in gates), ctrl
+assert len(gates) >= before + 2 and before >= 1, (len(gates), before)
+ids = [l[2] for l in ctrl + c2]
+assert len(ids) == len(set(ids)), ids
+t = lambda l: float(l[3])
+assert t(ctrl[0]) < t(c2[0]) and t(c2[1]) < t(ctrl[1]) < t(gates[0]), (ctrl, c2)
+print("    ctrl1: before, after, %d gate tries (%d before the kill); c2: pre, post" % (len(gates), before))
 PYEOF
 "$BUILD/hitlessctl" --socket "$FLEET_SOCK" history --node c2 --limit 10000 --json >"$EV/s12/c2.history"
-check "10. history records both task commands" "$PY" - "$EV/s12/c2.history" "$UP10" <<'PYEOF'
+"$BUILD/hitlessctl" --socket "$FLEET_SOCK" history --node ctrl1 --limit 10000 --json >"$EV/s12/ctrl1.history"
+check "10. history records both task commands on c2, and every step and gate try on ctrl1" "$PY" - \
+  "$EV/s12/c2.history" "$EV/s12/ctrl1.history" "$EV/s12/ctrl1.steps" "$UP10" <<'PYEOF'
 import json, sys
-h = [e for e in json.load(open(sys.argv[1]))["entries"] if e["upgrade_id"] == sys.argv[2] and e["action"] == "task"]
-assert len({e["command_id"] for e in h}) == 2, h
+def tasks(f):
+    return {e["command_id"] for e in json.load(open(f))["entries"] if e["upgrade_id"] == sys.argv[4] and e["action"] == "task"}
+assert len(tasks(sys.argv[1])) == 2, tasks(sys.argv[1])
+ran = {l.split()[2] for l in open(sys.argv[3]) if l.strip()}
+assert tasks(sys.argv[2]) == ran, (tasks(sys.argv[2]), ran)
 PYEOF
+check_py "10. no command id twice in the journals of c2 and ctrl1" once "$EV/s12" c2 ctrl1
 
 # ==== the whole run ===================================================================
 echo "== the whole run"

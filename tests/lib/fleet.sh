@@ -61,7 +61,9 @@
 #     ([CONTROL-NODE] servers, [DEFAULT] collectors, [DNS] servers), restart
 #     timeout $FLEET_RESTART_TIMEOUT; task "mark" (/opt/hitless/mark STAGE,
 #     logging "mark STAGE COMMAND_ID EPOCH.NS" to
-#     /var/log/hitless-test-steps.log) for plan pre/post steps;
+#     /var/log/hitless-test-steps.log) for plan steps, and task "gate" (a
+#     wait_for gate: logs "gate - COMMAND_ID EPOCH.NS" there and fails
+#     until /var/lib/test-gate-open exists);
 #   - its test service on 127.0.0.1:PORT, PORT = $FLEET_PORT_BASE + the
 #     node's position (all nodes share the netns, hence 127.0.0.1: each has
 #     its own port, set in /etc/default/hitless-test-svc), so health is per
@@ -259,7 +261,13 @@ EOF
 #!/bin/sh
 echo "mark $1 $HITLESS_COMMAND_ID $(date +%s.%N)" >>/var/log/hitless-test-steps.log
 EOF
-        chmod 0755 "$b/drain" "$b/undrain" "$b/mark"
+        # A gate (plan wait_for steps): fails until the test opens it.
+        cat >"$b/gate" <<'EOF'
+#!/bin/sh
+echo "gate - $HITLESS_COMMAND_ID $(date +%s.%N)" >>/var/log/hitless-test-steps.log
+[ -e /var/lib/test-gate-open ] || { echo "not in sync yet"; exit 1; }
+EOF
+        chmod 0755 "$b/drain" "$b/undrain" "$b/mark" "$b/gate"
         # The packaged unit (same sandbox, KillMode=process), with the binary
         # from $BUILD and Restart=always.
         sed -e "s|^ExecStart=.*|ExecStart=$FLEET_AGENT -c $FLEET_CONF|" \
@@ -304,7 +312,8 @@ policy = {
   restart_timeout = "$FLEET_RESTART_TIMEOUT";
   lock_timeout = "60s";
   tasks = ( { name = "mark"; argv = ["/opt/hitless/mark", "{stage}"]; timeout = "10s";
-              params = ( { name = "stage"; kind = "enum"; values = ["pre", "post"]; } ); } );
+              params = ( { name = "stage"; kind = "enum"; values = ["before", "pre", "post", "after"]; } ); },
+            { name = "gate"; argv = ["/opt/hitless/gate"]; timeout = "10s"; } );
 };
 EOF
 }

@@ -603,6 +603,16 @@ static void export_eq(upgrade_machine_t *a, upgrade_machine_t *b) {
         free(rb);
 }
 
+/* x's machine exported (*ret_r, *ret_n: the records, freed by the caller)
+ * and imported again: the copy exports the same records. */
+static upgrade_machine_t *reimported(fx_t *x, upgrade_record_t **ret_r, size_t *ret_n) {
+        upgrade_machine_t *m2;
+        ck_assert_int_eq(upgrade_machine_export(x->m, ret_r, ret_n), 0);
+        ck_assert_int_eq(upgrade_machine_import(&x->cfg, *ret_r, *ret_n, &m2), 0);
+        export_eq(x->m, m2);
+        return m2;
+}
+
 /* ---- pre and post steps ------------------------------------------------ */
 
 static plan_step_t s_pre[] = { { .kind = PLAN_STEP_TASK, .task = "handover" },
@@ -698,10 +708,7 @@ START_TEST(test_step_index_persisted) {
         ck_assert_int_eq(sent_step_index(&x, 0), 1);
         upgrade_record_t *r;
         size_t n;
-        ck_assert_int_eq(upgrade_machine_export(x.m, &r, &n), 0);
-        upgrade_machine_t *m2;
-        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, n, &m2), 0);
-        export_eq(x.m, m2);
+        upgrade_machine_t *m2 = reimported(&x, &r, &n);
         upgrade_node_status_t st;
         ck_assert_int_eq(upgrade_machine_node(m2, 0, &st), 0);
         ck_assert_int_eq(st.step, UPGRADE_STEP_PRE);
@@ -716,6 +723,293 @@ START_TEST(test_step_index_persisted) {
 }
 END_TEST
 
+/* ---- a phase's own steps: before, after, wait_for ------------------------ */
+
+static plan_step_t s_before[] = { { .kind = PLAN_STEP_TASK, .task = "issu-run-sync", .node = "n3" } };
+static plan_step_t s_after[] = { { .kind = PLAN_STEP_STOP, .units = s_units, .node = "n3" } };
+static plan_step_t s_gates[] = { { .kind = PLAN_STEP_TASK, .task = "issu-in-sync", .node = "n3",
+                                   .deadline_ms = 5000, .interval_ms = 1000 } };
+static const int s_on_n3[] = { 3 };
+
+/* Nodes 0 and 1 in the phase (batch 2); node 3, in no phase, runs one
+ * before step, one after step and one gate. */
+static void fx_phase_steps(fx_t *x) {
+        fx_init(x, 4, 0, 2);
+        x->pc[0].n_nodes = 2;
+        x->ph[0].steps[PLAN_STAGE_BEFORE] = (plan_steps_t) { s_before, 1 };
+        x->ph[0].steps[PLAN_STAGE_AFTER] = (plan_steps_t) { s_after, 1 };
+        x->ph[0].steps[PLAN_STAGE_WAIT_FOR] = (plan_steps_t) { s_gates, 1 };
+        for (int st = PLAN_STAGE_BEFORE; st < PLAN_STAGE__COUNT; st++)
+                if (st != PLAN_STAGE_PRE && st != PLAN_STAGE_POST) {
+                        x->pc[0].step_nodes[st] = s_on_n3;
+                        x->pc[0].n_steps[st] = 1;
+                }
+}
+
+/* The phase step sent to node 3 by the last event: its stage, or -1. */
+static int sent_stage(const fx_t *x) {
+        for (size_t k = 0; k < x->na; k++)
+                if (x->a[k].kind == UPGRADE_ACT_SEND && x->a[k].node == 3) {
+                        ck_assert_int_eq(x->a[k].cmd, UPGRADE_CMD_STEP);
+                        ck_assert_int_eq(x->a[k].step_index, 0);
+                        ck_assert_int_eq(x->a[k].phase, 0);
+                        return (int) x->a[k].stage;
+                }
+        return -1;
+}
+
+/* Nodes 0 and 1 through their sequence (install, restart, health gate). */
+static void fx_upgrade_both(fx_t *x, int64_t *t) {
+        ck_assert_uint_ne(sent(x, 0, UPGRADE_CMD_INSTALL), 0);
+        ck_assert_uint_ne(sent(x, 1, UPGRADE_CMD_INSTALL), 0);
+        ok(x, 0, *t += 10);
+        ok(x, 1, *t += 10);
+        ok(x, 0, *t += 10);
+        ok(x, 1, *t += 10);
+        tick(x, *t += 1000);
+        ck_assert_int_eq(step(x, 0), UPGRADE_STEP_DONE);
+        ck_assert_int_eq(step(x, 1), UPGRADE_STEP_DONE);
+}
+
+static void fx_phase_wait(const fx_t *x, const char *want) {
+        char buf[256];
+        upgrade_machine_phase_wait(x->m, 0, buf, sizeof buf);
+        ck_assert_msg(strstr(buf, want) != NULL, "phase wait: %s (want %s)", buf, want);
+}
+
+/* before, then the nodes, then after, then the gate (tried again after a
+ * failed try, every interval), then complete. */
+START_TEST(test_phase_steps_in_order) {
+        fx_t x;
+        fx_phase_steps(&x);
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_BEFORE);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);   /* no node starts before it */
+        upgrade_node_status_t st;
+        ck_assert_int_eq(upgrade_machine_node(x.m, 3, &st), 0);
+        ck_assert_int_eq(st.cmd, UPGRADE_CMD_STEP);
+        ck_assert_int_eq(st.stage, PLAN_STAGE_BEFORE);
+        ck_assert_int_eq(st.step, UPGRADE_STEP_SKIPPED);
+        char buf[256];
+        upgrade_machine_wait_reason(x.m, 0, buf, sizeof buf);
+        ck_assert_msg(strstr(buf, "the phase's steps come first: before step 1/1 (task issu-run-sync on node3) runs"),
+                      "%s", buf);
+        tick(&x, t += 100);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ok(&x, 3, t += 10);
+        ck_assert_uint_eq(cmd_of(&x, 3), 0);
+        fx_upgrade_both(&x, &t);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_AFTER);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 0);
+        ok(&x, 3, t += 10);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_WAIT_FOR);
+        nack(&x, 3, t += 10, "task-failed: 3 of 40 tables behind");
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 0);   /* within its deadline: tried again */
+        ck_assert_int_eq(upgrade_machine_next_due(x.m), t + 1000);
+        fx_phase_wait(&x, "not passed yet (attempt 1: task-failed: 3 of 40 tables behind)");
+        tick(&x, t += 999);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        tick(&x, t += 1);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_WAIT_FOR);
+        ok(&x, 3, t += 10);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 1);
+        upgrade_phase_status_t ps;
+        ck_assert_int_eq(upgrade_machine_phase(x.m, 0, &ps), 0);
+        ck_assert_int_eq(ps.stage, UPGRADE_PHASE_GATES);
+        ck_assert_int_eq(ps.step_index, 1);
+        fx_free(&x);
+}
+END_TEST
+
+/* A gate not passed by its deadline fails: Error StepFailed, paused, the
+ * phase never finishes; resume tries it again with a new deadline. */
+START_TEST(test_gate_deadline_fails_and_resume_retries) {
+        fx_t x;
+        fx_phase_steps(&x);
+        x.ph[0].steps[PLAN_STAGE_AFTER].n = 0;
+        x.pc[0].n_steps[PLAN_STAGE_AFTER] = 0;
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        ok(&x, 3, t += 10);
+        fx_upgrade_both(&x, &t);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_WAIT_FOR);
+        int64_t first = t;
+        int tries = 1;
+        for (;;) {
+                nack(&x, 3, t += 10, "behind");
+                if (count(&x, UPGRADE_ACT_PAUSED))
+                        break;
+                int64_t due = upgrade_machine_next_due(x.m);
+                ck_assert_int_le(due, first + 5000);
+                tick(&x, t = due);
+                if (count(&x, UPGRADE_ACT_PAUSED))
+                        break;
+                ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_WAIT_FOR);
+                tries++;
+        }
+        ck_assert_int_ge(t, first + 5000);
+        ck_assert_int_eq(tries, 5);   /* at 0, 1, 2, 3 and 4 s after its first try */
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert(c.paused);
+        ck_assert(c.error.status);
+        ck_assert_str_eq(c.error.reason, "StepFailed");
+        ck_assert_msg(strstr(c.error.message, "phase p0: wait_for step 1/1 (task issu-in-sync on node3) failed: "
+                                              "not passed within 5000 ms (5 attempts; the last: behind)"),
+                      "%s", c.error.message);
+        ck_assert(!c.complete.status);
+        tick(&x, t += 60000);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        fx_phase_wait(&x, "failed; resume runs it again");
+        ck_assert_int_eq(upgrade_machine_admin(x.m, t, UPGRADE_ADMIN_RESUME, 0, &x.a, &x.na), 0);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_WAIT_FOR);
+        ok(&x, 3, t += 10);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 1);
+        fx_free(&x);
+}
+END_TEST
+
+/* A phase step starts only on a reachable node, within its groups'
+ * budget, and holds the budget while it runs. */
+START_TEST(test_phase_step_waits_for_its_node_and_quorum) {
+        fx_t x;
+        fx_phase_steps(&x);
+        int members[] = { 2, 3, 0 };
+        x.g = (quorum_group_t) { .name = "ctrl", .members = members, .n_members = 3, .max_down = 1 };
+        x.cfg.groups = &x.g;
+        x.cfg.n_groups = 1;
+        fx_new(&x);
+        upgrade_node_report_t r[2] = { { .node = 3, .registered = true, .reachable = false, .healthy = true },
+                                       { .node = 2, .registered = true, .reachable = true, .healthy = false } };
+        ck_assert_int_eq(upgrade_machine_on_nodes(x.m, 0, r, 1, &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        fx_phase_wait(&x, "waits: its node is unreachable");
+        r[0].reachable = true;
+        ck_assert_int_eq(upgrade_machine_on_nodes(x.m, 10, r, 2, &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);   /* node 2 down: node 3 would be the second */
+        fx_phase_wait(&x, "waits: group ctrl");
+        ck_assert_int_eq(upgrade_machine_on_health(x.m, 20, 2, true, &x.a, &x.na), 0);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_BEFORE);
+        ck_assert_int_eq(upgrade_machine_group_down(x.m, 0), 1);   /* node 3, in its step */
+        ok(&x, 3, 30);
+        /* node 0 (a member) starts once node 3's step is over */
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_INSTALL), 0);
+        ck_assert_int_eq(upgrade_machine_group_down(x.m, 0), 1);
+        fx_free(&x);
+}
+END_TEST
+
+/* Its node lost while a before step runs: the step fails and pauses; its
+ * late result is stale; resume runs it again, under a new id. */
+START_TEST(test_phase_step_lost_node_fails_it) {
+        fx_t x;
+        fx_phase_steps(&x);
+        fx_new(&x);
+        tick(&x, 0);
+        uint64_t id = cmd_of(&x, 3);
+        ck_assert_uint_ne(id, 0);
+        ck_assert_int_eq(upgrade_machine_on_reachable(x.m, 10, 3, false, &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 1);
+        upgrade_conditions_t c;
+        upgrade_machine_conditions(x.m, &c);
+        ck_assert_str_eq(c.error.reason, "StepFailed");
+        ck_assert_msg(strstr(c.error.message, "agent unreachable during the step"), "%s", c.error.message);
+        ck_assert_int_eq(upgrade_machine_on_reachable(x.m, 20, 3, true, &x.a, &x.na), 0);
+        ck_assert_int_eq(upgrade_machine_on_result(x.m, 30, 3, id, UPGRADE_RESULT_SUCCEEDED, true, true, NULL,
+                                                   &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_STALE_RESULT), 1);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 0);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_PENDING);
+        ck_assert_int_eq(upgrade_machine_admin(x.m, 40, UPGRADE_ADMIN_RESUME, 0, &x.a, &x.na), 0);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_BEFORE);
+        ck_assert_uint_gt(cmd_of(&x, 3), id);
+        fx_free(&x);
+}
+END_TEST
+
+/* An after step that fails with on_failure rollback_phase rolls the
+ * phase's nodes back (and pauses); a before step that fails rolls nothing. */
+START_TEST(test_failed_after_step_rolls_the_phase_back) {
+        fx_t x;
+        fx_phase_steps(&x);
+        x.ph[0].on_failure = PLAN_ON_FAILURE_ROLLBACK_PHASE;
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        nack(&x, 3, t += 10, "task-failed: no peers");
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 1);
+        ck_assert_int_eq(step(&x, 0), UPGRADE_STEP_PENDING);   /* not skipped: resume goes on */
+        ck_assert_int_eq(upgrade_machine_admin(x.m, t += 10, UPGRADE_ADMIN_RESUME, 0, &x.a, &x.na), 0);
+        ok(&x, 3, t += 10);
+        fx_upgrade_both(&x, &t);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_AFTER);
+        nack(&x, 3, t += 10, "unit-failed: stop timed out");
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_PAUSED), 1);
+        ck_assert_uint_ne(sent(&x, 0, UPGRADE_CMD_ROLLBACK), 0);
+        ck_assert_uint_ne(sent(&x, 1, UPGRADE_CMD_ROLLBACK), 0);
+        fx_free(&x);
+}
+END_TEST
+
+/* A phase step in flight survives export and import; its answer moves the
+ * imported machine on. A record with a step in flight outside a step stage
+ * is refused. */
+START_TEST(test_phase_step_persisted) {
+        fx_t x;
+        fx_phase_steps(&x);
+        fx_new(&x);
+        tick(&x, 0);
+        upgrade_record_t *r;
+        size_t n;
+        upgrade_machine_t *m2 = reimported(&x, &r, &n);
+        upgrade_node_status_t st;
+        ck_assert_int_eq(upgrade_machine_node(m2, 3, &st), 0);
+        ck_assert_int_eq(st.cmd, UPGRADE_CMD_STEP);
+        ck_assert_int_eq(upgrade_machine_on_result(m2, 20, 3, st.cmd_id, UPGRADE_RESULT_SUCCEEDED, true, true, NULL,
+                                                   &x.a, &x.na), 0);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 2);   /* the nodes start */
+        for (size_t k = 0; k < n; k++)
+                if (r[k].type == UPGRADE_REC_PHASE_STEP)
+                        r[k].v[0] = UPGRADE_PHASE_NODES;
+        upgrade_machine_t *m3 = NULL;
+        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, n, &m3), -EINVAL);
+        ck_assert_ptr_null(m3);
+        free(r);
+        upgrade_machine_destroy(&m2);
+        fx_free(&x);
+}
+END_TEST
+
+/* A config whose step list does not match its plan, or names a node out
+ * of range, or gives pre steps a node, is refused. */
+START_TEST(test_phase_steps_bad_config) {
+        fx_t x;
+        upgrade_machine_t *m = NULL;
+        static const int out_of_range[] = { 9 };
+        fx_phase_steps(&x);
+        x.pc[0].n_steps[PLAN_STAGE_AFTER] = 2;
+        ck_assert_int_eq(upgrade_machine_new(&x.cfg, &m), -EINVAL);
+        fx_phase_steps(&x);
+        x.pc[0].step_nodes[PLAN_STAGE_AFTER] = out_of_range;
+        ck_assert_int_eq(upgrade_machine_new(&x.cfg, &m), -EINVAL);
+        fx_phase_steps(&x);
+        x.ph[0].steps[PLAN_STAGE_PRE] = (plan_steps_t) { s_pre, 1 };
+        x.pc[0].step_nodes[PLAN_STAGE_PRE] = s_on_n3;
+        x.pc[0].n_steps[PLAN_STAGE_PRE] = 1;
+        ck_assert_int_eq(upgrade_machine_new(&x.cfg, &m), -EINVAL);
+        ck_assert_ptr_null(m);
+        /* none run (as plan check's batches ask): accepted */
+        fx_phase_steps(&x);
+        memset(x.pc[0].n_steps, 0, sizeof x.pc[0].n_steps);
+        ck_assert_int_eq(upgrade_machine_new(&x.cfg, &m), 0);
+        upgrade_machine_destroy(&m);
+}
+END_TEST
+
 START_TEST(test_export_import_round_trip) {
         fx_t x;
         fx_init(&x, 5, 3, 2);
@@ -727,10 +1021,7 @@ START_TEST(test_export_import_round_trip) {
 
         upgrade_record_t *r;
         size_t n;
-        ck_assert_int_eq(upgrade_machine_export(x.m, &r, &n), 0);
-        upgrade_machine_t *m2;
-        ck_assert_int_eq(upgrade_machine_import(&x.cfg, r, n, &m2), 0);
-        export_eq(x.m, m2);
+        upgrade_machine_t *m2 = reimported(&x, &r, &n);
         /* bad records are refused */
         upgrade_record_t *bad = malloc(n * sizeof(*bad));
         memcpy(bad, r, n * sizeof(*bad));
@@ -1424,6 +1715,13 @@ int main(void) {
         tcase_add_test(tc, test_pre_post_steps_in_order);
         tcase_add_test(tc, test_failed_pre_step_fails_node);
         tcase_add_test(tc, test_step_index_persisted);
+        tcase_add_test(tc, test_phase_steps_in_order);
+        tcase_add_test(tc, test_gate_deadline_fails_and_resume_retries);
+        tcase_add_test(tc, test_phase_step_waits_for_its_node_and_quorum);
+        tcase_add_test(tc, test_phase_step_lost_node_fails_it);
+        tcase_add_test(tc, test_failed_after_step_rolls_the_phase_back);
+        tcase_add_test(tc, test_phase_step_persisted);
+        tcase_add_test(tc, test_phase_steps_bad_config);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

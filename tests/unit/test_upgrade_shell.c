@@ -136,7 +136,15 @@ static const char PLAN[] =
         "             min_healthy_time = \"0s\"; healthy_deadline = \"60s\"; } );\n";
 static const char INVENTORY[] = "groups = ( { name = \"all\"; nodes = [\"n1\", \"n2\", \"n3\"]; } );";
 
-static void start_upgrade(void) {
+static const char STEPS_PLAN[] =
+        "name = \"t\";\n"
+        "packages = ( { name = \"pkg\"; version = \"2.0\"; } );\n"
+        "phases = ( { name = \"two\"; nodes = { list = [\"n1\", \"n2\"]; }; batch = 2;\n"
+        "             min_healthy_time = \"0s\"; healthy_deadline = \"60s\";\n"
+        "             before = ( { task = \"sync\"; node = \"n3\"; } );\n"
+        "             after = ( { task = \"finalize\"; group = \"all\"; } ); } );\n";
+
+static void start_plan(const char *text) {
         plan_t *plan = NULL;
         conf_report_t r;
         config_t cfg;
@@ -144,10 +152,11 @@ static void start_upgrade(void) {
         plan_preview_t *pv = NULL;
         plan_installed_t pkg = { "pkg", "1.0" };
         plan_node_t nodes[N_NODES];
+        static const char *const tasks[] = { "sync", "finalize" };
         char err[256];
 
         conf_report_init(&r, "t.plan");
-        ck_assert_int_eq(plan_parse_string("t.plan", PLAN, strlen(PLAN), &plan, &r), 0);
+        ck_assert_int_eq(plan_parse_string("t.plan", text, strlen(text), &plan, &r), 0);
         conf_report_free(&r);
         config_init(&cfg);
         ck_assert_int_eq(config_read_string(&cfg, INVENTORY), CONFIG_TRUE);
@@ -157,14 +166,19 @@ static void start_upgrade(void) {
         config_destroy(&cfg);
         for (int i = 0; i < N_NODES; i++)
                 nodes[i] = (plan_node_t) { .id = NODES[i], .packages = &pkg, .n_packages = 1, .registered = true,
-                                           .accepted = true, .online = true, .healthy = true };
+                                           .accepted = true, .online = true, .healthy = true,
+                                           .tasks = tasks, .n_tasks = 2 };
         ck_assert_int_eq(plan_preview_build(plan, &inv, &(plan_fleet_t) { nodes, N_NODES }, &pv), 0);
         ck_assert(pv->valid);
-        int rc = upgrade_start(up, plan, pv, &inv, "t.plan", PLAN, "unix:test", clock_wall_ms(), err, sizeof err);
+        int rc = upgrade_start(up, plan, pv, &inv, "t.plan", text, "unix:test", clock_wall_ms(), err, sizeof err);
         ck_assert_msg(rc == 0, "upgrade_start: %s", err);
         plan_preview_free(&pv);
         plan_free(&plan);
         inventory_clear(&inv);
+}
+
+static void start_upgrade(void) {
+        start_plan(PLAN);
 }
 
 /* The agent of node answers id with state. */
@@ -270,6 +284,43 @@ START_TEST(test_recorded_result_replayed_at_load) {
 }
 END_TEST
 
+/* A phase's before step runs on its node (n3, in no phase) before any node
+ * of the phase, as a committed command; killed between its commit and its
+ * send, it is delivered again under its id after the restart; the after
+ * step runs on the group's first member once both nodes are done. */
+START_TEST(test_phase_steps_on_their_nodes) {
+        sent.drop = true;              /* the before step never leaves */
+        start_plan(STEPS_PLAN);
+        sent.drop = false;
+        stop_modules();
+        start_modules();
+        tick();
+        ck_assert_int_eq(sent.n, 0);   /* not resent blindly */
+        commands_on_hello(cmds, fleet_find(fleet, "n3"));
+        ck_assert_int_eq(times_sent("?up-1-1"), 1);
+        Hitless__CommandStatus none = HITLESS__COMMAND_STATUS__INIT;
+        none.command_id = "up-1-1";
+        none.message = "this agent has no record of it";
+        commands_on_status(cmds, "n3", &none);
+        ck_assert_str_eq(last_command(), "up-1-1");
+        ck_assert_str_eq(sent.node[sent.n - 1], "n3");
+        pass("n3");
+        /* both nodes of the phase now, none before */
+        ck_assert_str_eq(sent.node[sent.n - 2], "n1");
+        ck_assert_str_eq(sent.node[sent.n - 1], "n2");
+        answer("n1", "up-1-2", HITLESS__COMMAND_STATE__COMMAND_SUCCEEDED);
+        ck_assert(!complete());
+        pass("n2");
+        ck_assert_str_eq(sent.node[sent.n - 1], "n1");   /* finalize on the group's first member */
+        ck_assert_str_eq(last_command(), "up-1-4");
+        ck_assert(!complete());
+        pass("n1");
+        ck_assert(complete());
+        for (int k = 0; k < sent.n; k++)
+                ck_assert_msg(sent.id[k][0] == '?' || sent.recorded[k], "%s sent before committed", sent.id[k]);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("upgrade_shell");
         TCase *tc = tcase_create("shell");
@@ -278,6 +329,7 @@ int main(void) {
         tcase_add_test(tc, test_each_command_committed_before_sent);
         tcase_add_test(tc, test_killed_between_commit_and_send);
         tcase_add_test(tc, test_recorded_result_replayed_at_load);
+        tcase_add_test(tc, test_phase_steps_on_their_nodes);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
