@@ -11,10 +11,15 @@ for n in db1 db2 db3; do make_agent $n; start_agent $n; done
 wait_for 10 "three keys pending" bash -c '[ "$(count_keys pending)" = 3 ]'
 ctl keys accept db1 >/dev/null && ctl keys accept db2 >/dev/null
 # Online comes with Hello, health with the first heartbeat after it: wait
-# for the health, then for the store's once-a-second flush of it.
+# for the health, then for the store's once-a-second flush of it. The
+# flush writes a node's health and its node.health event in one
+# transaction, so the event in the database says the health is there
+# (a fixed sleep was not enough on a loaded CI machine).
 wait_for 15 "db1 and db2 online and healthy" bash -c '[ "$(node_field db1 state)" = online ] && [ "$(node_field db2 state)" = online ] &&
   [ "$(node_field db1 health)" = healthy ] && [ "$(node_field db2 health)" = healthy ]'
-sleep 1.2   # one store flush of their health
+db="$T/coord/state/coordinator.db"
+wait_for 10 "their health is stored" bash -c "[ \$(sqlite3 '$db' \"SELECT count(DISTINCT node_id) FROM events
+  WHERE kind = 'node.health' AND node_id IN ('db1', 'db2') AND message LIKE '%-> healthy%'\") = 2 ]"
 
 ctl keys accept db3 >/dev/null
 kill -KILL "$COORD_PID"; wait "$COORD_PID"; rc=$?
@@ -37,7 +42,6 @@ wait_for 15 "all three agents reconnect and are online" \
 # the oldest and says so in the log.
 kill -TERM "$COORD_PID"; wait "$COORD_PID"; rc=$?
 check "SIGTERM stops the coordinator with exit 0" [ $rc -eq 0 ]
-db="$T/coord/state/coordinator.db"
 sqlite3 "$db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
                INSERT INTO events (time, node_id, kind, actor, message)
                SELECT strftime('%s', 'now'), '', 'test.filler', 'test', 'filler ' || i FROM n"
