@@ -65,8 +65,20 @@ static const char *health_colour(const char *health) {
 static void print_table(const Hitless__NodeList *l, const bool *match, bool filtered) {
         char roles[256], pkgs[512], ago[32];
         bool colour = use_colour();
-        printf("%-20s %-14s %-16s %-8s %-10s %-12s %-12s %s\n", "NODE", "ROLES", "ADDRESS", "AGENT",
-               "HEALTH", "LAST-SEEN", "STATE", "PACKAGES");
+        /* The node and roles columns as wide as their widest entry, so that
+         * long ids and role lists keep the columns aligned. */
+        int w_node = 20, w_roles = 14;
+        for (size_t i = 0; i < l->n_nodes; i++) {
+                if (!match[i])
+                        continue;
+                join_roles(l->nodes[i], roles, sizeof roles);
+                if ((int) strlen(l->nodes[i]->node_id) > w_node)
+                        w_node = (int) strlen(l->nodes[i]->node_id);
+                if ((int) strlen(roles) > w_roles)
+                        w_roles = (int) strlen(roles);
+        }
+        printf("%-*s %-*s %-16s %-8s %-10s %-12s %-12s %s\n", w_node, "NODE", w_roles, "ROLES", "ADDRESS",
+               "AGENT", "HEALTH", "LAST-SEEN", "STATE", "PACKAGES");
         for (size_t i = 0; i < l->n_nodes; i++) {
                 const Hitless__NodeInfo *n = l->nodes[i];
                 const char *health = nodes_health_shown(n);
@@ -75,7 +87,7 @@ static void print_table(const Hitless__NodeList *l, const bool *match, bool filt
                 join_roles(n, roles, sizeof roles);
                 join_packages(n, pkgs, sizeof pkgs);
                 /* Escapes outside the padded field keep the columns. */
-                printf("%-20s %-14s %-16s %-8s %s%-10s%s %-12s %-12s %s\n", n->node_id, roles,
+                printf("%-*s %-*s %-16s %-8s %s%-10s%s %-12s %-12s %s\n", w_node, n->node_id, w_roles, roles,
                        n->address[0] ? n->address : "-", n->agent_version[0] ? n->agent_version : "-",
                        colour ? health_colour(health) : "", health, colour ? "\033[0m" : "",
                        ctl_ago(n->last_seen, ago, sizeof ago), n->state, pkgs);

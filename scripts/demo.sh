@@ -1,23 +1,38 @@
 #!/bin/bash
-# make demo: a whole fleet upgrade on real nodes, on this machine.
+# make demo: a Contrail ISSU (in-service software upgrade) of a whole fleet
+# of real nodes, on this machine, driven by one plan.
 #
 #   scripts/demo.sh [BUILD_DIR]          (as root; `make demo` runs it)
 #
-# Nine systemd-nspawn containers (tests/lib/fleet.sh) with real systemd, dpkg
-# and apt: db1-3 (a Cassandra-like quorum group, max_down 1), ctrl1-2,
-# compute1-4, each running hitless-agent and a test service at 1.0, and one
-# coordinator, all in one private network namespace. The demo writes a plan
-# upgrading the fleet to 2.0 in three phases, checks it (`hitlessctl plan
-# check`), starts it and shows `hitlessctl upgrade status --watch` until it
-# completes. compute3 is a TSN node, a mode 2.0 no longer supports: its
-# service refuses to run after the upgrade, its health gate fails and the
-# policy (on_failure = rollback_node) rolls it back to 1.0. Then an operator
-# rolls compute1 back by hand (`hitlessctl rollback compute1`), and the demo
-# shows what every node really runs, the repointed config of a compute, the
-# database nodes' drain windows (never two at once), `upgrade status` and
-# `history`. The coordinator serves its consolidated view and metrics
-# (http_listen) on 127.0.0.1:9735 inside the fleet's network namespace; the
-# demo prints the address.
+# Twelve systemd-nspawn containers (tests/lib/fleet.sh) with real systemd,
+# dpkg and apt, each running hitless-agent and a test service: db1-3 (a
+# Cassandra-like quorum group, max_down 1) at 1.0; the old controller
+# cluster ctrl-old1-2 at 1.0 and the new one ctrl-new1-2 at 2.0, side by
+# side; compute1-4 at 1.0, their vrouter-agent pointed at the old
+# controllers; os1, an OpenStack controller whose Neutron plugin config
+# points at the old api-server. One coordinator, all in one private network
+# namespace. The plan (`hitlessctl plan check`, then `upgrade start`) does
+# the whole ISSU procedure in one go:
+#   1. database: db1-3 upgraded one at a time (never two down);
+#   2. sync: on the new cluster, the pre-sync step, then the run-sync
+#      service started, then a gate waits until it reports in sync;
+#   3. computes: one canary, then two at a time, drained, upgraded to 2.0
+#      and repointed to the new controllers; then finalize: run-sync
+#      stopped, the old controllers' services stopped, post-sync and
+#      zk-sync run once;
+#   4. northbound: os1's plugin repointed to the new api-server, its
+#      service restarted.
+# compute3 is a TSN node, a mode 2.0 no longer supports: its service
+# refuses to run after the upgrade, its health gate fails and the policy
+# (on_failure = rollback_node) rolls it back to 1.0 and the old
+# controllers. `hitlessctl upgrade status --watch` shows it live. Then an
+# operator rolls compute1 back by hand (`hitlessctl rollback compute1`), and
+# the demo shows what every node really runs, the ISSU steps from the new
+# controller's own log, the repointed configs, the database nodes' drain
+# windows (never two at once), `upgrade status` and `history`. The
+# coordinator serves its consolidated view and metrics (http_listen) on
+# 127.0.0.1:9735 inside the fleet's network namespace; the demo prints the
+# address.
 #
 # Then it watches the fleet until Ctrl-C; DEMO_SECONDS=N stops after N s
 # (0: at once). Either way every container, the coordinator, the network
@@ -69,14 +84,21 @@ hitlessctl() { fleet_ctl "$@"; }
 run() { printf '%s$ hitlessctl %s%s\n' "$B" "${*:2}" "$N"; "$@"; }
 fail() { printf '\ndemo: FAILED: %s\n' "$*" >&2; RC=1; exit 1; }
 
-NODES=(db1:database db2:database db3:database ctrl1:controller ctrl2:controller
-       compute1:compute compute2:compute compute3:compute compute4:compute)
+NODES=(db1:database db2:database db3:database
+       ctrl-old1:controller,controller-old ctrl-old2:controller,controller-old
+       ctrl-new1:controller,controller-new ctrl-new2:controller,controller-new
+       compute1:compute compute2:compute compute3:compute compute4:compute
+       os1:openstack-controller)
+# The new controller cluster is deployed at 2.0 beside the old one.
+FLEET_NODE_VERSION=([ctrl-new1]=2.0 [ctrl-new2]=2.0)
 
 say "a fleet of ${#NODES[@]} real nodes: systemd-nspawn containers, one private network namespace"
 fleet_inventory '
 http_listen = "127.0.0.1:9735";
-groups = ( { name = "controllers"; roles = ["controller"]; },
-           { name = "computes"; roles = ["compute"]; } );
+groups = ( { name = "controllers-old"; roles = ["controller-old"]; },
+           { name = "controllers-new"; roles = ["controller-new"]; },
+           { name = "computes"; roles = ["compute"]; },
+           { name = "openstack-controllers"; roles = ["openstack-controller"]; } );
 quorum_groups = ( { name = "cassandra"; members = ["db1", "db2", "db3"]; max_down = 1; } );'
 FLEET_QUIET=1 fleet_setup "${NODES[@]}" || fail "the fleet could not be set up"
 note "set up in: $FLEET_TIMES"
@@ -98,12 +120,13 @@ if ! fleet_sh compute3 'systemctl restart hitless-test-svc' || ! fleet_wait_heal
 fi
 note "compute3 still answers on 1.0: $(fleet_http compute3)"
 
-PLAN=$FLEET_DIR/fleet-2.0.plan
+PLAN=$FLEET_DIR/contrail-issu-2.0.plan
 cat >"$PLAN" <<'PLAN'
-# Upgrade the whole fleet to 2.0: databases one at a time (quorum), then the
-# controllers, then the computes (one canary, then two at a time), which
-# move to the new controller cluster.
-name = "fleet-2.0";
+# A Contrail ISSU to 2.0 in one plan: the databases one at a time (quorum);
+# sync the new controller cluster (already at 2.0) from the old one; move
+# the computes to 2.0 and the new controllers (one canary, then two at a
+# time), then finalize; then the northbound switch.
+name = "contrail-issu-2.0";
 packages = ( { name = "hitless-test-svc"; version = "2.0"; },
              { name = "hitless-test-lib"; version = "2.0"; } );
 allowed_paths = ( { from = "1.*"; to = "2.*"; } );
@@ -111,13 +134,32 @@ phases = (
   { name = "database"; nodes = { group = "cassandra"; }; batch = 1; drain = true;
     restart = ["hitless-test-svc.service"];
     min_healthy_time = "3s"; healthy_deadline = "20s"; },
-  { name = "controllers"; nodes = { group = "controllers"; }; batch = 1;
-    restart = ["hitless-test-svc.service"];
-    min_healthy_time = "3s"; healthy_deadline = "20s"; },
+
+  # Its nodes run 2.0 already: the phase is its steps. Pre-sync, run-sync
+  # started, then wait until run-sync reports in sync.
+  { name = "sync"; nodes = { group = "controllers-new"; };
+    before = ( { task = "issu"; params = { step = "pre-sync"; }; group = "controllers-new"; },
+               { unit = "start"; units = ["hitless-test-sync.service"]; group = "controllers-new"; } );
+    wait_for = ( { task = "sync-check"; group = "controllers-new"; deadline = "60s"; interval = "1s"; } ); },
+
+  # A compute that fails is rolled back on its own (1.0, old controllers).
+  # Finalize once every compute settled: run-sync and the old control
+  # services stopped, post-sync and zk-sync once.
   { name = "computes"; nodes = { group = "computes"; }; canary = 1; auto_promote = true;
     batch = 2; drain = true; on_failure = "rollback_node"; max_failures = 1;
     repoint = { controller = ["10.0.1.11:5269", "10.0.1.12:5269"];
                 collector = ["10.0.1.11:8086", "10.0.1.12:8086"]; };
+    restart = ["hitless-test-svc.service"];
+    min_healthy_time = "3s"; healthy_deadline = "20s";
+    after = ( { unit = "stop"; units = ["hitless-test-sync.service"]; group = "controllers-new"; },
+              { unit = "stop"; units = ["hitless-test-svc.service"]; node = "ctrl-old1"; },
+              { unit = "stop"; units = ["hitless-test-svc.service"]; node = "ctrl-old2"; },
+              { task = "issu"; params = { step = "post-sync"; }; group = "controllers-new"; },
+              { task = "issu"; params = { step = "zk-sync"; }; group = "controllers-new"; } ); },
+
+  # The northbound switch: the Neutron plugin to the new api-server.
+  { name = "northbound"; nodes = { group = "openstack-controllers"; }; batch = 1;
+    repoint = { api-server = ["10.0.1.11:8082"]; };
     restart = ["hitless-test-svc.service"];
     min_healthy_time = "3s"; healthy_deadline = "20s"; }
 );
@@ -127,8 +169,8 @@ sed 's/^/   /' "$PLAN"
 
 say "check it against the inventory and the fleet as it is now (no side effect)"
 cd "$FLEET_DIR" || fail "cd $FLEET_DIR"
-run hitlessctl plan check fleet-2.0.plan; rc=$?
-hitlessctl plan check fleet-2.0.plan --json >"$FLEET_DIR/demo-plan-check.json" 2>&1
+run hitlessctl plan check contrail-issu-2.0.plan; rc=$?
+hitlessctl plan check contrail-issu-2.0.plan --json >"$FLEET_DIR/demo-plan-check.json" 2>&1
 [ "$rc" = 0 ] || fail "plan check: exit $rc"
 
 if "$BUILD/hitlessctl" upgrade status 2>&1 | grep -q "unknown command 'upgrade'"; then
@@ -146,7 +188,7 @@ sample() {
 
 say "start the upgrade"
 date +%s.%N >"$FLEET_DIR/demo-upgrade-started"
-run hitlessctl upgrade start fleet-2.0.plan || fail "upgrade start refused the plan"
+run hitlessctl upgrade start contrail-issu-2.0.plan || fail "upgrade start refused the plan"
 UPGRADE_START=$(date +%s)
 if [ -n "${DEMO_EVIDENCE:-}" ]; then sample & SAMPLER_PID=$!; fi
 
@@ -169,7 +211,29 @@ fleet_exec compute3 journalctl -q --no-pager -o cat -u hitless-test-svc.service 
   grep -m 1 'not supported any more' | sed 's/^/   compute3: /'
 note "now: $(fleet_http compute3)"
 
+say "the ISSU steps, from the new controller's own log (ctrl-new1; ctrl-new2 ran none)"
+fmt_steps() {
+  "$FLEET_PY" -c '
+import sys, time
+for l in sys.stdin:
+    f = l.split()
+    if len(f) == 4:
+        t = float(f[3])
+        print("   %s.%03d  %s %s%s" % (time.strftime("%H:%M:%S", time.localtime(t)), t % 1 * 1000, f[0],
+              f[1] if f[1] != "-" else "", "" if f[2] == "-" else "  (command %s)" % f[2]))'
+}
+fleet_sh ctrl-new1 'cat /var/log/hitless-test-steps.log 2>/dev/null' | fmt_steps
+note "the old controllers, stopped at finalize:"
+for n in ctrl-old1 ctrl-old2; do
+  note "  $n: hitless-test-svc $(fleet_exec "$n" systemctl is-active hitless-test-svc.service 2>/dev/null)," \
+    "$(fleet_exec "$n" journalctl -q --no-pager -o cat -u hitless-test-svc.service | grep -m 1 '^Stopped')"
+done
+note "the northbound switch: os1's $FLEET_PLUGIN, then its service"
+fleet_exec os1 cat "$FLEET_PLUGIN" | sed 's/^/       /'
+note "  $(fleet_http os1)"
+
 say "an operator rolls compute1 back (its snapshot: packages, files, units)"
+date +%s.%N >"$FLEET_DIR/demo-rollback-started"
 run hitlessctl rollback compute1; rc=$?
 [ "$rc" = 0 ] || fail "rollback compute1: exit $rc"
 # Queued within the upgrade (quorum and batch rules): wait until it is done.
@@ -186,9 +250,9 @@ done
 note "compute1 rolled back in $(( $(date +%s) - t ))s"
 
 say "what every node really runs (dpkg-query and the service's answer, in each node)"
-printf '   %-10s %-11s %-18s %-18s %s\n' node roles hitless-test-svc hitless-test-lib "GET /"
+printf '   %-10s %-26s %-18s %-18s %s\n' node roles hitless-test-svc hitless-test-lib "GET /"
 for n in "${FLEET_NODES[@]}"; do
-  printf '   %-10s %-11s %-18s %-18s %s\n' "$n" "${FLEET_ROLES[$n]}" "$(fleet_version "$n" hitless-test-svc)" \
+  printf '   %-10s %-26s %-18s %-18s %s\n' "$n" "${FLEET_ROLES[$n]}" "$(fleet_version "$n" hitless-test-svc)" \
     "$(fleet_version "$n" hitless-test-lib)" "$(fleet_http "$n" | sed 's/^hitless-test-svc //')"
 done
 

@@ -1,18 +1,26 @@
 #!/bin/bash
-# `make demo`: a whole fleet upgrade on nine real nodes (scripts/demo.sh,
-# tests/lib/fleet.sh). Runs the demo non-interactively (DEMO_SECONDS=0) with
-# DEMO_EVIDENCE, which makes it copy, before it cleans up, what the nodes
-# themselves say (dpkg, the service's answer, the vrouter conf, hook and
-# unit logs, the agent's journal) and the coordinator's JSON (plan check,
-# upgrade status, history, status samples taken every 0.5 s during the run).
-# Asserts the real outcome:
+# `make demo`: a Contrail ISSU of twelve real nodes in one plan
+# (scripts/demo.sh, tests/lib/fleet.sh). Runs the demo non-interactively
+# (DEMO_SECONDS=0) with DEMO_EVIDENCE, which makes it copy, before it
+# cleans up, what the nodes themselves say (dpkg, the service's answer, the
+# vrouter and plugin configs, hook, step and unit logs, the agent's journal)
+# and the coordinator's JSON (plan check, upgrade status, history, status
+# samples taken every 0.5 s during the run). Asserts the real outcome:
 #   - plan check valid, the upgrade complete, within the demo's limits;
-#   - db1-3, ctrl1-2, compute2, compute4 run 2.0 (dpkg and the running
-#     binary); compute3 (its 2.0 service refused TSN mode: rolled back by
-#     policy) and compute1 (rolled back by hitlessctl) run 1.0;
+#   - db1-3, compute2, compute4 and os1 run 2.0 (dpkg and the running
+#     binary), ctrl-new1-2 ran it all along and were never installed;
+#     compute3 (its 2.0 service refused TSN mode: rolled back by policy) and
+#     compute1 (rolled back by hitlessctl) run 1.0; ctrl-old1-2 still have
+#     1.0, their service stopped at finalize;
 #   - compute2 and compute4 point at the new controller cluster; compute1 and
 #     compute3 have their old file back (compute3 still in TSN mode); the
 #     others were never repointed; no node is left drained;
+#   - the ISSU order, from the nodes' own logs: on ctrl-new1 pre-sync, then
+#     run-sync started, its gate passed, all before the first compute was
+#     drained; every compute settled before run-sync stopped; then the old
+#     controllers' services stopped, then post-sync and zk-sync; os1's
+#     plugin switched to the new api-server only after that; each step ran
+#     once, on ctrl-new1 only (ctrl-new2 ran none);
 #   - the quorum group never had two members down: the database nodes' drain
 #     windows (from their own hook logs) never overlap, every restart of a
 #     database service happened inside its node's window, and no status
@@ -36,7 +44,7 @@ cp "$EV/coordinator.log" "$T/coordinator.log" 2>/dev/null   # finish() shows its
 echo "--- demo: exit $rc after ${secs}s"
 
 check "demo exits 0" [ "$rc" = 0 ]
-check "plan check: valid" grep -q '^plan fleet-2.0 (fleet-2.0.plan): valid$' "$T/demo.out"
+check "plan check: valid" grep -q '^plan contrail-issu-2.0 (contrail-issu-2.0.plan): valid$' "$T/demo.out"
 check "the demo reports the upgrade complete" grep -Eq '^upgrade complete after [0-9]+s' "$T/demo.out"
 # It returns by itself when the upgrade is over: 0, or 1 when the Error
 # condition holds at the end (compute3 failed); a timeout would be 124.
@@ -50,17 +58,21 @@ check "nodes: versions, running binaries, files, drain state" "$PY" - "$EV/nodes
 import re, sys
 d = sys.argv[1]
 read = lambda n, what: open("%s/%s.%s" % (d, n, what)).read()
-upgraded = ["db1", "db2", "db3", "ctrl1", "ctrl2", "compute2", "compute4"]
-rolled_back = ["compute1", "compute3"]
+at_2 = ["db1", "db2", "db3", "ctrl-new1", "ctrl-new2", "compute2", "compute4", "os1"]
+at_1 = ["compute1", "compute3", "ctrl-old1", "ctrl-old2"]
+stopped = ["ctrl-old1", "ctrl-old2"]
 bad = []
-for n in upgraded + rolled_back:
-    want = "2.0" if n in upgraded else "1.0"
+for n in at_2 + at_1:
+    want = "2.0" if n in at_2 else "1.0"
     got = read(n, "versions").split("\n")
     exp = ["hitless-test-svc %s install ok installed" % want, "hitless-test-lib %s install ok installed" % want]
     if got[:2] != exp:
         bad.append("%s: dpkg says %r, expected %r" % (n, got[:2], exp))
     http = read(n, "http")
-    if not http.startswith("hitless-test-svc version %s xmpp: Established" % want):
+    if n in stopped:
+        if http:
+            bad.append("%s: the service answers %r, expected it stopped at finalize" % (n, http))
+    elif not http.startswith("hitless-test-svc version %s xmpp: Established" % want):
         bad.append("%s: the service answers %r, expected version %s" % (n, http, want))
     if read(n, "drained").strip() != "undrained":
         bad.append("%s: left drained" % n)
@@ -78,6 +90,9 @@ for n in upgraded + rolled_back:
     tsn = re.search(r"^agent_mode=tsn$", conf, re.M) is not None
     if tsn != (n == "compute3"):
         bad.append("%s: agent_mode=tsn %s" % (n, "present" if tsn else "missing"))
+    plugin = read(n, "plugin")
+    if (n == "os1") != bool(plugin):
+        bad.append("%s: plugin config %r" % (n, plugin))
 if bad:
     print("\n".join("    " + b for b in bad))
     sys.exit(1)
@@ -104,11 +119,18 @@ ok = lambda kinds: [(k, "succeeded") for k in kinds]
 want = {}
 for n in ("db1", "db2", "db3"):
     want[n] = ok(["drain", "install", "restart", "undrain"])
-for n in ("ctrl1", "ctrl2"):
-    want[n] = ok(["install", "restart"])
 for n in ("compute2", "compute4"):
     want[n] = ok(["drain", "install", "repoint", "restart", "undrain"])
 want["compute1"] = ok(["drain", "install", "repoint", "restart", "undrain", "rollback"])
+want["os1"] = ok(["install", "repoint", "restart"])
+for n in ("ctrl-old1", "ctrl-old2"):
+    want[n] = ok(["stop"])
+want["ctrl-new2"] = []
+# pre-sync, run-sync started, its gate (failed until in sync), then at
+# finalize run-sync stopped, post-sync, zk-sync.
+n_gate = len(steps("ctrl-new1")) - 5
+want["ctrl-new1"] = ok(["task", "start"]) + [("task", "failed")] * (n_gate - 1) + \
+    ok(["task", "stop", "task", "task"])
 bad = []
 for n, w in want.items():
     if steps(n) != w:
@@ -121,6 +143,59 @@ if [k for k, _ in s3[:2]] != ["drain", "install"] or s3[-1] != ("rollback", "suc
 if bad:
     print("\n".join("    " + b for b in bad))
     sys.exit(1)
+PYEOF
+
+# ---- the ISSU's order, from the nodes ------------------------------------------
+check "ISSU: sync before the computes, finalize after them, the northbound switch last; each step once" \
+  "$PY" - "$EV/nodes" "$EV/demo-rollback-started" <<'PYEOF'
+import sys
+d = sys.argv[1]
+by_hand = float(open(sys.argv[2]).read())   # compute1's rollback: after the upgrade
+read = lambda n, what: open("%s/%s.%s" % (d, n, what)).read()
+ev = [l.split() for l in read("ctrl-new1", "steps").splitlines() if l.strip()]
+assert all(len(e) == 4 for e in ev), "ctrl-new1 steps log: %s" % ev
+names = [e[0] + ":" + e[1] for e in ev]
+t = lambda name: [float(e[3]) for e in ev if e[0] + ":" + e[1] == name]
+checks = t("sync-check:-")
+order = ["issu:pre-sync", "sync:start"] + ["sync-check:-"] * len(checks) + \
+        ["sync:stop", "issu:post-sync", "issu:zk-sync"]
+assert checks and names == order, "ctrl-new1 ran %s, expected %s" % (names, order)
+ids = [e[2] for e in ev if e[2] != "-"]
+assert len(ids) == len(set(ids)), "a step ran twice: %s" % ids
+assert read("ctrl-new2", "steps") == "", "ctrl-new2 ran steps: %r" % read("ctrl-new2", "steps")
+synced, sync_stop = checks[-1], t("sync:stop")[0]
+post, zk = t("issu:post-sync")[0], t("issu:zk-sync")[0]
+print("    run-sync started %.3f, in sync %.3f (%d checks), stopped %.3f; post-sync %.3f, zk-sync %.3f"
+      % (t("sync:start")[0], synced, len(checks), sync_stop, post, zk))
+# Every compute's drain and undrain during the upgrade lies between the
+# passed gate and run-sync's stop.
+for n in ("compute1", "compute2", "compute3", "compute4"):
+    hooks = [(k, float(x)) for k, x in (l.split() for l in read(n, "hooks").splitlines() if l.strip())]
+    during = [(k, x) for k, x in hooks if x < by_hand]
+    assert during and during[0][0] == "drain" and during[-1][0] == "undrain", "%s: hooks %s" % (n, hooks)
+    for k, x in during:
+        assert synced < x < sync_stop, "%s: %s at %.3f, outside in-sync %.3f .. run-sync stopped %.3f" % (
+            n, k, x, synced, sync_stop)
+# The old controllers' services stopped after run-sync, before post-sync,
+# and never started again.
+for n in ("ctrl-old1", "ctrl-old2"):
+    lines = [l.split(None, 3) for l in read(n, "svc").splitlines()]
+    stops = [float(f[0]) for f in lines if len(f) == 4 and f[3].startswith("Stopped hitless-test-svc")]
+    starts = [float(f[0]) for f in lines if len(f) == 4 and f[3].startswith("Started hitless-test-svc")]
+    assert len(stops) == 1 and sync_stop < stops[0] < post, \
+        "%s: stopped at %s (run-sync stopped %.3f, post-sync %.3f)" % (n, stops, sync_stop, post)
+    assert starts and max(starts) < stops[0], "%s: started at %s" % (n, starts)
+# The northbound switch: os1's plugin repointed after zk-sync, its service
+# restarted after that.
+plugin = read("os1", "plugin").splitlines()
+assert plugin[0].startswith("mtime "), plugin
+assert "api_server_ip=10.0.1.11" in plugin and "api_server_port=8082" in plugin, plugin
+switched = float(plugin[0].split()[1])
+assert switched > zk, "os1's plugin written at %.3f, before zk-sync %.3f" % (switched, zk)
+lines = [l.split(None, 3) for l in read("os1", "svc").splitlines()]
+restarted = [float(f[0]) for f in lines if len(f) == 4 and f[3].startswith("Started hitless-test-svc")]
+assert restarted and restarted[-1] > switched, "os1's service not restarted after the switch: %s" % restarted
+print("    plugin switched %.3f, os1's service started %.3f" % (switched, restarted[-1]))
 PYEOF
 
 # ---- the quorum group: never two members down --------------------------------
@@ -177,14 +252,17 @@ check "upgrade status: complete; per phase done / rolled back; compute3 rolled b
   "$PY" - "$EV/demo-status-after-upgrade.json" <<'PYEOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["plan_name"] == "fleet-2.0" and s["state"] == "complete", (s["plan_name"], s["state"], s.get("message"))
+assert s["plan_name"] == "contrail-issu-2.0" and s["state"] == "complete", (s["plan_name"], s["state"], s.get("message"))
 ph = {p["name"]: p for p in s["phases"]}
 got = {k: (p["nodes"], p["done"], p["failed"], p["rolled_back"], p["pending"], p["in_flight"]) for k, p in ph.items()}
-want = {"database": (3, 3, 0, 0, 0, 0), "controllers": (2, 2, 0, 0, 0, 0), "computes": (4, 3, 0, 1, 0, 0)}
+want = {"database": (3, 3, 0, 0, 0, 0), "sync": (0, 0, 0, 0, 0, 0), "computes": (4, 3, 0, 1, 0, 0),
+        "northbound": (1, 1, 0, 0, 0, 0)}
 assert got == want, "phases (nodes, done, failed, rolled_back, pending, in_flight): %s, expected %s" % (got, want)
 steps = {n["node_id"]: n["step"] for n in s["nodes"]}
-want = dict.fromkeys(["db1", "db2", "db3", "ctrl1", "ctrl2", "compute1", "compute2", "compute4"], "done")
+want = dict.fromkeys(["db1", "db2", "db3", "compute1", "compute2", "compute4", "os1"], "done")
 want["compute3"] = "rolled_back"
+# Where the phases' own steps ran: nodes of no phase.
+want.update(dict.fromkeys(["ctrl-new1", "ctrl-old1", "ctrl-old2"], "skipped"))
 assert steps == want, "steps %s, expected %s" % (steps, want)
 cond = {c["type"]: c for c in s["conditions"]}
 assert cond["Complete"]["status"] is True, cond
@@ -196,21 +274,23 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["state"] == "complete", s["state"]
 ph = {p["name"]: (p["done"], p["rolled_back"], p["failed"]) for p in s["phases"]}
-assert ph == {"database": (3, 0, 0), "controllers": (2, 0, 0), "computes": (2, 2, 0)}, ph
+assert ph == {"database": (3, 0, 0), "sync": (0, 0, 0), "computes": (2, 2, 0), "northbound": (1, 0, 0)}, ph
 steps = {n["node_id"]: n["step"] for n in s["nodes"]}
 assert steps["compute1"] == "rolled_back" and steps["compute3"] == "rolled_back", steps
 PYEOF
-check "history: every node's install, and the two rollbacks, succeeded" "$PY" - "$EV/demo-history.json" <<'PYEOF'
+check "history: every node's install, the ISSU steps, and the two rollbacks, succeeded" "$PY" - "$EV/demo-history.json" <<'PYEOF'
 import json, sys
 h = json.load(open(sys.argv[1]))["entries"]
 done = {(e["node_id"], e["action"]) for e in h if e.get("state") == "succeeded"}
-nodes = ["db1", "db2", "db3", "ctrl1", "ctrl2", "compute1", "compute2", "compute3", "compute4"]
+nodes = ["db1", "db2", "db3", "compute1", "compute2", "compute3", "compute4", "os1"]
 missing = [(n, "install") for n in nodes if (n, "install") not in done]
+missing += [(n, a) for n, a in (("ctrl-new1", "task"), ("ctrl-new1", "start"), ("ctrl-new1", "stop"),
+                                ("ctrl-old1", "stop"), ("ctrl-old2", "stop")) if (n, a) not in done]
 missing += [(n, "rollback") for n in ("compute1", "compute3") if (n, "rollback") not in done]
 assert not missing, "no succeeded entry for %s" % missing
 assert not [e for e in h if e.get("action") == "rollback" and e["node_id"] not in ("compute1", "compute3")], \
     "a rollback of another node"
-assert any("fleet-2.0" in e.get("message", "") for e in h), "the upgrade's plan is never named"
+assert any("contrail-issu-2.0" in e.get("message", "") for e in h), "the upgrade's plan is never named"
 PYEOF
 
 # ---- cleaned up ------------------------------------------------------------------

@@ -64,6 +64,15 @@
 #     /var/log/hitless-test-steps.log) for plan steps, and task "gate" (a
 #     wait_for gate: logs "gate - COMMAND_ID EPOCH.NS" there and fails
 #     until /var/lib/test-gate-open exists);
+#   - a node with the role controller-new (the ISSU's new controller
+#     cluster) also has the unit hitless-test-sync.service in its policy
+#     (a run-sync stand-in: logs "sync start|stop - EPOCH.NS" to the
+#     steps log, in sync 2 s after it starts), the task "sync-check" (a
+#     gate: passes once it is in sync) and the task "issu" (STEP one of
+#     pre-sync, post-sync, zk-sync; logs "issu STEP COMMAND_ID EPOCH.NS");
+#   - a node with the role openstack-controller has the Neutron plugin's
+#     $FLEET_PLUGIN ([APISERVER] api_server_ip=$FLEET_PLUGIN_API,
+#     api_server_port=8082) and the endpoint kind api-server (its host);
 #   - its test service on 127.0.0.1:PORT, PORT = $FLEET_PORT_BASE + the
 #     node's position (all nodes share the netns, hence 127.0.0.1: each has
 #     its own port, set in /etc/default/hitless-test-svc), so health is per
@@ -84,6 +93,8 @@
 #   FLEET_PACKAGES        managed and installed packages
 #                         (default "hitless-test-svc hitless-test-lib")
 #   FLEET_VERSION         version installed at setup (default 1.0)
+#   FLEET_NODE_VERSION[NODE]  that node's version instead (an associative
+#                         array the caller fills before fleet_setup)
 #   FLEET_HEARTBEAT       agents' and coordinator's heartbeat (default 1s)
 #   FLEET_PORT_BASE       first test service port (default 18100)
 #   FLEET_COORD_PORT      coordinator port in the netns (default 7400)
@@ -107,6 +118,8 @@ FLEET_PY=${FLEET_PY:-/usr/bin/python3}
 FLEET_CONF=/etc/hitless/agent.conf
 FLEET_AGENT=/opt/hitless/hitless-agent
 FLEET_VR=/etc/contrail/contrail-vrouter-agent.conf
+FLEET_PLUGIN=/etc/neutron/plugins/opencontrail/ContrailPlugin.ini
+FLEET_PLUGIN_API=${FLEET_PLUGIN_API:-10.0.0.11}
 FLEET_APT='apt-get -y -q -o Dpkg::Use-Pty=0'
 
 FLEET_DIR=
@@ -120,6 +133,7 @@ FLEET_TIMES=
 declare -ga FLEET_NODES=()
 declare -gA FLEET_ROLES=()
 declare -gA FLEET_PORT=()
+declare -gA FLEET_NODE_VERSION=()
 [ -n "${FLEET_KEEP:-}" ] && export NSPAWN_KEEP_LOGS=1
 
 fleet_log() { echo "fleet: $*" >&2; }
@@ -267,7 +281,43 @@ EOF
 echo "gate - $HITLESS_COMMAND_ID $(date +%s.%N)" >>/var/log/hitless-test-steps.log
 [ -e /var/lib/test-gate-open ] || { echo "not in sync yet"; exit 1; }
 EOF
-        chmod 0755 "$b/drain" "$b/undrain" "$b/mark" "$b/gate"
+        # The ISSU's stand-ins (the role controller-new): a sync service,
+        # hitless-test-sync.service, that is "in sync" 2 s after it starts
+        # (contrail-issu-run-sync); a gate that passes once it is; the
+        # one-shot ISSU steps (pre-sync, post-sync, zk-sync). Each logs
+        # what it does to the steps log, with the command id and the time.
+        cat >"$b/sync-svc" <<'EOF'
+#!/bin/sh
+# The service; "sync-svc stopped" is its ExecStopPost (systemd kills every
+# process of the unit at stop, even one forked after the signal: a trap in
+# the service could not log).
+log() { echo "sync $1 - $(date +%s.%N)" >>/var/log/hitless-test-steps.log; }
+rm -f /run/test-sync-in-sync
+if [ "${1:-}" = stopped ]; then log stop; exit 0; fi
+log start
+sleep 2
+touch /run/test-sync-in-sync
+exec sleep infinity
+EOF
+        cat >"$b/sync-check" <<'EOF'
+#!/bin/sh
+echo "sync-check - $HITLESS_COMMAND_ID $(date +%s.%N)" >>/var/log/hitless-test-steps.log
+[ -e /run/test-sync-in-sync ] || { echo "run-sync is not in sync yet"; exit 1; }
+EOF
+        cat >"$b/issu" <<'EOF'
+#!/bin/sh
+echo "issu $1 $HITLESS_COMMAND_ID $(date +%s.%N)" >>/var/log/hitless-test-steps.log
+EOF
+        cat >"$b/hitless-test-sync.service" <<'EOF'
+[Unit]
+Description=hitless test ISSU run-sync (tests/lib/fleet.sh)
+
+[Service]
+Type=simple
+ExecStart=/opt/hitless/sync-svc
+ExecStopPost=/opt/hitless/sync-svc stopped
+EOF
+        chmod 0755 "$b/drain" "$b/undrain" "$b/mark" "$b/gate" "$b/sync-svc" "$b/sync-check" "$b/issu"
         # The packaged unit (same sandbox, KillMode=process), with the binary
         # from $BUILD and Restart=always.
         sed -e "s|^ExecStart=.*|ExecStart=$FLEET_AGENT -c $FLEET_CONF|" \
@@ -278,8 +328,22 @@ EOF
 
 # _fleet_agent_conf NODE: the node's agent.conf on stdout.
 _fleet_agent_conf() {
-        local n=$1 roles="" r pkgs="" p
-        for r in ${FLEET_ROLES[$n]//,/ }; do roles+="${roles:+, }\"$r\""; done
+        local n=$1 roles="" r pkgs="" p units='"hitless-test-svc.service"' tasks="" endpoints=""
+        for r in ${FLEET_ROLES[$n]//,/ }; do
+                roles+="${roles:+, }\"$r\""
+                case $r in
+                controller-new)
+                        units+=', "hitless-test-sync.service"'
+                        tasks=',
+            { name = "sync-check"; argv = ["/opt/hitless/sync-check"]; timeout = "10s"; },
+            { name = "issu"; argv = ["/opt/hitless/issu", "{step}"]; timeout = "10s";
+              params = ( { name = "step"; kind = "enum"; values = ["pre-sync", "post-sync", "zk-sync"]; } ); }' ;;
+                openstack-controller)
+                        endpoints=',
+    { kind = "api-server"; file = "'$FLEET_PLUGIN'"; section = "APISERVER"; key = "api_server_ip";
+      port = false; }' ;;
+                esac
+        done
         for p in $FLEET_PACKAGES; do pkgs+="${pkgs:+, }\"$p\""; done
         cat <<EOF
 # hitless-agent configuration of $n (tests/lib/fleet.sh)
@@ -298,7 +362,7 @@ checks = (
     expect = "xmpp: Established"; timeout = "2s"; }
 );
 policy = {
-  units = ["hitless-test-svc.service"];
+  units = [$units];
   drain = { argv = ["/opt/hitless/drain"]; timeout = "30s"; };
   undrain = { argv = ["/opt/hitless/undrain"]; timeout = "30s"; };
   endpoints = (
@@ -307,13 +371,13 @@ policy = {
     { kind = "collector"; file = "$FLEET_VR"; section = "DEFAULT"; key = "collectors";
       separator = " "; port = true; },
     { kind = "dns"; file = "$FLEET_VR"; section = "DNS"; key = "servers";
-      separator = " "; port = true; }
+      separator = " "; port = true; }$endpoints
   );
   restart_timeout = "$FLEET_RESTART_TIMEOUT";
   lock_timeout = "60s";
   tasks = ( { name = "mark"; argv = ["/opt/hitless/mark", "{stage}"]; timeout = "10s";
               params = ( { name = "stage"; kind = "enum"; values = ["before", "pre", "post", "after"]; } ); },
-            { name = "gate"; argv = ["/opt/hitless/gate"]; timeout = "10s"; } );
+            { name = "gate"; argv = ["/opt/hitless/gate"]; timeout = "10s"; }$tasks );
 };
 EOF
 }
@@ -325,7 +389,7 @@ _fleet_prepare() {
         root=$(nspawn_root "$n") || { echo "no root"; return 1; }
         # The test service's port, read by its unit (written before install).
         echo "PORT=${FLEET_PORT[$n]}" >"$root/etc/default/hitless-test-svc" || return 1
-        for p in $FLEET_PACKAGES; do pv+=" $p=$FLEET_VERSION"; done
+        for p in $FLEET_PACKAGES; do pv+=" $p=${FLEET_NODE_VERSION[$n]:-$FLEET_VERSION}"; done
         if ! nspawn_sh "$n" "echo 'deb [trusted=yes] file:/repo ./' >/etc/apt/sources.list.d/hitless-test.list &&
                 apt-get -q update && $FLEET_APT install$pv"; then
                 echo "apt-get install of$pv failed"; return 1
@@ -336,6 +400,12 @@ _fleet_prepare() {
         _fleet_agent_conf "$n" >"$root$FLEET_CONF" || return 1
         chown root:root "$root$FLEET_CONF" && chmod 0644 "$root$FLEET_CONF" || return 1
         cp "$FLEET_DIR/opt/hitless-agent.service" "$root/etc/systemd/system/hitless-agent.service" || return 1
+        cp "$FLEET_DIR/opt/hitless-test-sync.service" "$root/etc/systemd/system/" || return 1
+        if [[ ",${FLEET_ROLES[$n]}," == *,openstack-controller,* ]]; then
+                mkdir -p "$root${FLEET_PLUGIN%/*}" &&
+                        printf '[APISERVER]\napi_server_ip=%s\napi_server_port=8082\n' "$FLEET_PLUGIN_API" \
+                                >"$root$FLEET_PLUGIN" || return 1
+        fi
         if out=$(nspawn_exec "$n" ldd "$FLEET_AGENT" 2>&1) && grep -q 'not found' <<<"$out"; then
                 echo "the agent lacks libraries in the container:"; echo "$out"; return 1
         fi
@@ -468,6 +538,10 @@ print(" ".join(n for n in sys.argv[1:] if n not in pend))' "$@" 2>/dev/null)
 #   NODE.http       GET / of the node's test service
 #   NODE.journal    hitless-agent journal --json
 #   NODE.drained    "drained" or "undrained"
+#   NODE.steps      the plan steps' log ("mark STAGE ID EPOCH.NS", "gate",
+#                   "sync start|stop", "sync-check", "issu STEP")
+#   NODE.plugin     an OpenStack controller's plugin config: "mtime
+#                   EPOCH.NS", then the file (empty on other nodes)
 fleet_collect() {
         local dir=$1 n p
         mkdir -p "$dir" || return 1
@@ -481,6 +555,9 @@ fleet_collect() {
                 fleet_http "$n" >"$dir/$n.http"
                 fleet_journal_json "$n" >"$dir/$n.journal" 2>&1
                 nspawn_exec "$n" test -e /var/lib/test-drained && echo drained >"$dir/$n.drained" || echo undrained >"$dir/$n.drained"
+                nspawn_sh "$n" 'cat /var/log/hitless-test-steps.log 2>/dev/null' >"$dir/$n.steps"
+                nspawn_sh "$n" "[ -e $FLEET_PLUGIN ] && stat -c 'mtime %.9Y' $FLEET_PLUGIN && cat $FLEET_PLUGIN" \
+                        >"$dir/$n.plugin" 2>&1
         done
 }
 
@@ -536,7 +613,7 @@ fleet_cleanup() {
                 fi
         fi
         FLEET_DIR='' FLEET_NS='' FLEET_SOCK='' FLEET_ENDPOINT='' FLEET_TIMES=''
-        FLEET_NODES=() FLEET_ROLES=() FLEET_PORT=()
+        FLEET_NODES=() FLEET_ROLES=() FLEET_PORT=() FLEET_NODE_VERSION=()
         return 0
 }
 

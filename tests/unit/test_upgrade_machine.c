@@ -824,6 +824,31 @@ START_TEST(test_phase_steps_in_order) {
 }
 END_TEST
 
+/* A phase whose nodes are all current (the ISSU's sync phase: the new
+ * controllers run the new version already) still runs its steps: before,
+ * after and its gate, in order, then the next phase. */
+START_TEST(test_phase_without_nodes_runs_its_steps) {
+        fx_t x;
+        fx_phase_steps(&x);
+        x.pc[0].n_nodes = 0;
+        fx_new(&x);
+        int64_t t = 0;
+        tick(&x, t);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_BEFORE);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_SEND), 1);
+        ok(&x, 3, t += 10);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_AFTER);
+        ok(&x, 3, t += 10);
+        ck_assert_int_eq(sent_stage(&x), PLAN_STAGE_WAIT_FOR);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 0);
+        ok(&x, 3, t += 10);
+        ck_assert_int_eq(count(&x, UPGRADE_ACT_COMPLETE), 1);
+        for (int i = 0; i < 2; i++)
+                ck_assert_int_eq(step(&x, i), UPGRADE_STEP_SKIPPED);
+        fx_free(&x);
+}
+END_TEST
+
 /* A gate not passed by its deadline fails: Error StepFailed, paused, the
  * phase never finishes; resume tries it again with a new deadline. */
 START_TEST(test_gate_deadline_fails_and_resume_retries) {
@@ -1716,6 +1741,7 @@ int main(void) {
         tcase_add_test(tc, test_failed_pre_step_fails_node);
         tcase_add_test(tc, test_step_index_persisted);
         tcase_add_test(tc, test_phase_steps_in_order);
+        tcase_add_test(tc, test_phase_without_nodes_runs_its_steps);
         tcase_add_test(tc, test_gate_deadline_fails_and_resume_retries);
         tcase_add_test(tc, test_phase_step_waits_for_its_node_and_quorum);
         tcase_add_test(tc, test_phase_step_lost_node_fails_it);
